@@ -1,0 +1,168 @@
+"""argv/env -> typed request -> one command -> exit code. The only module that reads the
+environment or exits."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import NoReturn, Protocol, TextIO
+
+from ci_deploy import __version__
+from ci_deploy.commands import Streams
+from ci_deploy.errors import CiDeployError, ExitCode, InputError
+from ci_deploy.inputs import Input, Request, for_verb, resolve
+
+# verb -> (module under ci_deploy.commands, one-line summary). Modules are imported only when
+# their verb runs, so `validate` and `--version` never import boto3.
+COMMANDS: Mapping[str, tuple[str, str]] = {
+    "validate": ("validate", "Check an AppSpec and report every problem with file:line:column."),
+}
+
+
+class Command(Protocol):
+    def run(self, request: Request, streams: Streams) -> int: ...
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """Usage errors are bad input (exit 2) with the same one-line shape as every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
+
+
+def _help_for(spec: Input) -> str:
+    parts = [spec.help]
+    if spec.default not in (None, (), ""):
+        parts.append(f"(default: {spec.default_text()})")
+    parts.append(f"[env: {spec.env}]")
+    return " ".join(parts).replace("%", "%%")
+
+
+def _add_input(parser: argparse.ArgumentParser, spec: Input) -> None:
+    if spec.secret:
+        return  # environment only
+    if spec.positional:
+        parser.add_argument(
+            spec.name, nargs="?", default=None, help=_help_for(spec), metavar=spec.name.upper()
+        )
+        return
+    names = [spec.flag, *spec.aliases]
+    common: dict[str, object] = {"dest": spec.name, "default": None, "help": _help_for(spec)}
+    if spec.kind == "bool":
+        parser.add_argument(*names, action=argparse.BooleanOptionalAction, **common)  # type: ignore[arg-type]
+    elif spec.kind == "list":
+        parser.add_argument(
+            *names, action="append", metavar=spec.metavar or "VALUE[,VALUE]", **common  # type: ignore[arg-type]
+        )
+    elif spec.kind == "choice":
+        parser.add_argument(*names, metavar="|".join(spec.choices), **common)  # type: ignore[arg-type]
+    else:
+        parser.add_argument(*names, metavar=spec.metavar or spec.kind.upper(), **common)  # type: ignore[arg-type]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="ci-deploy",
+        description="Ship applications with AWS CodeDeploy from any CI system.",
+        epilog="Exit codes: 0 ok, 1 deployment failed or stopped, 2 bad input, 3 AWS error, "
+        "4 gave up waiting, 5 unexpected error (a bug), 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"ci-deploy {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_ArgumentParser)
+    for verb, (_, summary) in COMMANDS.items():
+        sub = verbs.add_parser(verb, help=summary, description=summary)
+        for spec in for_verb(verb):
+            _add_input(sub, spec)
+    return parser
+
+
+def detect_ci_system(env: Mapping[str, str]) -> str:
+    if env.get("GITHUB_ACTIONS") == "true":
+        return "github"
+    if env.get("GITLAB_CI") == "true":
+        return "gitlab"
+    if env.get("JENKINS_URL"):
+        return "jenkins"
+    return "plain"
+
+
+def parse_request(argv: Sequence[str], env: Mapping[str, str]) -> Request:
+    parser = build_parser()
+    namespace = parser.parse_args(argv)
+    if namespace.verb is None:
+        raise InputError("no verb given", hint="run 'ci-deploy --help' to list them")
+    values = resolve(namespace.verb, vars(namespace), env)
+    if values.get("ci_system") == "auto":
+        values["ci_system"] = detect_ci_system(env)
+    return Request(verb=namespace.verb, values=values, env=dict(env))
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    # CI systems cancel a job with SIGTERM (GitHub, GitLab, Jenkins) or SIGINT; both become
+    # KeyboardInterrupt so the core's cleanup (StopDeployment, killing hooks) runs.
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _report_error(error: CiDeployError, stderr: TextIO, ci_system: str) -> None:
+    stderr.write(f"ci-deploy: error: {error.message}\n")
+    if error.hint:
+        stderr.write(f"  hint: {error.hint}\n")
+    if ci_system == "github":
+        # An annotation on the run's summary page; %, CR and LF are escaped per the runner's rules.
+        text = error.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        stderr.write(f"::error title=ci-deploy::{text}\n")
+
+
+@contextmanager
+def error_handler(stderr: TextIO, debug: bool, ci_system: str) -> Iterator[list[int]]:
+    """The one place that maps exceptions to exit codes."""
+    code = [ExitCode.OK]
+    try:
+        yield code
+    except CiDeployError as error:
+        if debug:
+            traceback.print_exc(file=stderr)
+        _report_error(error, stderr, ci_system)
+        code[0] = error.exit_code
+    except KeyboardInterrupt:
+        stderr.write("ci-deploy: interrupted\n")
+        code[0] = ExitCode.INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - the catch-all that turns a bug into exit 5
+        if debug:
+            traceback.print_exc(file=stderr)
+        stderr.write(
+            f"ci-deploy: unexpected error (a bug): {type(error).__name__}: {error}\n"
+            "  hint: rerun with --debug for a traceback and report it at the project's issues\n"
+        )
+        code[0] = ExitCode.BUG
+
+
+def run(argv: Sequence[str], env: Mapping[str, str], streams: Streams) -> int:
+    """Everything main() does but exiting; tests call this."""
+    debug = "--debug" in argv or env.get("CI_DEPLOY_DEBUG", "").lower() in {"true", "1", "yes"}
+    ci_system = detect_ci_system(env)
+    with error_handler(streams.stderr, debug, ci_system) as code:
+        request = parse_request(argv, env)
+        ci_system = str(request.values.get("ci_system", ci_system))
+        module_name, _ = COMMANDS[request.verb]
+        command: Command = importlib.import_module(f"ci_deploy.commands.{module_name}")  # type: ignore[assignment]
+        code[0] = command.run(request, streams)
+    return code[0]
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    streams = Streams(stdout=sys.stdout, stderr=sys.stderr, interactive=sys.stderr.isatty())
+    try:
+        code = run(list(sys.argv[1:] if argv is None else argv), dict(os.environ), streams)
+    except SystemExit as done:  # argparse's --help/--version
+        code = done.code if isinstance(done.code, int) else ExitCode.OK
+    sys.stdout.flush()
+    sys.exit(code)

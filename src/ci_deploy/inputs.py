@@ -1,0 +1,649 @@
+"""The one table of inputs: names, types, defaults, help; strict parsers; derived names.
+
+Every input has one snake_case name here. The CLI flag (``--deployment-group``), the
+environment variable (``CI_DEPLOY_DEPLOYMENT_GROUP``), the GitHub Action input
+(``deployment-group``), the GitLab spec input (``deployment_group``) and the Jenkins key
+(``deploymentGroup``) are all derived from it, and contract tests hold the adapters to it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ci_deploy.errors import InputError, InputValueError
+
+Kind = Literal["str", "bool", "int", "choice", "list", "path"]
+
+ENV_PREFIX = "CI_DEPLOY_"
+
+VERBS: tuple[str, ...] = (
+    "validate",
+    "bundle",
+    "push",
+    "deploy",
+    "wait",
+    "status",
+    "stop",
+    "rollback",
+    "local",
+    "emulator",
+)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input of the tool, in every spelling the adapters need."""
+
+    name: str
+    kind: Kind
+    help: str
+    verbs: tuple[str, ...]
+    default: str | bool | int | tuple[str, ...] | None = None
+    choices: tuple[str, ...] = ()
+    positional: bool = False
+    aliases: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    # Secrets come from the environment only: a flag would put them in `ps` output and CI logs.
+    secret: bool = False
+    # Inputs that only the CI adapters have (e.g. which verb to run).
+    adapter_only: bool = False
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def action_name(self) -> str:
+        return self.name.replace("_", "-")
+
+    @property
+    def gitlab_name(self) -> str:
+        return self.name
+
+    @property
+    def jenkins_name(self) -> str:
+        head, *rest = self.name.split("_")
+        return head + "".join(part.capitalize() for part in rest)
+
+    def default_text(self) -> str:
+        """The default as a CI adapter writes it (strings only in YAML/Groovy maps)."""
+        if self.default is None:
+            return ""
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        if isinstance(self.default, tuple):
+            return ",".join(self.default)
+        return str(self.default)
+
+    def parse(self, raw: str) -> str | bool | int | tuple[str, ...] | Path:
+        """Parse a text value (env var, adapter input) strictly, naming this input on error."""
+        return PARSERS[self.kind](self, raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict parsers. Each names the input and says what it expected.
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+def parse_bool(spec: Input, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputValueError(spec.name, "true or false", raw)
+
+
+def parse_int(spec: Input, raw: str) -> int:
+    text = raw.strip()
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise InputValueError(spec.name, "a whole number", raw)
+    value = int(text)
+    if spec.minimum is not None and value < spec.minimum:
+        raise InputValueError(spec.name, f"a number >= {spec.minimum}", raw)
+    if spec.maximum is not None and value > spec.maximum:
+        raise InputValueError(spec.name, f"a number <= {spec.maximum}", raw)
+    return value
+
+
+def parse_str(spec: Input, raw: str) -> str:
+    return raw
+
+
+def parse_path(spec: Input, raw: str) -> Path:
+    if not raw.strip():
+        raise InputValueError(spec.name, "a path", raw)
+    return Path(raw)
+
+
+def parse_choice(spec: Input, raw: str) -> str:
+    value = raw.strip()
+    if value in spec.choices:
+        return value
+    folded = {choice.lower(): choice for choice in spec.choices}
+    if value.lower() in folded:
+        return folded[value.lower()]
+    raise InputValueError(spec.name, "one of " + ", ".join(spec.choices), raw)
+
+
+def parse_list(spec: Input, raw: str) -> tuple[str, ...]:
+    """A comma- or newline-separated list; each item checked against ``choices`` if any."""
+    items = tuple(item.strip() for item in re.split(r"[,\n]", raw) if item.strip())
+    if spec.choices:
+        for item in items:
+            if item not in spec.choices:
+                raise InputValueError(spec.name, "a list of " + ", ".join(spec.choices), raw)
+    return items
+
+
+PARSERS: Mapping[Kind, Callable[[Input, str], str | bool | int | tuple[str, ...] | Path]] = {
+    "str": parse_str,
+    "bool": parse_bool,
+    "int": parse_int,
+    "choice": parse_choice,
+    "list": parse_list,
+    "path": parse_path,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The table.
+
+_SOURCE_VERBS = ("validate", "bundle", "push", "deploy", "local")
+_REVISION_VERBS = ("push", "deploy")
+_AWS_VERBS = ("push", "deploy", "wait", "status", "stop", "rollback")
+_WATCH_VERBS = ("deploy", "wait", "rollback")
+
+TABLE: tuple[Input, ...] = (
+    # -- which verb (CI adapters only; the CLI takes it as the sub-command)
+    Input(
+        "command",
+        "choice",
+        "The ci-deploy verb to run.",
+        verbs=(),
+        default="deploy",
+        choices=("deploy", "validate", "bundle", "push", "wait", "status", "stop", "rollback"),
+        adapter_only=True,
+    ),
+    # -- what to deploy
+    Input(
+        "source",
+        "path",
+        "Revision directory, appspec file or prebuilt bundle (.zip/.tar/.tgz).",
+        verbs=_SOURCE_VERBS,
+        default=".",
+        positional=True,
+    ),
+    Input(
+        "deployment_id",
+        "str",
+        "The CodeDeploy deployment id (d-XXXXXXXXX).",
+        verbs=("wait", "status", "stop"),
+        positional=True,
+    ),
+    Input(
+        "compute_platform",
+        "choice",
+        "Compute platform of the appspec; detected from its content when not given.",
+        verbs=("validate", "bundle", "push", "deploy"),
+        choices=("server", "ecs", "lambda"),
+    ),
+    Input(
+        "appspec_filename",
+        "str",
+        "AppSpec file name at the revision root (default: appspec.yml, then appspec.yaml).",
+        verbs=("validate", "bundle", "push", "deploy", "local"),
+    ),
+    Input(
+        "format",
+        "choice",
+        "How validate reports problems: text on stderr, or json/github/gitlab on stdout.",
+        verbs=("validate",),
+        default="text",
+        choices=("text", "json", "github", "gitlab"),
+    ),
+    # -- bundle
+    Input(
+        "output",
+        "path",
+        "Where to write the bundle.",
+        verbs=("bundle",),
+    ),
+    Input(
+        "bundle_type",
+        "choice",
+        "Bundle archive type (default: from the output's extension, else zip).",
+        verbs=("bundle", "push", "deploy"),
+        choices=("zip", "tar", "tgz"),
+    ),
+    Input(
+        "validate",
+        "bool",
+        "Validate the appspec before bundling.",
+        verbs=("bundle", "push", "deploy"),
+        default=True,
+    ),
+    Input(
+        "exclude",
+        "list",
+        "Extra ignore patterns (gitignore syntax), on top of .codedeployignore.",
+        verbs=("bundle", "push", "deploy"),
+        default=(),
+        metavar="PATTERN",
+    ),
+    Input(
+        "follow_symlinks",
+        "bool",
+        "Store the content of symlink targets instead of the links.",
+        verbs=("bundle", "push", "deploy"),
+        default=False,
+    ),
+    # -- where it goes
+    Input(
+        "application",
+        "str",
+        "CodeDeploy application name.",
+        verbs=("push", "deploy", "rollback", "local"),
+    ),
+    Input(
+        "deployment_group",
+        "str",
+        "CodeDeploy deployment group name.",
+        verbs=("deploy", "rollback", "local"),
+    ),
+    Input(
+        "s3_location",
+        "str",
+        "s3://bucket[/prefix] to upload to, or s3://bucket/key of an existing bundle; "
+        "{region} is replaced per region.",
+        verbs=_REVISION_VERBS,
+    ),
+    Input(
+        "register",
+        "bool",
+        "Register the revision with RegisterApplicationRevision.",
+        verbs=_REVISION_VERBS,
+        default=True,
+    ),
+    Input(
+        "sse",
+        "choice",
+        "Server-side encryption of the uploaded bundle.",
+        verbs=_REVISION_VERBS,
+        choices=("AES256", "aws:kms"),
+    ),
+    Input(
+        "sse_kms_key_id",
+        "str",
+        "KMS key id or ARN for --sse aws:kms.",
+        verbs=_REVISION_VERBS,
+    ),
+    Input(
+        "expected_bucket_owner",
+        "str",
+        "Account id that must own the bucket.",
+        verbs=_REVISION_VERBS,
+    ),
+    Input(
+        "github_repository",
+        "str",
+        "owner/repo of a GitHub revision (instead of an S3 bundle).",
+        verbs=_REVISION_VERBS,
+    ),
+    Input(
+        "commit_id",
+        "str",
+        "Commit SHA of a GitHub revision.",
+        verbs=_REVISION_VERBS,
+    ),
+    Input(
+        "task_definition",
+        "str",
+        "ECS task definition ARN substituted into the appspec's TaskDefinition.",
+        verbs=_REVISION_VERBS,
+    ),
+    # -- the deployment
+    Input(
+        "deployment_config",
+        "str",
+        "Deployment configuration name (default: the group's).",
+        verbs=("deploy",),
+    ),
+    Input(
+        "description",
+        "str",
+        "Deployment description, at most 256 characters (default names the commit and CI run).",
+        verbs=("deploy",),
+    ),
+    Input(
+        "file_exists_behavior",
+        "choice",
+        "What to do with files on the instance that a previous deployment did not install "
+        "(Server platform only).",
+        verbs=("deploy", "local"),
+        choices=("DISALLOW", "OVERWRITE", "RETAIN"),
+    ),
+    Input(
+        "ignore_application_stop_failures",
+        "bool",
+        "Carry on when the previous revision's ApplicationStop/BlockTraffic hooks fail.",
+        verbs=("deploy", "local"),
+        default=False,
+    ),
+    Input(
+        "auto_rollback",
+        "list",
+        "Roll back automatically on these events (none: disable; default: the group's setting).",
+        verbs=("deploy",),
+        default=(),
+        choices=("failure", "stop-on-alarm", "stop-on-request", "none"),
+    ),
+    Input(
+        "update_outdated_instances_only",
+        "bool",
+        "Deploy only to instances not already running this revision.",
+        verbs=("deploy",),
+        default=False,
+    ),
+    # -- waiting
+    Input(
+        "wait",
+        "bool",
+        "Watch the deployment until it ends.",
+        verbs=("deploy", "rollback"),
+        default=True,
+    ),
+    Input(
+        "wait_for_active",
+        "bool",
+        "If another deployment is active in the group, wait for it to end, then start.",
+        verbs=("deploy", "rollback"),
+        default=True,
+    ),
+    Input(
+        "wait_timeout_seconds",
+        "int",
+        "Give up watching after this many seconds (default: from the group's wait times).",
+        verbs=_WATCH_VERBS,
+        minimum=1,
+        aliases=("--timeout-seconds",),
+    ),
+    Input(
+        "on_ready",
+        "choice",
+        "A blue/green deployment waiting for reroute: continue it, wait, or count it a success.",
+        verbs=_WATCH_VERBS,
+        default="wait",
+        choices=("continue", "wait", "succeed"),
+    ),
+    Input(
+        "stop_on_cancel",
+        "bool",
+        "Stop the deployment when the job is cancelled (SIGINT/SIGTERM).",
+        verbs=_WATCH_VERBS,
+        default=True,
+    ),
+    Input(
+        "rollback_on_cancel",
+        "bool",
+        "Roll back when the job is cancelled and the deployment is stopped.",
+        verbs=_WATCH_VERBS,
+        default=False,
+    ),
+    Input(
+        "rollback",
+        "bool",
+        "Roll back the instances already updated.",
+        verbs=("stop",),
+        default=False,
+    ),
+    Input(
+        "rollback_to",
+        "str",
+        "Deployment id whose revision to redeploy (default: the last successful before current).",
+        verbs=("rollback",),
+        aliases=("--to",),
+    ),
+    # -- where
+    Input(
+        "regions",
+        "list",
+        "AWS region(s) to deploy to (default: the SDK's region).",
+        verbs=_AWS_VERBS,
+        default=(),
+        aliases=("--region",),
+        metavar="REGION",
+    ),
+    Input(
+        "rollout",
+        "choice",
+        "With several regions: one after another (stop at the first failure) or all at once.",
+        verbs=("deploy",),
+        default="serial",
+        choices=("serial", "parallel"),
+    ),
+    Input(
+        "endpoint_url",
+        "str",
+        "CodeDeploy/S3 endpoint URL (e.g. the ci-deploy emulator).",
+        verbs=_AWS_VERBS,
+    ),
+    Input(
+        "emulator",
+        "bool",
+        "Deploy to an embedded ci-deploy emulator started for this command.",
+        verbs=("deploy",),
+        default=False,
+    ),
+    # -- reporting to GitHub
+    Input(
+        "github_deployment",
+        "str",
+        "GitHub environment name to report this deployment to (GitHub deployment statuses).",
+        verbs=("deploy", "rollback"),
+    ),
+    Input(
+        "github_token",
+        "str",
+        "Token for GitHub deployment statuses.",
+        verbs=("deploy", "rollback"),
+        secret=True,
+    ),
+    # -- output
+    Input(
+        "json",
+        "bool",
+        "Print the result as JSON on stdout.",
+        verbs=("status", "local"),
+        default=False,
+    ),
+    # -- local engine
+    Input(
+        "events",
+        "list",
+        "Lifecycle events to run, in order (DownloadBundle and Install are added).",
+        verbs=("local",),
+        default=(),
+    ),
+    Input(
+        "root",
+        "path",
+        "Install every destination under this directory instead of /.",
+        verbs=("local",),
+    ),
+    Input(
+        "allow_system_paths",
+        "bool",
+        "Allow installing into / (only sensible inside a container or a throwaway host).",
+        verbs=("local",),
+        default=False,
+    ),
+    Input(
+        "state_dir",
+        "path",
+        "Where deployment records live.",
+        verbs=("local", "emulator"),
+    ),
+    Input(
+        "keep_revisions",
+        "int",
+        "How many revisions to keep per deployment group.",
+        verbs=("local",),
+        default=5,
+        minimum=1,
+    ),
+    # -- emulator
+    Input(
+        "port",
+        "int",
+        "Loopback port to serve on.",
+        verbs=("emulator",),
+        default=4599,
+        minimum=0,
+        maximum=65535,
+    ),
+    Input(
+        "instances",
+        "int",
+        "Number of simulated instances per deployment group.",
+        verbs=("emulator", "deploy"),
+        default=3,
+        minimum=1,
+        maximum=1000,
+    ),
+    Input(
+        "event_delay_ms",
+        "int",
+        "Pause between lifecycle events, to make progress visible in demos.",
+        verbs=("emulator", "deploy"),
+        default=0,
+        minimum=0,
+    ),
+    # -- everywhere
+    Input(
+        "ci_system",
+        "choice",
+        "How to render progress: detected from the environment, or forced.",
+        verbs=VERBS,
+        default="auto",
+        choices=("auto", "plain", "github", "gitlab", "jenkins"),
+    ),
+    Input(
+        "debug",
+        "bool",
+        "Show a traceback on unexpected errors.",
+        verbs=VERBS,
+        default=False,
+    ),
+)
+
+BY_NAME: Mapping[str, Input] = {spec.name: spec for spec in TABLE}
+
+
+def for_verb(verb: str) -> tuple[Input, ...]:
+    """The inputs a verb takes, in table order."""
+    return tuple(spec for spec in TABLE if verb in spec.verbs)
+
+
+Value = str | bool | int | tuple[str, ...] | Path | None
+
+
+@dataclass(frozen=True)
+class Request:
+    """A verb's resolved inputs (flags over environment over defaults), with typed access.
+
+    ``env`` is a snapshot of the process environment taken by the CLI, for the few things the
+    core needs to know about the CI run (commit, run URL, runner file protocol paths).
+    """
+
+    verb: str
+    values: Mapping[str, Value]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def _get(self, name: str) -> Value:
+        if name not in self.values:
+            raise KeyError(f"{self.verb} takes no input {name!r}")
+        return self.values[name]
+
+    def str(self, name: str) -> str | None:
+        value = self._get(name)
+        if value is None or isinstance(value, str):
+            return value
+        raise TypeError(f"input {name} is not a string")
+
+    def required_str(self, name: str) -> str:
+        value = self.str(name)
+        if value is None or not value.strip():
+            spec = BY_NAME[name]
+            raise InputError(
+                f"input {name} is required for {self.verb}",
+                hint=f"pass {spec.flag} or set {spec.env}",
+            )
+        return value
+
+    def bool(self, name: str) -> bool:
+        value = self._get(name)
+        if isinstance(value, bool):
+            return value
+        raise TypeError(f"input {name} is not a boolean")
+
+    def int(self, name: str) -> int | None:
+        value = self._get(name)
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise TypeError(f"input {name} is not a number")
+
+    def list(self, name: str) -> tuple[str, ...]:
+        value = self._get(name)
+        if isinstance(value, tuple):
+            return value
+        raise TypeError(f"input {name} is not a list")
+
+    def path(self, name: str) -> Path | None:
+        value = self._get(name)
+        if value is None or isinstance(value, Path):
+            return value
+        raise TypeError(f"input {name} is not a path")
+
+
+def resolve(
+    verb: str, flags: Mapping[str, object], env: Mapping[str, str]
+) -> dict[str, Value]:
+    """Resolve each input of ``verb``: a flag given on the command line, else its
+    ``CI_DEPLOY_*`` variable when set and non-empty, else the table's default."""
+    values: dict[str, Value] = {}
+    for spec in for_verb(verb):
+        flag_value = flags.get(spec.name)
+        if flag_value is not None and flag_value != ():
+            values[spec.name] = _typed(spec, flag_value)
+            continue
+        raw = env.get(spec.env, "")
+        if raw.strip():
+            values[spec.name] = spec.parse(raw)
+            continue
+        default = spec.default
+        values[spec.name] = Path(default) if spec.kind == "path" and isinstance(default, str) else default
+    return values
+
+
+def _typed(spec: Input, value: object) -> Value:
+    """A value argparse produced; lists may arrive as repeated flags with comma lists inside."""
+    if spec.kind == "list":
+        assert isinstance(value, list | tuple)
+        return tuple(item for raw in value for item in parse_list(spec, str(raw)))
+    if isinstance(value, str) and spec.kind != "str":
+        return spec.parse(value)
+    assert isinstance(value, str | bool | int | Path)
+    return value
