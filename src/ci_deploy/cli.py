@@ -59,7 +59,10 @@ def _add_input(parser: argparse.ArgumentParser, spec: Input) -> None:
         parser.add_argument(*names, action=argparse.BooleanOptionalAction, **common)  # type: ignore[arg-type]
     elif spec.kind == "list":
         parser.add_argument(
-            *names, action="append", metavar=spec.metavar or "VALUE[,VALUE]", **common  # type: ignore[arg-type]
+            *names,
+            action="append",
+            metavar=spec.metavar or "VALUE[,VALUE]",
+            **common,  # type: ignore[arg-type]
         )
     elif spec.kind == "choice":
         parser.add_argument(*names, metavar="|".join(spec.choices), **common)  # type: ignore[arg-type]
@@ -150,9 +153,8 @@ def run(argv: Sequence[str], env: Mapping[str, str], streams: Streams) -> int:
     ci_system = detect_ci_system(env)
     with error_handler(streams.stderr, debug, ci_system) as code:
         request = parse_request(argv, env)
-        ci_system = str(request.values.get("ci_system", ci_system))
         module_name, _ = COMMANDS[request.verb]
-        command: Command = importlib.import_module(f"ci_deploy.commands.{module_name}")  # type: ignore[assignment]
+        command: Command = importlib.import_module(f"ci_deploy.commands.{module_name}")
         code[0] = command.run(request, streams)
     return code[0]
 

@@ -15,7 +15,8 @@ from typing import Literal
 class Diagnostics:
     """Why a lifecycle event failed, in the CodeDeploy API's own terms."""
 
-    error_code: str  # Success|ScriptMissing|ScriptNotExecutable|ScriptTimedOut|ScriptFailed|UnknownError
+    # Success|ScriptMissing|ScriptNotExecutable|ScriptTimedOut|ScriptFailed|UnknownError
+    error_code: str
     script_name: str | None
     message: str
     log_tail: str

@@ -577,14 +577,14 @@ class Request:
             raise KeyError(f"{self.verb} takes no input {name!r}")
         return self.values[name]
 
-    def str(self, name: str) -> str | None:
+    def text(self, name: str) -> str | None:
         value = self._get(name)
         if value is None or isinstance(value, str):
             return value
         raise TypeError(f"input {name} is not a string")
 
-    def required_str(self, name: str) -> str:
-        value = self.str(name)
+    def required_text(self, name: str) -> str:
+        value = self.text(name)
         if value is None or not value.strip():
             spec = BY_NAME[name]
             raise InputError(
@@ -593,19 +593,19 @@ class Request:
             )
         return value
 
-    def bool(self, name: str) -> bool:
+    def flag(self, name: str) -> bool:
         value = self._get(name)
         if isinstance(value, bool):
             return value
         raise TypeError(f"input {name} is not a boolean")
 
-    def int(self, name: str) -> int | None:
+    def number(self, name: str) -> int | None:
         value = self._get(name)
         if value is None or (isinstance(value, int) and not isinstance(value, bool)):
             return value
         raise TypeError(f"input {name} is not a number")
 
-    def list(self, name: str) -> tuple[str, ...]:
+    def items(self, name: str) -> tuple[str, ...]:
         value = self._get(name)
         if isinstance(value, tuple):
             return value
@@ -618,9 +618,7 @@ class Request:
         raise TypeError(f"input {name} is not a path")
 
 
-def resolve(
-    verb: str, flags: Mapping[str, object], env: Mapping[str, str]
-) -> dict[str, Value]:
+def resolve(verb: str, flags: Mapping[str, object], env: Mapping[str, str]) -> dict[str, Value]:
     """Resolve each input of ``verb``: a flag given on the command line, else its
     ``CI_DEPLOY_*`` variable when set and non-empty, else the table's default."""
     values: dict[str, Value] = {}
@@ -634,7 +632,8 @@ def resolve(
             values[spec.name] = spec.parse(raw)
             continue
         default = spec.default
-        values[spec.name] = Path(default) if spec.kind == "path" and isinstance(default, str) else default
+        is_path = spec.kind == "path" and isinstance(default, str)
+        values[spec.name] = Path(str(default)) if is_path else default
     return values
 
 

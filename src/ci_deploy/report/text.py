@@ -9,7 +9,6 @@ from ci_deploy.events import (
     Event,
     LifecycleEventEnded,
     LifecycleEventStarted,
-    Notice,
     TargetStatusChanged,
 )
 
