@@ -1,1 +1,39 @@
-"""Renderers of core events and results for a terminal, GitHub, GitLab, Jenkins and JSON."""
+"""Renderers of core events and results for a terminal, GitHub, GitLab, Jenkins and JSON.
+
+A command asks ``reporter_for(ci_system, ...)`` for a Reporter, feeds it every core event while the
+work runs, and hands it the final result (the same snake_case dict printed as JSON on stdout) so
+it can write the CI system's native artefacts (GitHub outputs and job summary, GitLab dotenv...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ci_deploy.commands import Streams
+from ci_deploy.events import Event
+
+
+class Reporter(Protocol):
+    """What every CI renderer offers. Progress goes to ``streams.stderr`` only."""
+
+    def event(self, event: Event) -> None:
+        """Render one progress event (called only when something changed)."""
+
+    def finish(self, result: Mapping[str, Any]) -> None:
+        """Write the CI system's native artefacts for the final result (may do nothing)."""
+
+
+# ci_system -> module under ci_deploy.report exposing `make_reporter(streams, env) -> Reporter`
+_MODULES: Mapping[str, str] = {
+    "plain": "text",
+    "jenkins": "text",
+}
+
+
+def reporter_for(ci_system: str, streams: Streams, env: Mapping[str, str]) -> Reporter:
+    """The reporter of ``ci_system`` (plain text for systems without a module of their own)."""
+    module = importlib.import_module(f"ci_deploy.report.{_MODULES.get(ci_system, 'text')}")
+    reporter: Reporter = module.make_reporter(streams, env)
+    return reporter

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
+from ci_deploy.commands import Streams
 from ci_deploy.events import (
     DeploymentStatusChanged,
     Event,
@@ -51,3 +53,20 @@ class TextRenderer:
     def __call__(self, event: Event) -> None:
         self._stream.write(format_event(event) + "\n")
         self._stream.flush()
+
+
+class PlainReporter:
+    """The plain-text Reporter: one line per change on stderr; no native artefacts."""
+
+    def __init__(self, streams: Streams) -> None:
+        self._render = TextRenderer(streams.stderr)
+
+    def event(self, event: Event) -> None:
+        self._render(event)
+
+    def finish(self, result: Mapping[str, Any]) -> None:
+        """Plain text has no native artefacts: the JSON result on stdout is the output."""
+
+
+def make_reporter(streams: Streams, env: Mapping[str, str]) -> PlainReporter:
+    return PlainReporter(streams)
