@@ -52,6 +52,8 @@ class Input:
     secret: bool = False
     # Inputs that only the CI adapters have (e.g. which verb to run).
     adapter_only: bool = False
+    # Inputs the CI adapters do not expose (they render natively or set it themselves).
+    cli_only: bool = False
     metavar: str | None = None
 
     @property
@@ -213,6 +215,7 @@ TABLE: tuple[Input, ...] = (
         verbs=("validate",),
         default="text",
         choices=("text", "json", "github", "gitlab"),
+        cli_only=True,
     ),
     # -- bundle
     Input(
@@ -468,6 +471,7 @@ TABLE: tuple[Input, ...] = (
         "Print the result as JSON on stdout.",
         verbs=("status", "local"),
         default=False,
+        cli_only=True,
     ),
     # -- local engine
     Input(
@@ -539,6 +543,7 @@ TABLE: tuple[Input, ...] = (
         verbs=VERBS,
         default="auto",
         choices=("auto", "plain", "github", "gitlab", "jenkins"),
+        cli_only=True,
     ),
     Input(
         "debug",
@@ -550,6 +555,22 @@ TABLE: tuple[Input, ...] = (
 )
 
 BY_NAME: Mapping[str, Input] = {spec.name: spec for spec in TABLE}
+
+
+# The verbs a CI adapter can run (its `command` input); `local` and `emulator` are CLI-only.
+ADAPTER_VERBS: tuple[str, ...] = BY_NAME["command"].choices
+
+
+def adapter_inputs() -> tuple[Input, ...]:
+    """The inputs every CI adapter exposes, in table order: `command` plus each input of an
+    adapter verb that is not CLI-only. Contract tests hold action.yml, the GitLab spec and the
+    Jenkins defaultConfig to exactly this list and its defaults."""
+    return tuple(
+        spec
+        for spec in TABLE
+        if spec.adapter_only
+        or (not spec.cli_only and any(verb in ADAPTER_VERBS for verb in spec.verbs))
+    )
 
 
 def for_verb(verb: str) -> tuple[Input, ...]:
