@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +31,13 @@ class CapturedStreams(Streams):
 def streams() -> CapturedStreams:
     """In-memory stdout/stderr for calling ``ci_deploy.cli.run`` in-process."""
     return CapturedStreams(stdout=io.StringIO(), stderr=io.StringIO())
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _venv_on_path() -> Iterator[None]:
+    """Subprocesses find this interpreter's `ci-deploy` (and tools installed beside it) first."""
+    bin_dir = str(Path(sys.executable).parent)
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = bin_dir + os.pathsep + before
+    yield
+    os.environ["PATH"] = before
