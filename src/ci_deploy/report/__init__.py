@@ -29,6 +29,7 @@ class Reporter(Protocol):
 _MODULES: Mapping[str, str] = {
     "plain": "text",
     "jenkins": "text",
+    "github": "github",
 }
 
 

@@ -1,0 +1,589 @@
+"""GitHub Actions rendering: workflow commands, step outputs and the job summary.
+
+The runner's protocol is small and stable: ``::command key=value::message`` lines on the step's
+stdout or stderr, and three files named by environment variables (``GITHUB_OUTPUT``,
+``GITHUB_STEP_SUMMARY``, ``GITHUB_ENV``). It is implemented here rather than through the PyPI
+package ``actions-toolkit``: that package's last release is from 2022, it cannot write a step
+summary, and it emits annotations with empty properties (``file=,line=``), which the runner
+shows as broken links. See
+https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from ci_deploy.commands import Streams
+from ci_deploy.events import (
+    DeploymentStatusChanged,
+    Event,
+    LifecycleEventEnded,
+    LifecycleEventStarted,
+    Notice,
+    TargetStatusChanged,
+)
+from ci_deploy.report.text import format_event
+
+TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
+
+# GitHub shows at most 10 error and 10 warning annotations per step; keep ours under that so the
+# runner's own "failed with exit code" annotation still shows.
+MAX_ANNOTATIONS = 8
+
+
+# ---------------------------------------------------------------------------------------------
+# Workflow commands
+
+
+def escape_data(text: str) -> str:
+    """Escape a command's message: the runner decodes %25, %0D and %0A."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a property value: as a message, plus ':' and ',' which delimit properties."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(name: str, message: str = "", **properties: str | int | None) -> str:
+    """One workflow command line. Properties that are None or empty are left out, because the
+    runner turns ``file=`` into an annotation pointing nowhere."""
+    props = ",".join(
+        f"{key}={escape_property(str(value))}"
+        for key, value in properties.items()
+        if value is not None and str(value) != ""
+    )
+    head = f"::{name} {props}" if props else f"::{name}"
+    return f"{head}::{escape_data(message)}"
+
+
+def annotation(
+    level: str,
+    message: str,
+    *,
+    title: str | None = None,
+    file: str | None = None,
+    line: int | None = None,
+    col: int | None = None,
+    end_line: int | None = None,
+    end_column: int | None = None,
+) -> str:
+    """An ``::error``/``::warning``/``::notice`` annotation, optionally on a file position."""
+    if level not in {"error", "warning", "notice"}:
+        raise ValueError(f"annotation level must be error, warning or notice, got {level!r}")
+    return workflow_command(
+        level,
+        message,
+        title=title,
+        file=file,
+        line=line if file else None,
+        col=col if file and line else None,
+        endLine=end_line if file and line else None,
+        endColumn=end_column if file and line else None,
+    )
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def untrusted_block(lines: str, token: str) -> str:
+    """Wrap text we did not write (hook script output) so a line in it that looks like a
+    workflow command (``::add-mask::``, ``::error::``) is printed, not obeyed."""
+    body = lines.rstrip("\n")
+    return f"::stop-commands::{token}\n{body}\n::{token}::"
+
+
+def write_output(path: Path, name: str, value: str, token: str) -> None:
+    """Append one step output using the multiline form ``name<<DELIM`` ... ``DELIM``.
+
+    The delimiter is random per value, so no value can end the block early and smuggle in
+    another output.
+    """
+    delimiter = f"ghadelimiter_{token}"
+    if delimiter in name or delimiter in value:
+        raise ValueError(f"output {name}: the value contains the delimiter")
+    if "\n" in name or "\r" in name:
+        raise ValueError(f"output name {name!r} must be one line")
+    with path.open("a", encoding="utf-8") as out:
+        out.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the result
+
+
+def deployments_of(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Per-region deployment objects; a result without ``deployments`` is one deployment."""
+    listed = result.get("deployments")
+    if isinstance(listed, list) and listed:
+        return [item for item in listed if isinstance(item, Mapping)]
+    if result.get("deployment_id"):
+        return [result]
+    return []
+
+
+def describe_revision(revision: Mapping[str, Any] | None) -> str | None:
+    """A one-line human form of a CodeDeploy RevisionLocation."""
+    if not revision:
+        return None
+    kind = revision.get("revisionType")
+    if kind == "S3" and isinstance(revision.get("s3Location"), Mapping):
+        s3 = revision["s3Location"]
+        text = f"s3://{s3.get('bucket', '')}/{s3.get('key', '')}"
+        extras = [
+            f"{label} {s3[key]}"
+            for key, label in (("bundleType", "type"), ("version", "version"), ("eTag", "ETag"))
+            if s3.get(key)
+        ]
+        return text + (f" ({', '.join(extras)})" if extras else "")
+    if kind == "GitHub" and isinstance(revision.get("gitHubLocation"), Mapping):
+        github = revision["gitHubLocation"]
+        return f"GitHub {github.get('repository', '')}@{github.get('commitId', '')}"
+    if kind == "AppSpecContent" and isinstance(revision.get("appSpecContent"), Mapping):
+        digest = revision["appSpecContent"].get("sha256")
+        return "AppSpec content" + (f" (sha256 {digest})" if digest else "")
+    return json.dumps(revision, sort_keys=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown for the job summary
+
+_STATUS_ICONS = {
+    "Succeeded": "✅",
+    "Failed": "❌",
+    "Stopped": "⛔",
+    "Skipped": "⏭️",
+    "InProgress": "⏳",
+    "Pending": "🕓",
+    "Ready": "🟦",
+}
+
+
+def icon(status: str | None) -> str:
+    return _STATUS_ICONS.get(status or "", "•")
+
+
+def _status_text(status: object) -> str:
+    return f"{icon(str(status))} {md_cell(status)}"
+
+
+def md_cell(text: object) -> str:
+    """Text safe inside a Markdown table cell."""
+    value = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def md_code(text: str) -> str:
+    """Inline code that survives backticks inside ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_fenced(text: str, info: str = "text") -> str:
+    """A fenced block longer than any backtick run in ``text``."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
+
+
+def _duration(seconds: object) -> str:
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        return f"{seconds:.1f} s"
+    return ""
+
+
+def _event_names(targets: Iterable[Mapping[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for target in targets:
+        for event in target.get("lifecycle_events") or []:
+            name = event.get("name")
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def _targets_table(targets: list[Mapping[str, Any]]) -> list[str]:
+    names = _event_names(targets)
+    rows = ["| Target | Status | " + " | ".join(md_cell(name) for name in names) + " |"]
+    rows.append("|---|---|" + "---|" * len(names))
+    for target in targets:
+        by_name = {event.get("name"): event for event in target.get("lifecycle_events") or []}
+        cells = []
+        for name in names:
+            event = by_name.get(name)
+            if event is None:
+                cells.append("")
+                continue
+            took = _duration(event.get("duration_seconds"))
+            cells.append(f"{icon(event.get('status'))} {took}".strip())
+        status = target.get("status")
+        rows.append(
+            f"| {md_cell(target.get('target_id', '?'))} | {icon(status)} {md_cell(status)} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return rows
+
+
+def _failures(targets: list[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
+    found = []
+    for target in targets:
+        for event in target.get("lifecycle_events") or []:
+            if event.get("status") == "Failed":
+                found.append((str(target.get("target_id", "?")), event))
+    return found
+
+
+def _failure_section(failures: list[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """The first failure in full (script, message, log tail); the others by name."""
+    target_id, event = failures[0]
+    diag = event.get("diagnostics") or {}
+    lines = [f"#### ❌ {md_cell(event.get('name'))} failed on {md_code(target_id)}", ""]
+    facts = [str(diag.get("error_code") or "Failed")]
+    if diag.get("script_name"):
+        facts.append(f"script {md_code(str(diag['script_name']))}")
+    lines.append(
+        " · ".join(facts) + (f": {md_cell(diag['message'])}" if diag.get("message") else "")
+    )
+    tail = str(diag.get("log_tail") or "")
+    if tail.strip():
+        lines += [
+            "",
+            "<details open><summary>Log tail</summary>",
+            "",
+            md_fenced(tail),
+            "",
+            "</details>",
+        ]
+    others = failures[1:]
+    if others:
+        more = ", ".join(f"{md_code(t)} ({md_cell(e.get('name'))})" for t, e in others[:20])
+        extra = f" and {len(others) - 20} more" if len(others) > 20 else ""
+        lines += ["", f"Also failed: {more}{extra}."]
+    return lines
+
+
+def summary_markdown(result: Mapping[str, Any]) -> str:
+    """The job summary of one ci-deploy run: verdict, facts, targets and lifecycle events,
+    the failure's script and log tail, and the console link."""
+    status = result.get("status")
+    who = " / ".join(
+        str(result[key]) for key in ("application", "deployment_group") if result.get(key)
+    )
+    heading = f"## {icon(status)} CodeDeploy"
+    heading += f" {md_cell(who)}" if who else ""
+    heading += f": {md_cell(status)}" if status else ""
+    lines = [heading, ""]
+
+    facts: list[tuple[str, str]] = []
+    deployments = deployments_of(result)
+    for deployment in deployments:
+        ident = md_code(str(deployment.get("deployment_id")))
+        url = deployment.get("console_url")
+        link = f"[{ident}]({url})" if url else ident
+        region = deployment.get("region") or result.get("region")
+        where = f" in {md_cell(region)}" if region else ""
+        facts.append(
+            (
+                "Deployment",
+                f"{link}{where}: {_status_text(deployment.get('status'))}",
+            )
+        )
+    revision = describe_revision(result.get("revision"))
+    if revision:
+        facts.append(("Revision", md_code(revision)))
+    if result.get("bundle_sha256"):
+        facts.append(("Bundle SHA-256", md_code(str(result["bundle_sha256"]))))
+    timings = result.get("timings") or {}
+    if _duration(timings.get("total_seconds")):
+        facts.append(("Duration", _duration(timings.get("total_seconds"))))
+    error = result.get("error")
+    if isinstance(error, Mapping) and (error.get("code") or error.get("message")):
+        facts.append(
+            (
+                "Error",
+                md_cell(" ".join(str(error.get(k) or "") for k in ("code", "message")).strip()),
+            )
+        )
+    if result.get("rollback_deployment_id"):
+        facts.append(("Rolled back by", md_code(str(result["rollback_deployment_id"]))))
+    if facts:
+        lines += ["| | |", "|---|---|"] + [f"| {name} | {value} |" for name, value in facts] + [""]
+
+    for deployment in deployments:
+        targets = [t for t in deployment.get("targets") or [] if isinstance(t, Mapping)]
+        if len(deployments) > 1:
+            region = md_cell(deployment.get("region") or "")
+            lines += [f"### {region}: {md_code(str(deployment.get('deployment_id')))}", ""]
+        overview = deployment.get("overview") or {}
+        counts = [f"{name} {count}" for name, count in overview.items() if count]
+        if counts:
+            lines += ["Targets: " + md_cell(", ".join(counts)), ""]
+        if targets:
+            lines += [*_targets_table(targets), ""]
+        failures = _failures(targets)
+        if failures:
+            lines += [*_failure_section(failures), ""]
+        if deployment.get("console_url"):
+            ident = md_code(str(deployment.get("deployment_id")))
+            lines += [f"[Open {ident} in the CodeDeploy console]({deployment['console_url']})", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The reporter
+
+
+@dataclass(frozen=True)
+class GithubPaths:
+    """The runner's files and the paths annotations are relative to."""
+
+    output: Path | None
+    step_summary: Path | None
+    workspace: Path
+    source: Path | None
+
+
+class GithubReporter:
+    """Progress in collapsible groups, annotations for failures, outputs and a job summary."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        paths: GithubPaths,
+        *,
+        secrets: Iterable[str] = (),
+        token: Callable[[], str] = new_token,
+    ) -> None:
+        self._stream = stream
+        self._paths = paths
+        self._token = token
+        self._group: str | None = None
+        self._deployment: str | None = None
+        self._annotated: set[tuple[str, ...]] = set()
+        self._annotations = 0
+        for secret in secrets:
+            if secret.strip():
+                self._print(workflow_command("add-mask", secret))
+
+    # -- progress
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, DeploymentStatusChanged):
+            if event.deployment_id != self._deployment:
+                self._deployment = event.deployment_id
+                self._open(f"CodeDeploy deployment {event.deployment_id}")
+            elif self._group is None:
+                self._open(f"CodeDeploy deployment {event.deployment_id}")
+            self._print(format_event(event))
+            if event.status in TERMINAL_STATUSES:
+                self._close()
+            return
+        if isinstance(event, Notice):
+            if self._group is None:
+                self._open("ci-deploy")
+            self._print(format_event(event))
+            if event.level == "warning":
+                self._annotate("warning", event.message, title="ci-deploy")
+            return
+        if isinstance(event, TargetStatusChanged | LifecycleEventStarted) or (
+            isinstance(event, LifecycleEventEnded) and event.status != "Failed"
+        ):
+            if self._group is None:
+                self._open(f"CodeDeploy deployment {event.deployment_id}")
+            self._print(format_event(event))
+            return
+        assert isinstance(event, LifecycleEventEnded)
+        self._lifecycle_failed(event)
+
+    def _lifecycle_failed(self, event: LifecycleEventEnded) -> None:
+        if self._group is None:
+            self._open(f"CodeDeploy deployment {event.deployment_id}")
+        took = f" in {event.duration_seconds:.1f}s" if event.duration_seconds is not None else ""
+        self._print(f"  {event.target_id}: {event.event_name} Failed{took}")
+        diag = event.diagnostics
+        if diag is None:
+            self._annotate(
+                "error",
+                f"{event.event_name} failed on {event.target_id}",
+                title=f"CodeDeploy {event.event_name} failed",
+            )
+            return
+        script = f" {diag.script_name}" if diag.script_name else ""
+        self._print(f"    {diag.error_code}{script}: {diag.message}")
+        if diag.log_tail.strip():
+            self._print("    log tail:")
+            self._print(untrusted_block(diag.log_tail, self._token()))
+        message = f"{diag.error_code}{script} on {event.target_id}: {diag.message}"
+        tail = diag.log_tail.strip()
+        if tail:
+            message += "\n" + "\n".join(tail.splitlines()[-10:])
+        self._annotate(
+            "error",
+            message,
+            title=f"CodeDeploy {event.event_name} failed",
+            file=self._script_file(diag.script_name),
+            dedupe=(event.event_name, diag.error_code, diag.script_name or "", diag.message),
+        )
+
+    def _script_file(self, script_name: str | None) -> str | None:
+        """The hook script as a workspace-relative path, when it is in the source directory,
+        so the annotation links to the file in the commit."""
+        source = self._paths.source
+        if not script_name or source is None:
+            return None
+        workspace = self._paths.workspace
+        base = source if source.is_absolute() else workspace / source
+        if not base.is_dir():
+            return None
+        candidate = (base / script_name.lstrip("/")).resolve()
+        try:
+            relative = candidate.relative_to(workspace.resolve())
+        except ValueError:
+            return None
+        return relative.as_posix() if candidate.is_file() else None
+
+    # -- appspec diagnostics
+
+    def appspec_problems(self, diagnostics: Iterable[object]) -> None:
+        """Annotate AppSpec problems on their file, line and column.
+
+        Each diagnostic is read by attribute: ``message``, and when present ``path``/``file``,
+        ``line``, ``column``/``col``, ``severity``/``level`` (error or warning), ``rule``/``code``.
+        """
+        for diagnostic in diagnostics:
+            message = str(getattr(diagnostic, "message", diagnostic))
+            level = str(getattr(diagnostic, "severity", getattr(diagnostic, "level", "error")))
+            rule = getattr(diagnostic, "rule", getattr(diagnostic, "code", None))
+            path = getattr(diagnostic, "path", getattr(diagnostic, "file", None))
+            line = getattr(diagnostic, "line", None)
+            column = getattr(diagnostic, "column", getattr(diagnostic, "col", None))
+            self._annotate(
+                "warning" if level.lower() == "warning" else "error",
+                message,
+                title=f"AppSpec: {rule}" if rule else "AppSpec",
+                file=self._workspace_relative(path),
+                line=line if isinstance(line, int) else None,
+                col=column if isinstance(column, int) else None,
+            )
+
+    def _workspace_relative(self, path: object) -> str | None:
+        if path is None or str(path) == "":
+            return None
+        candidate = Path(str(path))
+        workspace = self._paths.workspace
+        absolute = candidate if candidate.is_absolute() else workspace / candidate
+        try:
+            return absolute.resolve().relative_to(workspace.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    # -- the end
+
+    def finish(self, result: Mapping[str, Any]) -> None:
+        self._close()
+        self._write_outputs(result)
+        if self._paths.step_summary is not None:
+            with self._paths.step_summary.open("a", encoding="utf-8") as summary:
+                summary.write(summary_markdown(result))
+        status = result.get("status")
+        url = result.get("console_url")
+        if status == "Succeeded" and result.get("deployment_id"):
+            where = f": {url}" if url else ""
+            self._print(
+                annotation(
+                    "notice",
+                    f"CodeDeploy deployment {result['deployment_id']} succeeded{where}",
+                    title="CodeDeploy",
+                )
+            )
+
+    def _write_outputs(self, result: Mapping[str, Any]) -> None:
+        path = self._paths.output
+        if path is None:
+            return
+        for name, value in outputs_of(result).items():
+            write_output(path, name, value, self._token())
+
+    # -- plumbing
+
+    def _annotate(
+        self,
+        level: str,
+        message: str,
+        *,
+        title: str,
+        file: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        dedupe: tuple[str, ...] | None = None,
+    ) -> None:
+        key = dedupe or (level, title, message, file or "", str(line), str(col))
+        if key in self._annotated or self._annotations >= MAX_ANNOTATIONS:
+            return
+        self._annotated.add(key)
+        self._annotations += 1
+        self._print(annotation(level, message, title=title, file=file, line=line, col=col))
+
+    def _open(self, title: str) -> None:
+        self._close()
+        self._group = title
+        self._print(workflow_command("group", title))
+
+    def _close(self) -> None:
+        if self._group is not None:
+            self._print(workflow_command("endgroup"))
+            self._group = None
+
+    def _print(self, text: str) -> None:
+        self._stream.write(text + "\n")
+        self._stream.flush()
+
+
+def outputs_of(result: Mapping[str, Any]) -> dict[str, str]:
+    """The action's outputs, by their action.yml names."""
+    revision = result.get("revision")
+    ids = result.get("deployment_ids") or (
+        {result["region"]: result["deployment_id"]}
+        if result.get("region") and result.get("deployment_id")
+        else {}
+    )
+    return {
+        "deployment-id": str(result.get("deployment_id") or ""),
+        "deployment-ids": json.dumps(ids, sort_keys=True),
+        "status": str(result.get("status") or ""),
+        "deployment-url": str(result.get("console_url") or ""),
+        "revision": json.dumps(revision, sort_keys=True) if revision else "",
+        "bundle-sha256": str(result.get("bundle_sha256") or ""),
+    }
+
+
+def paths_from(env: Mapping[str, str]) -> GithubPaths:
+    def file(name: str) -> Path | None:
+        value = env.get(name, "")
+        return Path(value) if value.strip() else None
+
+    workspace = env.get("GITHUB_WORKSPACE", "").strip() or "."
+    source = env.get("CI_DEPLOY_SOURCE", "").strip() or "."
+    return GithubPaths(
+        output=file("GITHUB_OUTPUT"),
+        step_summary=file("GITHUB_STEP_SUMMARY"),
+        workspace=Path(workspace),
+        source=Path(source),
+    )
+
+
+def make_reporter(streams: Streams, env: Mapping[str, str]) -> GithubReporter:
+    """The GitHub reporter; secrets that reach ci-deploy through its environment are masked
+    before anything else is printed."""
+    secrets = [env.get("CI_DEPLOY_GITHUB_TOKEN", "")]
+    return GithubReporter(streams.stderr, paths_from(env), secrets=secrets)
