@@ -1,0 +1,93 @@
+"""Rules of the AWS Lambda AppSpec.
+
+Source: https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-resources.html
+(Lambda section) and .../reference-appspec-file-structure-hooks.html.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ci_deploy.appspec.checks import Context, describe, string, unknown_keys
+from ci_deploy.appspec.nodes import Mapping, Node, Scalar
+from ci_deploy.appspec.serverless import (
+    FUNCTION_NAME,
+    Platform,
+    check_hooks,
+    check_version,
+    find,
+    the_resource,
+)
+
+LAMBDA = Platform(
+    label="Lambda",
+    top_level_keys=("version", "resources", "hooks"),
+    resources_key="resources",
+    hooks_key="hooks",
+    resource_type="AWS::Lambda::Function",
+    type_key="type",
+    properties_key="properties",
+    hook_events=("BeforeAllowTraffic", "AfterAllowTraffic"),
+    reserved_events=("Start", "AllowTraffic", "End"),
+)
+PROPERTY_KEYS = ("name", "alias", "currentversion", "targetversion")
+ALIAS = re.compile(r"(?!\d+$)[A-Za-z0-9_-]{1,128}")
+_CONSEQUENCE = "CodeDeploy does not use it"
+
+
+def check(ctx: Context, root: Mapping) -> None:
+    unknown_keys(ctx, root, LAMBDA.top_level_keys, "the AppSpec", _CONSEQUENCE, fold_case=True)
+    check_version(ctx, root)
+    properties = the_resource(ctx, root, LAMBDA)
+    if properties is not None:
+        _check_properties(ctx, properties)
+    check_hooks(ctx, root, LAMBDA)
+
+
+def _check_properties(ctx: Context, properties: Mapping) -> None:
+    unknown_keys(ctx, properties, PROPERTY_KEYS, "properties", _CONSEQUENCE, fold_case=True)
+    node = find(ctx, properties, "name", required_in="properties")
+    text = string(ctx, node, "name", "the function's name") if node is not None else None
+    if node is not None and text is not None and not FUNCTION_NAME.fullmatch(text):
+        ctx.error(
+            node,
+            "lambda-name-invalid",
+            f"name {text!r} is not a Lambda function name: write the name (letters, digits, "
+            "'-', '_', at most 64) or its ARN",
+        )
+    node = find(ctx, properties, "alias", required_in="properties")
+    text = string(ctx, node, "alias", "the alias CodeDeploy shifts") if node is not None else None
+    if node is not None and text is not None and not ALIAS.fullmatch(text):
+        ctx.error(
+            node,
+            "lambda-alias-invalid",
+            f"alias {text!r} is not a Lambda alias name: write letters, digits, '-' or '_' "
+            "(not only digits), such as live",
+        )
+    versions = []
+    for key in ("currentversion", "targetversion"):
+        node = find(ctx, properties, key, required_in="properties")
+        if node is not None:
+            versions.append((node, _check_version_number(ctx, node, key)))
+    if len(versions) == 2 and versions[0][1] is not None and versions[0][1] == versions[1][1]:
+        ctx.warning(
+            versions[1][0],
+            "lambda-same-version",
+            f"targetversion equals currentversion ({versions[0][1]}): the deployment shifts no "
+            "traffic; set targetversion to the newly published version",
+        )
+
+
+def _check_version_number(ctx: Context, node: Node, key: str) -> int | None:
+    value = node.value if isinstance(node, Scalar) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and int(value) > 0:
+        return int(value)
+    ctx.error(
+        node,
+        "lambda-version-invalid",
+        f'{key} is {describe(node)}: write a published version number such as "3" '
+        "($LATEST and aliases cannot be shifted)",
+    )
+    return None
