@@ -41,3 +41,36 @@ def _venv_on_path() -> Iterator[None]:
     os.environ["PATH"] = bin_dir + os.pathsep + before
     yield
     os.environ["PATH"] = before
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server over real HTTP on 127.0.0.1 (a free port), for the whole session.
+
+    Yields its endpoint URL, e.g. ``http://127.0.0.1:41234``; pass it as ``endpoint_url``.
+    Fake credentials are set for the session so no test can reach real AWS. State is shared
+    across the session: use bucket names unique to each test.
+    """
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - Flask import only when S3 is used
+
+    fake = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {name: os.environ.get(name) for name in [*fake, "AWS_SESSION_TOKEN", "AWS_PROFILE"]}
+    os.environ.update(fake)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
