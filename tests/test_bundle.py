@@ -272,3 +272,19 @@ def test_cli_takes_inputs_from_the_environment(tmp_path: Path, streams) -> None:
     assert "app/index.html" not in names
     assert ".env" not in names
     assert "scripts/start.sh" in names
+
+
+def test_invalid_appspec_stops_the_bundle_with_diagnostics(tmp_path: Path, streams) -> None:  # type: ignore[no-untyped-def]
+    source = make_tree(tmp_path / "rev")
+    (source / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: scripts/missing.sh\n"
+    )
+    output = tmp_path / "out.zip"
+    code = run(["bundle", str(source), "--output", str(output)], {}, streams)
+    assert code == 2
+    assert "appspec.yml:5:" in streams.err
+    assert "missing.sh" in streams.err
+    assert not output.exists()
+    code = run(["bundle", str(source), "--output", str(output), "--no-validate"], {}, streams)
+    assert code == 0
+    assert output.exists()

@@ -25,6 +25,7 @@ from typing import IO, Literal
 
 import pathspec
 
+from ci_deploy.appspec import Diagnostic, load_appspec
 from ci_deploy.errors import AppSpecError, InputError, InputValueError
 
 _isal: ModuleType | None
@@ -93,6 +94,7 @@ class BundleResult:
     size: int
     sha256: str
     files: int
+    warnings: tuple[Diagnostic, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -682,12 +684,11 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def build(
-    options: BundleOptions, validate_appspec: Callable[[Path, str], None] | None = None
-) -> BundleResult:
+def build(options: BundleOptions) -> BundleResult:
     """Build the bundle at ``options.output`` (atomically: a temp file renamed into place).
 
-    ``validate_appspec(root, appspec_name)`` raises AppSpecError on an invalid appspec.
+    With ``options.validate``, the appspec must sit at the root and be valid (AppSpecError,
+    carrying the diagnostics, otherwise). Warnings are in ``BundleResult.warnings``.
     """
     source = options.source
     if not source.exists():
@@ -700,12 +701,12 @@ def build(
             hint="bundle a revision directory (a prebuilt archive needs no bundling)",
         )
     bundle_type = bundle_type_for(options.output, options.bundle_type)
+    warnings: list[Diagnostic] = []
     rules = ignore_rules(source, options.excludes)
     entries = scan(source, rules, follow_symlinks=options.follow_symlinks, skip=[options.output])
     if options.validate:
         appspec = appspec_at_root(source, entries, options.appspec_filename)
-        if validate_appspec is not None:
-            validate_appspec(source, appspec)
+        warnings = load_appspec(source, options.compute_platform, appspec).warnings
     workers = options.workers or default_workers()
     output = options.output
     directory = output.parent if str(output.parent) else Path()
@@ -731,4 +732,6 @@ def build(
         temporary.unlink(missing_ok=True)
         raise
     files = sum(1 for entry in entries if entry.kind != "dir")
-    return BundleResult(output, bundle_type, writer.offset, writer.hexdigest(), files)
+    return BundleResult(
+        output, bundle_type, writer.offset, writer.hexdigest(), files, tuple(warnings)
+    )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ci_deploy.appspec import Diagnostic
 from ci_deploy.bundle import BundleOptions, build
 from ci_deploy.commands import Streams
-from ci_deploy.errors import ExitCode, InputError
+from ci_deploy.errors import AppSpecError, ExitCode, InputError
 from ci_deploy.inputs import BY_NAME, Request
+from ci_deploy.report.diagnostics import render_text
 
 
 def options_from(request: Request) -> BundleOptions:
@@ -33,7 +35,12 @@ def options_from(request: Request) -> BundleOptions:
 
 def run(request: Request, streams: Streams) -> int:
     options = options_from(request)
-    result = build(options)
+    try:
+        result = build(options)
+    except AppSpecError as error:
+        streams.stderr.write(render_text(d for d in error.diagnostics if isinstance(d, Diagnostic)))
+        raise
+    streams.stderr.write(render_text(result.warnings))
     streams.stderr.write(
         f"bundled {result.files} files into {result.path} "
         f"({result.bundle_type}, {result.size} bytes, sha256 {result.sha256})\n"
