@@ -1,0 +1,262 @@
+"""Run one hook script as the agent does: in its own process group, with the lifecycle
+environment, a timeout that kills the whole group, and its output in scripts.log."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import TextIO
+
+from ci_deploy.agent.revision import HookScript
+
+LOG_TAIL_BYTES = 2048  # what the agent keeps of a script's output for the API's logTail
+_POLL_SECONDS = 0.05
+_TERM_GRACE_SECONDS = 1.0
+# How long output pipes may stay open after the script exited before we stop waiting: a
+# background process that inherited them would otherwise hang the event until its timeout.
+HELD_OPEN_GRACE_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class ScriptOutcome:
+    error_code: str  # Success|ScriptMissing|ScriptNotExecutable|ScriptTimedOut|ScriptFailed
+    message: str
+    log_tail: str
+    held_open: bool = False  # a background process kept stdout/stderr open after exit
+    stopped: bool = False  # cancelled while running
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code == "Success"
+
+
+class ScriptLog:
+    """The deployment's scripts.log, one line per output line, as the agent writes it."""
+
+    def __init__(self, stream: TextIO, clock: Callable[[], datetime]) -> None:
+        self._stream = stream
+        self._clock = clock
+
+    def line(self, text: str) -> None:
+        stamp = self._clock().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        self._stream.write(f"[{stamp}] {text}\n")
+        self._stream.flush()
+
+
+class _Output:
+    """Splits a stream into lines, writes them to the log, and keeps the last bytes as tail."""
+
+    def __init__(self, log: ScriptLog) -> None:
+        self._log = log
+        self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+        self._tail: deque[str] = deque()
+        self._tail_size = 0
+
+    def feed(self, name: str, data: bytes) -> None:
+        lines = (self._partial[name] + data).split(b"\n")
+        self._partial[name] = lines.pop()
+        for raw in lines:
+            self._emit(name, raw)
+
+    def close(self) -> None:
+        for name, rest in self._partial.items():
+            if rest:
+                self._emit(name, rest)
+            self._partial[name] = b""
+
+    def _emit(self, name: str, raw: bytes) -> None:
+        text = f"[{name}]{raw.decode('utf-8', errors='replace')}"
+        self._log.line(text)
+        self._tail.append(text + "\n")
+        self._tail_size += len(text) + 1
+        while self._tail_size > 2 * LOG_TAIL_BYTES and len(self._tail) > 1:
+            self._tail_size -= len(self._tail.popleft())
+
+    def tail(self) -> str:
+        data = "".join(self._tail).encode("utf-8")[-LOG_TAIL_BYTES:]
+        return data.decode("utf-8", errors="ignore")
+
+
+def script_path(archive: Path, location: str) -> Path | None:
+    """The script inside the revision (a leading '/' is tolerated); None if it escapes."""
+    relative = PurePosixPath(location.lstrip("/"))
+    if ".." in relative.parts or not relative.parts:
+        return None
+    path = archive.joinpath(*relative.parts)
+    real = os.path.realpath(path)
+    top = os.path.realpath(archive)
+    return path if real.startswith(top + os.sep) else None
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """TERM the script's process group (as the agent), then KILL whatever is left of it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        if sig == signal.SIGTERM:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=_TERM_GRACE_SECONDS)
+
+
+def _command(path: Path, script: HookScript) -> list[str] | str:
+    """argv for the script, or an error message when ``runas`` cannot be honoured."""
+    if script.runas is None:
+        return [str(path)]
+    if os.geteuid() != 0:
+        return (
+            f"runas {script.runas!r} needs root: the agent switches user with 'su' as root; "
+            "run ci-deploy local as root (e.g. in a container) or drop runas for this rehearsal"
+        )
+    return ["su", script.runas, "-c", shlex.quote(str(path))]
+
+
+def run_script(
+    archive: Path,
+    script: HookScript,
+    env: Mapping[str, str],
+    log: ScriptLog,
+    cancel: threading.Event | None = None,
+) -> ScriptOutcome:
+    path = script_path(archive, script.location)
+    log.line(f"Script - {script.location}")
+    if path is None:
+        message = f"Script location {script.location} is outside the revision"
+        return ScriptOutcome("ScriptMissing", message, "")
+    if not path.is_file():
+        return ScriptOutcome(
+            "ScriptMissing", f"Script does not exist at specified location: {path}", ""
+        )
+    if not os.access(path, os.X_OK):
+        try:  # the agent makes a script executable before running it
+            path.chmod(path.stat().st_mode | 0o111)
+        except OSError as error:
+            return ScriptOutcome(
+                "ScriptNotExecutable",
+                f"Script at specified location: {script.location} is not executable "
+                f"and could not be made so: {error.strerror}",
+                "",
+            )
+    command = _command(path, script)
+    if isinstance(command, str):
+        return ScriptOutcome("ScriptFailed", command, "")
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env),
+            start_new_session=True,
+        )
+    except OSError as error:
+        return ScriptOutcome(
+            "ScriptFailed",
+            f"Script at specified location: {script.location} could not start: {error.strerror}",
+            "",
+        )
+    output = _Output(log)
+    try:
+        timed_out, stopped, held_open = _pump(process, output, script.timeout_seconds, cancel)
+    except BaseException:
+        _kill_group(process)  # an interrupt must not leave the script running
+        raise
+    finally:
+        output.close()
+        process.wait()
+    tail = output.tail()
+    if stopped:
+        return ScriptOutcome(
+            "ScriptFailed",
+            f"Script at specified location: {script.location} was stopped "
+            "because the deployment was stopped",
+            tail,
+            stopped=True,
+        )
+    if timed_out:
+        return ScriptOutcome(
+            "ScriptTimedOut",
+            f"Script at specified location: {script.location} failed to complete in "
+            f"{script.timeout_seconds} seconds; its process group was killed",
+            tail,
+        )
+    if process.returncode != 0:
+        how = (
+            f"was killed by signal {signal.Signals(-process.returncode).name}"
+            if process.returncode < 0
+            else f"failed with exit code {process.returncode}"
+        )
+        return ScriptOutcome(
+            "ScriptFailed",
+            f"Script at specified location: {script.location} {how}",
+            tail,
+            held_open=held_open,
+        )
+    return ScriptOutcome("Success", "Succeeded", tail, held_open=held_open)
+
+
+def _pump(
+    process: subprocess.Popen[bytes],
+    output: _Output,
+    timeout_seconds: int,
+    cancel: threading.Event | None,
+) -> tuple[bool, bool, bool]:
+    """Copy the script's output until its pipes close; returns (timed_out, stopped, held_open)."""
+    assert process.stdout is not None and process.stderr is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ, "stdout")
+    selector.register(process.stderr, selectors.EVENT_READ, "stderr")
+    deadline = time.monotonic() + timeout_seconds
+    exited_at: float | None = None
+    try:
+        while selector.get_map():
+            now = time.monotonic()
+            if now >= deadline:
+                _kill_group(process)
+                _drain(selector, output)
+                return True, False, False
+            if cancel is not None and cancel.is_set():
+                _kill_group(process)
+                _drain(selector, output)
+                return False, True, False
+            if exited_at is None and process.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - exited_at >= HELD_OPEN_GRACE_SECONDS:
+                _drain(selector, output)
+                return False, False, True
+            for key, _ in selector.select(min(_POLL_SECONDS, deadline - now)):
+                data = os.read(key.fd, 65536)
+                if data:
+                    output.feed(key.data, data)
+                else:
+                    selector.unregister(key.fileobj)
+        return False, False, False
+    finally:
+        for key in list(selector.get_map().values()):
+            selector.unregister(key.fileobj)
+        selector.close()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def _drain(selector: selectors.BaseSelector, output: _Output) -> None:
+    """Read what is already buffered in the pipes, without waiting for more."""
+    for key, _ in selector.select(0):
+        try:
+            data = os.read(key.fd, 65536)
+        except BlockingIOError:
+            continue
+        if data:
+            output.feed(key.data, data)

@@ -1,0 +1,115 @@
+"""Apply an appspec's ``permissions`` to what this deployment installed, and nothing else."""
+
+# Plain str paths and os calls on purpose: this code runs once per installed file.
+# ruff: noqa: PTH101, PTH114
+
+from __future__ import annotations
+
+import fnmatch
+import grp
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+from ci_deploy.agent.install import destination_path
+from ci_deploy.agent.revision import Permission, RevisionError
+
+
+def _matches(name: str, pattern: str) -> bool:
+    # The agent's globs are simple '*' wildcards on one name; '?' and '[' are literal.
+    return fnmatch.fnmatchcase(name, pattern.replace("[", "[[]").replace("?", "[?]"))
+
+
+def _targets(entry: Permission, obj: str, installed: set[str], kinds: dict[str, str]) -> list[str]:
+    if obj in installed and kinds[obj] == "file":
+        if "file" not in entry.types:
+            return []
+        if entry.pattern != "**" or entry.excepts:
+            raise RevisionError(
+                f"permissions: object {obj} is a file: pattern must be '**' and except empty"
+            )
+        return [obj]
+    prefix = obj.rstrip("/") + "/"
+    found = []
+    for path in sorted(installed):
+        if not path.startswith(prefix):
+            continue
+        rest = path[len(prefix) :]
+        child = rest.split("/", 1)[0]
+        if entry.pattern == "**":
+            if any(_matches(child, glob) for glob in entry.excepts) and "/" not in rest:
+                continue
+        elif (
+            "/" in rest
+            or not _matches(child, entry.pattern)
+            or any(_matches(child, glob) for glob in entry.excepts)
+        ):
+            continue
+        if kinds[path] in entry.types:
+            found.append(path)
+    return found
+
+
+def _ids(entry: Permission) -> tuple[int, int]:
+    uid = gid = -1
+    try:
+        if entry.owner is not None:
+            uid = pwd.getpwnam(entry.owner).pw_uid
+        if entry.group is not None:
+            gid = grp.getgrnam(entry.group).gr_gid
+    except KeyError as error:
+        raise RevisionError(f"permissions: no such user or group on this host: {error}") from error
+    return uid, gid
+
+
+def apply_permissions(entries: Iterable[Permission], root: Path, installed: list[str]) -> list[str]:
+    """Apply each entry; returns warnings for what this host cannot do (acls, SELinux)."""
+    warnings: list[str] = []
+    installed_set = set(installed)
+    kinds = {
+        path: "directory" if stat.S_ISDIR(os.lstat(path).st_mode) else "file" for path in installed
+    }
+    links = {path for path in installed if os.path.islink(path)}
+    for index, entry in enumerate(entries):
+        obj = destination_path(root, entry.object, f"permissions[{index}].object")
+        targets = [path for path in _targets(entry, obj, installed_set, kinds) if path not in links]
+        uid, gid = _ids(entry)
+        for path in targets:
+            if entry.mode is not None:
+                os.chmod(path, entry.mode)
+            if uid != -1 or gid != -1:
+                try:
+                    os.chown(path, uid, gid)
+                except PermissionError as error:
+                    raise RevisionError(
+                        f"permissions[{index}]: cannot set owner/group of {path}: not permitted "
+                        "(run as root, or drop owner/group for local rehearsals)"
+                    ) from error
+        if entry.acls and targets:
+            warnings.extend(_apply_acls(entry.acls, targets, index))
+        if entry.has_context:
+            warnings.append(
+                f"permissions[{index}]: SELinux context for {entry.object} not applied "
+                "(the local engine does not manage SELinux)"
+            )
+    return warnings
+
+
+def _apply_acls(acls: tuple[str, ...], targets: list[str], index: int) -> list[str]:
+    setfacl = shutil.which("setfacl")
+    if setfacl is None:
+        return [f"permissions[{index}]: acls not applied: setfacl is not installed (package acl)"]
+    for path in targets:
+        done = subprocess.run(
+            [setfacl, "-m", ",".join(acls), path], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RevisionError(
+                f"permissions[{index}]: setfacl -m {','.join(acls)} {path} failed: "
+                f"{done.stderr.strip()}"
+            )
+    return []

@@ -1,0 +1,196 @@
+"""Read a revision's Server AppSpec into the few typed values the engine acts on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ci_deploy.agent.model import ALL_EVENTS, FILE_EXISTS_BEHAVIORS, RESERVED_EVENTS
+
+DEFAULT_APPSPEC_NAMES = ("appspec.yaml", "appspec.yml")
+DEFAULT_TIMEOUT_SECONDS = 3600
+
+
+class RevisionError(Exception):
+    """The revision cannot be deployed as it is; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class FileMapping:
+    source: str
+    destination: str
+
+
+@dataclass(frozen=True)
+class Permission:
+    object: str
+    pattern: str
+    excepts: tuple[str, ...]
+    types: tuple[str, ...]
+    owner: str | None
+    group: str | None
+    mode: int | None
+    acls: tuple[str, ...]
+    has_context: bool
+
+
+@dataclass(frozen=True)
+class HookScript:
+    location: str
+    timeout_seconds: int
+    runas: str | None
+    sudo: bool
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    path: Path
+    files: tuple[FileMapping, ...]
+    permissions: tuple[Permission, ...]
+    hooks: Mapping[str, tuple[HookScript, ...]]
+    file_exists_behavior: str | None
+
+
+def find_appspec(revision: Path, filename: str | None) -> Path | None:
+    """The agent's lookup: the requested name, then appspec.yaml, then appspec.yml."""
+    names = (filename, *DEFAULT_APPSPEC_NAMES) if filename else DEFAULT_APPSPEC_NAMES
+    for name in names:
+        candidate = revision / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_appspec(revision: Path, filename: str | None) -> AppSpec:
+    path = find_appspec(revision, filename)
+    if path is None:
+        wanted = filename or "appspec.yml"
+        raise RevisionError(f"the revision has no {wanted} at its root ({revision})")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise RevisionError(f"{path.name} is not valid YAML: {error}") from error
+    return parse_appspec(path, document)
+
+
+def _where(path: Path, key: str) -> str:
+    return f"{path.name}: {key}"
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise RevisionError(f"{where}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _list(value: object, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RevisionError(f"{where}: expected a list, got {value!r}")
+    return value
+
+
+def _mode(value: object, where: str) -> int:
+    # Digits as written; an int is what YAML made of unquoted digits (the agent reads it the same).
+    digits = str(value)
+    if isinstance(value, bool) or not digits.isdigit() or not 1 <= len(digits) <= 4:
+        raise RevisionError(f"{where}: expected 1 to 4 octal digits, got {value!r}")
+    if any(char not in "01234567" for char in digits):
+        raise RevisionError(f"{where}: {value!r} has digits that are not octal (0-7)")
+    return int(digits, 8)
+
+
+def _hook(entry: object, where: str) -> HookScript:
+    if not isinstance(entry, dict):
+        raise RevisionError(f"{where}: expected a mapping with location, got {entry!r}")
+    location = _text(entry.get("location"), f"{where}.location")
+    timeout = entry.get("timeout", DEFAULT_TIMEOUT_SECONDS)
+    if isinstance(timeout, str) and timeout.strip().isdigit():
+        timeout = int(timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+        raise RevisionError(f"{where}.timeout: expected a whole number of seconds > 0")
+    runas = entry.get("runas")
+    if runas is not None:
+        runas = _text(runas, f"{where}.runas")
+    return HookScript(location, timeout, runas, entry.get("sudo") is True)
+
+
+def parse_appspec(path: Path, document: object) -> AppSpec:
+    if not isinstance(document, dict):
+        raise RevisionError(f"{path.name}: expected a mapping at the top level")
+    if (
+        "version" not in document
+        or document["version"] != 0.0
+        or isinstance(document["version"], str | bool)
+    ):
+        raise RevisionError(
+            f"{_where(path, 'version')}: expected 0.0 (unquoted), got {document.get('version')!r}"
+        )
+    if document.get("os") != "linux":
+        raise RevisionError(
+            f"{_where(path, 'os')}: this engine deploys to linux, got {document.get('os')!r}"
+        )
+    files = []
+    for index, entry in enumerate(_list(document.get("files"), _where(path, "files"))):
+        where = _where(path, f"files[{index}]")
+        if not isinstance(entry, dict):
+            raise RevisionError(f"{where}: expected source and destination")
+        if "source" not in entry:
+            raise RevisionError(f"{where}: specifies a destination file, but no source file")
+        if "destination" not in entry:
+            raise RevisionError(f"{where}: specifies only a source file")
+        files.append(
+            FileMapping(
+                _text(entry["source"], f"{where}.source"),
+                _text(entry["destination"], f"{where}.destination"),
+            )
+        )
+    permissions = []
+    for index, entry in enumerate(_list(document.get("permissions"), _where(path, "permissions"))):
+        where = _where(path, f"permissions[{index}]")
+        if not isinstance(entry, dict):
+            raise RevisionError(f"{where}: expected a mapping with object")
+        types = tuple(_list(entry.get("type"), f"{where}.type")) or ("file", "directory")
+        if any(kind not in ("file", "directory") for kind in types):
+            raise RevisionError(f"{where}.type: expected file and/or directory, got {types!r}")
+        permissions.append(
+            Permission(
+                object=_text(entry.get("object"), f"{where}.object"),
+                pattern=_text(entry.get("pattern", "**"), f"{where}.pattern"),
+                excepts=tuple(str(item) for item in _list(entry.get("except"), f"{where}.except")),
+                types=types,
+                owner=None if entry.get("owner") is None else str(entry["owner"]),
+                group=None if entry.get("group") is None else str(entry["group"]),
+                mode=None if entry.get("mode") is None else _mode(entry["mode"], f"{where}.mode"),
+                acls=tuple(str(item) for item in _list(entry.get("acls"), f"{where}.acls")),
+                has_context=entry.get("context") is not None,
+            )
+        )
+    raw_hooks = document.get("hooks") or {}
+    if not isinstance(raw_hooks, dict):
+        raise RevisionError(f"{_where(path, 'hooks')}: expected a mapping of event names")
+    unknown = sorted(str(name) for name in raw_hooks if name not in ALL_EVENTS)
+    if unknown:
+        raise RevisionError(
+            f"{_where(path, 'hooks')}: contains unknown lifecycle events: {', '.join(unknown)}"
+        )
+    hooks = {
+        name: tuple(
+            _hook(entry, _where(path, f"hooks.{name}[{index}]"))
+            for index, entry in enumerate(_list(scripts, _where(path, f"hooks.{name}")))
+        )
+        for name, scripts in raw_hooks.items()
+        if name not in RESERVED_EVENTS
+    }
+    behavior = document.get("file_exists_behavior")
+    if behavior is not None and behavior not in FILE_EXISTS_BEHAVIORS:
+        raise RevisionError(
+            f"{_where(path, 'file_exists_behavior')}: expected one of "
+            f"{', '.join(FILE_EXISTS_BEHAVIORS)}, got {behavior!r}"
+        )
+    return AppSpec(path, tuple(files), tuple(permissions), hooks, behavior)
