@@ -8,6 +8,7 @@ it can write the CI system's native artefacts (GitHub outputs and job summary, G
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -25,9 +26,10 @@ class Reporter(Protocol):
         """Write the CI system's native artefacts for the final result (may do nothing)."""
 
 
-# ci_system -> module under ci_deploy.report exposing `make_reporter(streams, env) -> Reporter`
+# ci_system -> module under ci_deploy.report exposing `make_reporter(streams, env) -> Reporter`.
+# `console` draws a live view on a terminal and writes one line per change elsewhere.
 _MODULES: Mapping[str, str] = {
-    "plain": "text",
+    "plain": "console",
     "jenkins": "text",
     "github": "github",
 }
@@ -35,6 +37,9 @@ _MODULES: Mapping[str, str] = {
 
 def reporter_for(ci_system: str, streams: Streams, env: Mapping[str, str]) -> Reporter:
     """The reporter of ``ci_system`` (plain text for systems without a module of their own)."""
-    module = importlib.import_module(f"ci_deploy.report.{_MODULES.get(ci_system, 'text')}")
+    name = _MODULES.get(ci_system, "text")
+    if importlib.util.find_spec(f"ci_deploy.report.{name}") is None:
+        name = "text"  # a CI renderer not in this build yet: plain lines still work
+    module = importlib.import_module(f"ci_deploy.report.{name}")
     reporter: Reporter = module.make_reporter(streams, env)
     return reporter

@@ -1,0 +1,84 @@
+"""What the watching verbs share: reading the watch inputs, the API of one region, and turning a
+verdict into output and an exit code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ci_deploy.aws.codedeploy import CodeDeployApi
+from ci_deploy.aws.session import make_clients
+from ci_deploy.commands import Streams
+from ci_deploy.deploy import WatchSettings
+from ci_deploy.errors import DeploymentFailed, ExitCode, InputError, Interrupted, WaitTimeout
+from ci_deploy.inputs import Request
+from ci_deploy.report import Reporter, reporter_for
+from ci_deploy.result import failure_summary
+from ci_deploy.watch import OnReady, Verdict
+
+
+def reporter(request: Request, streams: Streams) -> Reporter:
+    return reporter_for(request.text("ci_system") or "plain", streams, request.env)
+
+
+def single_region(request: Request) -> str | None:
+    regions = request.items("regions")
+    if len(regions) > 1:
+        raise InputError(
+            f"input regions: {request.verb} works on one deployment in one region, "
+            f"got {', '.join(regions)}",
+            hint="pass one --region (the deployment's)",
+        )
+    return regions[0] if regions else None
+
+
+def api_for(request: Request, region: str | None) -> CodeDeployApi:
+    clients = make_clients(region, request.text("endpoint_url"))
+    return CodeDeployApi(clients.codedeploy, clients.region)
+
+
+def watch_settings(request: Request, *, wait: bool = True) -> WatchSettings:
+    on_ready: OnReady = "wait"
+    chosen = request.text("on_ready") or "wait"
+    if chosen == "continue":
+        on_ready = "continue"
+    elif chosen == "succeed":
+        on_ready = "succeed"
+    return WatchSettings(
+        wait=wait,
+        timeout_seconds=request.number("wait_timeout_seconds"),
+        on_ready=on_ready,
+        stop_on_cancel=request.flag("stop_on_cancel"),
+        rollback_on_cancel=request.flag("rollback_on_cancel"),
+    )
+
+
+def print_result(result: Mapping[str, Any], streams: Streams) -> None:
+    streams.stdout.write(json.dumps(result, indent=2, sort_keys=False) + "\n")
+    streams.stdout.flush()
+
+
+def conclude(
+    result: Mapping[str, Any], verdict: Verdict | None, streams: Streams, report: Reporter
+) -> int:
+    """Print the result, hand it to the reporter, and turn the verdict into an exit code (or
+    the error that carries one)."""
+    print_result(result, streams)
+    report.finish(result)
+    deployment_id = result["deployment_id"]
+    status = result["status"]
+    if verdict in ("failed", "stopped"):
+        for line in failure_summary(result):
+            streams.stderr.write(line + "\n")
+        raise DeploymentFailed(f"deployment {deployment_id} {status}", result)
+    if verdict == "timeout":
+        raise WaitTimeout(
+            f"gave up waiting: deployment {deployment_id} is still {status} "
+            f"(see {result['console_url']})",
+            result,
+            hint=f"it may still finish; watch it again with 'ci-deploy wait {deployment_id}'",
+        )
+    if verdict == "cancelled":
+        raise Interrupted(f"cancelled while deployment {deployment_id} was {status}", result)
+    return ExitCode.OK

@@ -1,0 +1,31 @@
+"""`ci-deploy wait DEPLOYMENT_ID`: watch a deployment until it ends; exit code from its status."""
+
+from __future__ import annotations
+
+import time
+
+from ci_deploy.commands import Streams
+from ci_deploy.commands._watching import (
+    api_for,
+    conclude,
+    reporter,
+    single_region,
+    watch_settings,
+)
+from ci_deploy.deploy import Outcome, watch_deployment
+from ci_deploy.inputs import Request
+
+
+def run(request: Request, streams: Streams) -> int:
+    deployment_id = request.required_text("deployment_id")
+    settings = watch_settings(request)
+    api = api_for(request, single_region(request))
+    report = reporter(request, streams)
+    started = time.monotonic()
+    run_, verdict = watch_deployment(api, deployment_id, settings, report.event)
+    outcome = Outcome(
+        runs=[run_],
+        verdicts={run_.region: verdict},
+        total_seconds=time.monotonic() - started,
+    )
+    return conclude(outcome.result(), verdict, streams, report)
