@@ -1,0 +1,278 @@
+"""GitHub deployments and statuses through PyGithub, against a loopback fake of the REST API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from ci_deploy.errors import ExitCode, InputError
+from ci_deploy.events import DeploymentStatusChanged, Event, Notice
+from ci_deploy.github_deployments import (
+    GithubDeploymentReporter,
+    github_deployment_reporter,
+    github_run,
+    reporting_to_github,
+)
+from ci_deploy.inputs import Request
+
+CONSOLE = (
+    "https://console.aws.amazon.com/codesuite/codedeploy/deployments/d-ABCDEF123?region=us-east-1"
+)
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    authorization: str
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeGithub:
+    """Answers the deployments API like api.github.com; ``fail`` maps a path suffix to a status."""
+
+    url: str = ""
+    requests: list[Recorded] = field(default_factory=list)
+    fail: dict[str, int] = field(default_factory=dict)
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGithub]:
+    fake = FakeGithub()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: the test asserts on the recorded requests."""
+
+        def do_GET(self) -> None:
+            self._record({})
+            self._send(404, {"message": "Not Found"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            self._record(body)
+            for suffix, status in fake.fail.items():
+                if self.path.endswith(suffix):
+                    self._send(
+                        status, {"message": "Conflict: Commit status checks failed for main."}
+                    )
+                    return
+            if self.path == "/repos/octo/web/deployments":
+                self._send(
+                    201,
+                    {
+                        "id": 42,
+                        "url": f"{fake.url}/repos/octo/web/deployments/42",
+                        "sha": body.get("ref"),
+                        "environment": body.get("environment"),
+                    },
+                )
+            elif self.path == "/repos/octo/web/deployments/42/statuses":
+                self._send(201, {"id": len(fake.requests), "state": body.get("state")})
+            else:
+                self._send(404, {"message": "Not Found"})
+
+        def _record(self, body: dict[str, Any]) -> None:
+            auth = self.headers.get("Authorization") or ""
+            fake.requests.append(Recorded(self.command, self.path, auth, body))
+
+        def _send(self, status: int, payload: Mapping[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Recording:
+    """The inner reporter: remembers what it was given."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.results: list[Mapping[str, Any]] = []
+
+    def event(self, event: Event) -> None:
+        self.events.append(event)
+
+    def finish(self, result: Mapping[str, Any]) -> None:
+        self.results.append(result)
+
+
+def request(fake: FakeGithub, **values: str | None) -> Request:
+    env = {
+        "GITHUB_API_URL": fake.url,
+        "GITHUB_SERVER_URL": "https://github.example",
+        "GITHUB_REPOSITORY": "octo/web",
+        "GITHUB_SHA": SHA,
+        "GITHUB_RUN_ID": "777",
+        "GITHUB_RUN_ATTEMPT": "2",
+    }
+    given: dict[str, str | None] = {"github_deployment": "staging", "github_token": "ghs_tok"}
+    given.update(values)
+    return Request(verb="deploy", values=given, env=env)  # type: ignore[arg-type]
+
+
+LOG_URL = "https://github.example/octo/web/actions/runs/777/attempts/2"
+
+
+def result(status: str) -> dict[str, Any]:
+    return {"deployment_id": "d-ABCDEF123", "status": status, "console_url": CONSOLE}
+
+
+def wrapped(fake: FakeGithub, inner: Recording, **values: str | None) -> GithubDeploymentReporter:
+    reporter = github_deployment_reporter(request(fake, **values), inner, seconds_between_writes=0)
+    assert isinstance(reporter, GithubDeploymentReporter)
+    return reporter
+
+
+def test_a_successful_deployment_goes_in_progress_then_success(fake_github: FakeGithub) -> None:
+    inner = Recording()
+    reporter = wrapped(fake_github, inner)
+    reporter.event(Notice("uploading"))
+    assert fake_github.requests == []  # nothing before CodeDeploy accepted the deployment
+    reporter.event(DeploymentStatusChanged("d-ABCDEF123", "Created"))
+    reporter.event(DeploymentStatusChanged("d-ABCDEF123", "InProgress"))
+    reporter.finish(result("Succeeded"))
+
+    assert [(r.method, r.path) for r in fake_github.requests] == [
+        ("POST", "/repos/octo/web/deployments"),
+        ("POST", "/repos/octo/web/deployments/42/statuses"),
+        ("POST", "/repos/octo/web/deployments/42/statuses"),
+    ]
+    assert {r.authorization for r in fake_github.requests} == {"token ghs_tok"}
+    create, progress, done = (r.body for r in fake_github.requests)
+    assert create == {
+        "ref": SHA,
+        "task": "deploy",
+        "auto_merge": False,
+        "required_contexts": [],
+        "payload": {"codedeploy_deployment_id": "d-ABCDEF123"},
+        "environment": "staging",
+        "description": "CodeDeploy d-ABCDEF123",
+    }
+    assert progress == {
+        "state": "in_progress",
+        "log_url": LOG_URL,
+        "description": "CodeDeploy d-ABCDEF123 in progress",
+        "environment": "staging",
+    }
+    assert done == {
+        "state": "success",
+        "log_url": LOG_URL,
+        "description": "CodeDeploy d-ABCDEF123: Succeeded",
+        "environment": "staging",
+        "environment_url": CONSOLE,
+    }
+    assert inner.results == [result("Succeeded")]
+    assert len(inner.events) == 3
+
+
+@pytest.mark.parametrize(("status", "state"), [("Failed", "failure"), ("Stopped", "failure")])
+def test_a_failed_or_stopped_deployment_is_a_failure(
+    fake_github: FakeGithub, status: str, state: str
+) -> None:
+    reporter = wrapped(fake_github, Recording())
+    reporter.event(DeploymentStatusChanged("d-ABCDEF123", "InProgress"))
+    reporter.finish(result(status))
+    assert fake_github.requests[-1].body["state"] == state
+    assert fake_github.requests[-1].body["environment_url"] == CONSOLE
+
+
+def test_not_waiting_leaves_the_deployment_in_progress_with_its_console_link(
+    fake_github: FakeGithub,
+) -> None:
+    reporter = wrapped(fake_github, Recording())
+    reporter.event(DeploymentStatusChanged("d-ABCDEF123", "Created"))
+    reporter.finish(result("Created"))
+    assert fake_github.requests[-1].body["state"] == "in_progress"
+    assert fake_github.requests[-1].body["environment_url"] == CONSOLE
+
+
+def test_an_api_error_is_a_warning_not_a_failed_deployment(fake_github: FakeGithub) -> None:
+    fake_github.fail["/deployments"] = 409
+    inner = Recording()
+    reporter = wrapped(fake_github, inner)
+    reporter.event(DeploymentStatusChanged("d-ABCDEF123", "InProgress"))
+    reporter.finish(result("Succeeded"))
+    assert [r.path for r in fake_github.requests] == ["/repos/octo/web/deployments"]
+    warnings = [e for e in inner.events if isinstance(e, Notice)]
+    assert len(warnings) == 1
+    assert warnings[0].level == "warning"
+    assert warnings[0].message.startswith("GitHub deployment status not reported (409):")
+    assert "Commit status checks failed" in warnings[0].message
+    assert inner.results == [result("Succeeded")]
+
+
+def test_an_error_before_the_result_marks_the_deployment_failed(fake_github: FakeGithub) -> None:
+    inner = Recording()
+    with (
+        pytest.raises(KeyboardInterrupt),
+        reporting_to_github(request(fake_github), inner, seconds_between_writes=0) as reporter,
+    ):
+        reporter.event(DeploymentStatusChanged("d-ABCDEF123", "InProgress"))
+        raise KeyboardInterrupt("SIGTERM")
+    states = [r.body["state"] for r in fake_github.requests[1:]]
+    assert states == ["in_progress", "failure"]
+    assert (
+        fake_github.requests[-1].body["description"]
+        == "ci-deploy stopped: KeyboardInterrupt: SIGTERM"
+    )
+
+
+def test_an_error_after_the_result_posts_nothing_more(fake_github: FakeGithub) -> None:
+    with (
+        pytest.raises(RuntimeError),
+        reporting_to_github(
+            request(fake_github), Recording(), seconds_between_writes=0
+        ) as reporter,
+    ):
+        reporter.event(DeploymentStatusChanged("d-ABCDEF123", "InProgress"))
+        reporter.finish(result("Failed"))
+        raise RuntimeError("deployment failed")
+    assert [r.body["state"] for r in fake_github.requests[1:]] == ["in_progress", "failure"]
+
+
+def test_without_an_environment_the_reporter_is_unchanged(fake_github: FakeGithub) -> None:
+    inner = Recording()
+    assert github_deployment_reporter(request(fake_github, github_deployment=None), inner) is inner
+    assert github_deployment_reporter(request(fake_github, github_deployment="  "), inner) is inner
+    assert fake_github.requests == []
+
+
+def test_an_environment_without_a_token_is_bad_input(fake_github: FakeGithub) -> None:
+    with pytest.raises(InputError) as caught:
+        github_deployment_reporter(request(fake_github, github_token=""), Recording())
+    assert caught.value.exit_code == ExitCode.BAD_INPUT
+    assert caught.value.message == "input github_deployment needs a token: github_token is empty"
+    assert "deployments: write" in (caught.value.hint or "")
+
+
+def test_outside_github_actions_the_run_is_bad_input() -> None:
+    with pytest.raises(InputError, match="needs GITHUB_REPOSITORY and GITHUB_SHA"):
+        github_run({})
+
+
+def test_run_defaults_to_github_com_and_a_log_url_without_attempt() -> None:
+    run = github_run({"GITHUB_REPOSITORY": "octo/web", "GITHUB_SHA": SHA, "GITHUB_RUN_ID": "5"})
+    assert run.api_url == "https://api.github.com"
+    assert run.log_url == "https://github.com/octo/web/actions/runs/5"

@@ -1,0 +1,348 @@
+"""The GitHub reporter: workflow commands, outputs file, job summary (ci_deploy.report.github)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from ci_deploy.appspec import Diagnostic
+from ci_deploy.commands import Streams
+from ci_deploy.events import (
+    DeploymentStatusChanged,
+    Diagnostics,
+    LifecycleEventEnded,
+    LifecycleEventStarted,
+    Notice,
+    TargetStatusChanged,
+)
+from ci_deploy.report import reporter_for
+from ci_deploy.report.github import (
+    GithubPaths,
+    GithubReporter,
+    annotation,
+    escape_data,
+    escape_property,
+    make_reporter,
+    md_fenced,
+    summary_markdown,
+    workflow_command,
+    write_output,
+)
+
+CONSOLE = (
+    "https://console.aws.amazon.com/codesuite/codedeploy/deployments/d-ABCDEF123?region=us-east-1"
+)
+
+
+def tokens() -> object:
+    counter = iter(range(1000))
+    return lambda: f"tok{next(counter)}"
+
+
+def result(status: str = "Succeeded", failed: bool = False) -> dict[str, object]:
+    validate = {
+        "name": "ValidateService",
+        "status": "Failed" if failed else "Succeeded",
+        "duration_seconds": 0.4,
+        "diagnostics": {
+            "error_code": "ScriptFailed",
+            "script_name": "scripts/validate.sh",
+            "message": "Script at specified location: scripts/validate.sh run as user root "
+            "failed with exit code 3",
+            "log_tail": "checking http://localhost/health\ncurl: (7) | refused ```x```\n",
+        }
+        if failed
+        else None,
+    }
+    targets = [
+        {
+            "target_id": f"i-{n}",
+            "status": "Failed" if failed and n == 1 else "Succeeded",
+            "lifecycle_events": [
+                {
+                    "name": "BeforeInstall",
+                    "status": "Succeeded",
+                    "duration_seconds": 1.25,
+                    "diagnostics": None,
+                },
+                validate if n == 1 else {**validate, "status": "Succeeded", "diagnostics": None},
+            ],
+        }
+        for n in (1, 2)
+    ]
+    deployment = {
+        "region": "us-east-1",
+        "deployment_id": "d-ABCDEF123",
+        "status": status,
+        "console_url": CONSOLE,
+        "overview": {
+            "Pending": 0,
+            "InProgress": 0,
+            "Succeeded": 1 if failed else 2,
+            "Failed": 1 if failed else 0,
+        },
+        "targets": targets,
+        "error": {"code": "HEALTH_CONSTRAINTS", "message": "too many failed"} if failed else None,
+        "rollback_deployment_id": None,
+    }
+    return {
+        "application": "web",
+        "deployment_group": "prod",
+        "region": "us-east-1",
+        "regions": ["us-east-1"],
+        "deployment_id": "d-ABCDEF123",
+        "deployment_ids": {"us-east-1": "d-ABCDEF123"},
+        "status": status,
+        "revision": {
+            "revisionType": "S3",
+            "s3Location": {
+                "bucket": "b",
+                "key": "web/abc.zip",
+                "bundleType": "zip",
+                "eTag": "e1",
+                "version": "v1",
+            },
+        },
+        "bundle_sha256": "a" * 64,
+        "console_url": CONSOLE,
+        "overview": deployment["overview"],
+        "targets": targets,
+        "error": deployment["error"],
+        "rollback_deployment_id": None,
+        "timings": {
+            "total_seconds": 12.34,
+            "create_time": "2026-01-01T00:00:00Z",
+            "complete_time": None,
+        },
+        "deployments": [deployment],
+    }
+
+
+def reporter(tmp_path: Path, source: Path | None = None) -> tuple[GithubReporter, io.StringIO]:
+    stream = io.StringIO()
+    paths = GithubPaths(
+        output=tmp_path / "output",
+        step_summary=tmp_path / "summary",
+        workspace=tmp_path,
+        source=source,
+    )
+    (tmp_path / "output").touch()
+    return GithubReporter(stream, paths, secrets=["s3cr3t"], token=tokens()), stream  # type: ignore[arg-type]
+
+
+def test_escaping_follows_the_runner_rules() -> None:
+    assert escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
+    assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+    line = workflow_command("error", "x\ny", file="dir/a,b.yml", line=3, col=None, title="")
+    assert line == "::error file=dir/a%2Cb.yml,line=3::x%0Ay"
+
+
+def test_annotation_leaves_out_empty_properties_and_positions_without_a_file() -> None:
+    assert annotation("warning", "careful") == "::warning::careful"
+    assert annotation("error", "bad", line=4, col=2) == "::error::bad"
+    assert (
+        annotation("error", "bad", title="AppSpec", file="appspec.yml", line=4, col=2)
+        == "::error title=AppSpec,file=appspec.yml,line=4,col=2::bad"
+    )
+    with pytest.raises(ValueError, match="error, warning or notice"):
+        annotation("fatal", "x")
+
+
+def test_outputs_use_a_random_delimiter_and_survive_multiline_values(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, "revision", '{"a":\n1}', "t1")
+    write_output(out, "status", "Succeeded", "t2")
+    assert out.read_text() == (
+        'revision<<ghadelimiter_t1\n{"a":\n1}\nghadelimiter_t1\nstatus<<ghadelimiter_t2\nSucceeded\nghadelimiter_t2\n'
+    )
+    with pytest.raises(ValueError, match="delimiter"):
+        write_output(out, "evil", "x\nghadelimiter_t3\ninjected=1", "t3")
+
+
+def test_secrets_are_masked_before_anything_else(tmp_path: Path) -> None:
+    _, stream = reporter(tmp_path)
+    assert stream.getvalue() == "::add-mask::s3cr3t\n"
+
+
+def test_progress_is_grouped_per_deployment_and_closed_at_the_end(tmp_path: Path) -> None:
+    rep, stream = reporter(tmp_path)
+    rep.event(Notice("uploaded web/abc.zip"))
+    rep.event(DeploymentStatusChanged("d-ABCDEF123", "InProgress", {"InProgress": 2}))
+    rep.event(TargetStatusChanged("d-ABCDEF123", "i-1", "InProgress"))
+    rep.event(LifecycleEventStarted("d-ABCDEF123", "i-1", "BeforeInstall"))
+    rep.event(LifecycleEventEnded("d-ABCDEF123", "i-1", "BeforeInstall", "Succeeded", 1.25))
+    rep.event(DeploymentStatusChanged("d-ABCDEF123", "Succeeded", {"Succeeded": 2}))
+    lines = stream.getvalue().splitlines()[1:]
+    assert lines == [
+        "::group::ci-deploy",
+        "uploaded web/abc.zip",
+        "::endgroup::",
+        "::group::CodeDeploy deployment d-ABCDEF123",
+        "deployment d-ABCDEF123: InProgress (InProgress 2)",
+        "  i-1: InProgress",
+        "  i-1: BeforeInstall started",
+        "  i-1: BeforeInstall Succeeded in 1.2s",
+        "deployment d-ABCDEF123: Succeeded (Succeeded 2)",
+        "::endgroup::",
+    ]
+
+
+def test_warnings_become_annotations(tmp_path: Path) -> None:
+    rep, stream = reporter(tmp_path)
+    rep.event(Notice("bucket has no versioning", level="warning"))
+    assert "::warning title=ci-deploy::bucket has no versioning" in stream.getvalue().splitlines()
+
+
+def test_a_failed_hook_is_annotated_on_its_script_once_and_its_log_cannot_issue_commands(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "app"
+    (source / "scripts").mkdir(parents=True)
+    (source / "scripts" / "validate.sh").write_text("exit 3\n")
+    rep, stream = reporter(tmp_path, source=Path("app"))
+    diag = Diagnostics(
+        "ScriptFailed", "scripts/validate.sh", "exit code 3", "ok\n::add-mask::x\n::error::fake\n"
+    )
+    for target in ("i-1", "i-2"):
+        rep.event(
+            LifecycleEventEnded("d-ABCDEF123", target, "ValidateService", "Failed", 0.4, diag)
+        )
+    text = stream.getvalue()
+    annotations = [line for line in text.splitlines() if line.startswith("::error ")]
+    assert annotations == [
+        "::error title=CodeDeploy ValidateService failed,file=app/scripts/validate.sh::"
+        "ScriptFailed scripts/validate.sh on i-1: exit code 3%0Aok%0A::add-mask::x%0A::error::fake"
+    ]
+    assert "::stop-commands::tok0\nok\n::add-mask::x\n::error::fake\n::tok0::" in text
+    assert "    ScriptFailed scripts/validate.sh: exit code 3" in text
+
+
+def test_a_failed_hook_whose_script_is_not_in_the_source_has_no_file(tmp_path: Path) -> None:
+    rep, stream = reporter(tmp_path, source=Path("missing"))
+    diag = Diagnostics("ScriptTimedOut", "scripts/slow.sh", "timed out", "")
+    rep.event(LifecycleEventEnded("d-1", "i-1", "AfterInstall", "Failed", 30.0, diag))
+    assert (
+        "::error title=CodeDeploy AfterInstall failed::"
+        "ScriptTimedOut scripts/slow.sh on i-1: timed out" in stream.getvalue().splitlines()
+    )
+
+
+def test_appspec_problems_are_annotated_on_file_line_and_column(tmp_path: Path) -> None:
+    rep, stream = reporter(tmp_path)
+    rep.appspec_problems(
+        [
+            Diagnostic(
+                str(tmp_path / "app" / "appspec.yml"),
+                7,
+                5,
+                "error",
+                "hook-timeout",
+                "timeout must be <= 3600",
+            ),
+            Diagnostic("app/appspec.yml", 2, 1, "warning", "os", "os: linux expected"),
+        ]
+    )
+    lines = stream.getvalue().splitlines()
+    assert (
+        "::error title=AppSpec%3A hook-timeout,file=app/appspec.yml,line=7,col=5::"
+        "timeout must be <= 3600" in lines
+    )
+    assert (
+        "::warning title=AppSpec%3A os,file=app/appspec.yml,line=2,col=1::os: linux expected"
+        in lines
+    )
+
+
+def test_finish_writes_every_output(tmp_path: Path) -> None:
+    rep, _ = reporter(tmp_path)
+    rep.finish(result())
+    text = (tmp_path / "output").read_text()
+    assert "deployment-id<<ghadelimiter_tok0\nd-ABCDEF123\nghadelimiter_tok0\n" in text
+    assert (
+        'deployment-ids<<ghadelimiter_tok1\n{"us-east-1": "d-ABCDEF123"}\nghadelimiter_tok1\n'
+        in text
+    )
+    assert "status<<ghadelimiter_tok2\nSucceeded\nghadelimiter_tok2\n" in text
+    assert f"deployment-url<<ghadelimiter_tok3\n{CONSOLE}\nghadelimiter_tok3\n" in text
+    revision = text.split("revision<<ghadelimiter_tok4\n")[1].split("\nghadelimiter_tok4")[0]
+    assert json.loads(revision)["s3Location"]["key"] == "web/abc.zip"
+    assert f"bundle-sha256<<ghadelimiter_tok5\n{'a' * 64}\nghadelimiter_tok5\n" in text
+
+
+def test_success_summary_has_facts_targets_and_the_console_link(tmp_path: Path) -> None:
+    rep, stream = reporter(tmp_path)
+    rep.finish(result())
+    summary = (tmp_path / "summary").read_text()
+    assert summary.startswith("## ✅ CodeDeploy web / prod: Succeeded\n")
+    assert f"| Deployment | [`d-ABCDEF123`]({CONSOLE}) in us-east-1: ✅ Succeeded |" in summary
+    assert "| Revision | `s3://b/web/abc.zip (type zip, version v1, ETag e1)` |" in summary
+    assert "| Duration | 12.3 s |" in summary
+    assert "| Target | Status | BeforeInstall | ValidateService |" in summary
+    assert "| i-1 | ✅ Succeeded | ✅ 1.2 s | ✅ 0.4 s |" in summary
+    assert f"[Open `d-ABCDEF123` in the CodeDeploy console]({CONSOLE})" in summary
+    assert "Log tail" not in summary
+    assert (
+        f"::notice title=CodeDeploy::CodeDeploy deployment d-ABCDEF123 succeeded: {CONSOLE}"
+        in stream.getvalue()
+    )
+
+
+def test_failure_summary_shows_the_script_message_and_log_tail() -> None:
+    summary = summary_markdown(result("Failed", failed=True))
+    assert summary.startswith("## ❌ CodeDeploy web / prod: Failed\n")
+    assert "| Error | HEALTH_CONSTRAINTS too many failed |" in summary
+    assert "| i-1 | ❌ Failed | ✅ 1.2 s | ❌ 0.4 s |" in summary
+    assert "#### ❌ ValidateService failed on `i-1`" in summary
+    assert "ScriptFailed · script `scripts/validate.sh`: Script at specified location" in summary
+    # The log tail holds a ``` run, so the fence is longer; a | in it stays inside the fence.
+    assert (
+        "````text\nchecking http://localhost/health\ncurl: (7) | refused ```x```\n````" in summary
+    )
+
+
+def test_summary_of_several_regions_has_a_section_per_region() -> None:
+    base = result()
+    second = {
+        **base["deployments"][0],
+        "region": "eu-west-1",
+        "deployment_id": "d-EU0000001",
+        "status": "Failed",
+    }  # type: ignore[index]
+    summary = summary_markdown(
+        {**base, "status": "Failed", "deployments": [base["deployments"][0], second]}
+    )  # type: ignore[index]
+    assert "### us-east-1: `d-ABCDEF123`" in summary
+    assert "### eu-west-1: `d-EU0000001`" in summary
+    assert "in eu-west-1: ❌ Failed" in summary
+
+
+def test_md_fenced_outgrows_backticks() -> None:
+    assert md_fenced("a\n`````b") == "``````text\na\n`````b\n``````"
+
+
+def test_reporter_for_github_uses_the_runner_files(tmp_path: Path) -> None:
+    (tmp_path / "out").touch()
+    stderr = io.StringIO()
+    env = {
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "sum"),
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "CI_DEPLOY_GITHUB_TOKEN": "ghs_abc",
+    }
+    rep = reporter_for("github", Streams(io.StringIO(), stderr), env)
+    assert isinstance(rep, GithubReporter)
+    rep.finish(result())
+    assert stderr.getvalue().startswith("::add-mask::ghs_abc\n")
+    assert "status<<ghadelimiter_" in (tmp_path / "out").read_text()
+    assert (tmp_path / "sum").read_text().startswith("## ✅")
+
+
+def test_without_runner_files_finish_only_prints(tmp_path: Path) -> None:
+    stderr = io.StringIO()
+    rep = make_reporter(Streams(io.StringIO(), stderr), {})
+    rep.finish(result())
+    assert "::notice" in stderr.getvalue()
+    assert list(tmp_path.iterdir()) == []
