@@ -27,6 +27,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "wait": ("wait", "Watch a deployment until it ends; exit code from its status."),
     "status": ("status", "One snapshot of a deployment: targets, lifecycle events, diagnostics."),
     "stop": ("stop", "Stop a deployment (optionally rolling back updated instances)."),
+    "local": ("local", "Rehearse a revision here: install its files and run its hooks."),
 }
 
 

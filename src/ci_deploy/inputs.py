@@ -183,7 +183,8 @@ TABLE: tuple[Input, ...] = (
     Input(
         "source",
         "path",
-        "Revision directory, appspec file or prebuilt bundle (.zip/.tar/.tgz).",
+        "Revision directory, appspec file or prebuilt bundle (.zip/.tar/.tgz); "
+        "local also takes s3://bucket/key[?versionId=...].",
         verbs=_SOURCE_VERBS,
         default=".",
         positional=True,
@@ -277,6 +278,14 @@ TABLE: tuple[Input, ...] = (
         "register",
         "bool",
         "Register the revision with RegisterApplicationRevision.",
+        verbs=_REVISION_VERBS,
+        default=True,
+    ),
+    Input(
+        "upload",
+        "bool",
+        "Bundle and upload SOURCE; --no-upload uses the existing object at --s3-location as is "
+        "(its version and ETag pinned).",
         verbs=_REVISION_VERBS,
         default=True,
     ),
@@ -441,7 +450,7 @@ TABLE: tuple[Input, ...] = (
         "endpoint_url",
         "str",
         "CodeDeploy/S3 endpoint URL (e.g. the ci-deploy emulator).",
-        verbs=_AWS_VERBS,
+        verbs=(*_AWS_VERBS, "local"),
     ),
     Input(
         "emulator",
@@ -543,6 +552,16 @@ TABLE: tuple[Input, ...] = (
         verbs=VERBS,
         default="auto",
         choices=("auto", "plain", "github", "gitlab", "jenkins"),
+        cli_only=True,
+    ),
+    # Environment only, like the runner files GitHub names (GITHUB_OUTPUT): the GitLab template
+    # sets it and lists the same path under artifacts:reports:dotenv.
+    Input(
+        "dotenv_file",
+        "path",
+        "GitLab: write CI_DEPLOY_DEPLOYMENT_ID, CI_DEPLOY_STATUS and CI_DEPLOY_DEPLOYMENT_URL "
+        "of the result to this dotenv report file (environment only).",
+        verbs=(),
         cli_only=True,
     ),
     Input(

@@ -114,6 +114,8 @@ class _Deployment:
                 spec.appspec_filename,
             )
             self.appspec = load_appspec(self.archive, spec.appspec_filename)
+            for warning in self.appspec.warnings:
+                self.warn(warning)
         except RevisionError as error:
             raise _Failure(Diagnostics("UnknownError", None, str(error), "")) from error
         except OSError as error:

@@ -131,3 +131,45 @@ def validate_spec(spec: DeploymentSpec) -> None:
     if spec.root is not None and not spec.root.is_absolute():
         raise InputValueError("root", "an absolute path", str(spec.root))
     resolve_events(spec.events)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def result_as_dict(result: DeploymentResult) -> dict[str, object]:
+    """The result as the snake_case JSON ``ci-deploy local --json`` prints."""
+    events = []
+    for event in result.events:
+        duration = (
+            (event.end_time - event.start_time).total_seconds()
+            if event.start_time is not None and event.end_time is not None
+            else None
+        )
+        diagnostics = event.diagnostics
+        events.append(
+            {
+                "name": event.name,
+                "status": event.status,
+                "start_time": _time(event.start_time),
+                "end_time": _time(event.end_time),
+                "duration_seconds": duration,
+                "diagnostics": None
+                if diagnostics is None
+                else {
+                    "error_code": diagnostics.error_code,
+                    "script_name": diagnostics.script_name,
+                    "message": diagnostics.message,
+                    "log_tail": diagnostics.log_tail,
+                },
+            }
+        )
+    return {
+        "deployment_id": result.deployment_id,
+        "status": result.status,
+        "error_message": result.error_message,
+        "events": events,
+        "installed": list(result.installed),
+        "log_path": str(result.log_path) if result.log_path is not None else None,
+        "warnings": list(result.warnings),
+    }

@@ -1,14 +1,17 @@
-"""Read a revision's Server AppSpec into the few typed values the engine acts on."""
+"""Read a revision's Server AppSpec into the few typed values the engine acts on.
+
+``ci_deploy.appspec`` validates it first, so the engine rejects an invalid appspec with the same
+file:line:column diagnostics as ``ci-deploy validate``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ci_deploy import appspec as validator
 from ci_deploy.agent.model import ALL_EVENTS, FILE_EXISTS_BEHAVIORS, RESERVED_EVENTS
 
 DEFAULT_APPSPEC_NAMES = ("appspec.yaml", "appspec.yml")
@@ -53,6 +56,7 @@ class AppSpec:
     permissions: tuple[Permission, ...]
     hooks: Mapping[str, tuple[HookScript, ...]]
     file_exists_behavior: str | None
+    warnings: tuple[str, ...] = ()
 
 
 def find_appspec(revision: Path, filename: str | None) -> Path | None:
@@ -70,11 +74,20 @@ def load_appspec(revision: Path, filename: str | None) -> AppSpec:
     if path is None:
         wanted = filename or "appspec.yml"
         raise RevisionError(f"the revision has no {wanted} at its root ({revision})")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise RevisionError(f"{path.name} is not valid YAML: {error}") from error
-    return parse_appspec(path, document)
+    result = validator.validate_path(revision, "server", path.name)
+
+    def where(diagnostic: validator.Diagnostic) -> str:
+        return f"{path.name}:{diagnostic.line}:{diagnostic.column}: {diagnostic.code}"
+
+    if not result.ok or result.document is None:
+        count = len(result.errors)
+        raise RevisionError(
+            f"invalid AppSpec ({count} error{'s' if count != 1 else ''}):\n"
+            + "\n".join(f"{where(error)}: {error.message}" for error in result.errors)
+        )
+    parsed = parse_appspec(path, result.document)
+    warnings = tuple(f"{where(warning)}: {warning.message}" for warning in result.warnings)
+    return replace(parsed, warnings=warnings)
 
 
 def _where(path: Path, key: str) -> str:
