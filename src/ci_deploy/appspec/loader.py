@@ -143,6 +143,9 @@ def _parse_yaml(text: str, collector: Collector) -> Node | None:
 
 def _report_yaml_error(text: str, error: yaml.MarkedYAMLError, collector: Collector) -> None:
     mark = error.problem_mark or error.context_mark
+    if error.context_mark is not None and mark is not None and mark.index >= len(text.rstrip()):
+        # "end of stream while scanning a quoted scalar": where the scalar starts is the news.
+        mark = error.context_mark
     line = mark.line + 1 if mark is not None else 1
     column = mark.column + 1 if mark is not None else 1
     if error.context and "expected a single document" in error.context:

@@ -13,6 +13,7 @@ FORMATS = ("text", "json", "github", "gitlab")
 
 # GitLab Code Quality severities: info, minor, major, critical, blocker.
 _GITLAB_SEVERITY = {"error": "major", "warning": "minor"}
+_PLATFORM_LABELS = {"server": "Server (EC2/on-premises)", "ecs": "ECS", "lambda": "Lambda"}
 
 
 def text_line(diagnostic: Diagnostic) -> str:
@@ -91,6 +92,6 @@ def summary(file: str, platform: str | None, diagnostics: list[Diagnostic]) -> s
     counts = f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning" + (
         "s" if warnings != 1 else ""
     )
-    kind = f"{platform} AppSpec" if platform else "AppSpec"
+    kind = f"{_PLATFORM_LABELS.get(platform, platform)} AppSpec" if platform else "AppSpec"
     verdict = "invalid" if errors else "valid"
     return f"{file}: {verdict} {kind} ({counts})"
