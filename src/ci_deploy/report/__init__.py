@@ -32,6 +32,7 @@ _MODULES: Mapping[str, str] = {
     "plain": "console",
     "jenkins": "text",
     "github": "github",
+    "gitlab": "gitlab",
 }
 
 

@@ -1,0 +1,204 @@
+"""GitLab CI rendering: one collapsible log section per target, and a dotenv report for later jobs.
+
+GitLab folds the lines between ``section_start`` and ``section_end`` markers in the job log and
+shows the section's duration from the two timestamps; see
+https://docs.gitlab.com/ci/jobs/job_logs/#custom-collapsible-sections. Sections cannot
+interleave, and the targets of a deployment progress at the same time, so each target's lines
+are kept until that target ends and then written as one section: collapsed when it succeeded,
+open when it failed. Deployment status lines and notices are written as they come.
+
+The dotenv report (https://docs.gitlab.com/ci/yaml/artifacts_reports/#artifactsreportsdotenv)
+hands ``CI_DEPLOY_DEPLOYMENT_ID``, ``CI_DEPLOY_STATUS`` and ``CI_DEPLOY_DEPLOYMENT_URL`` to later
+jobs and to the job's own ``environment:url``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ci_deploy.commands import Streams
+from ci_deploy.events import (
+    DeploymentStatusChanged,
+    Event,
+    LifecycleEventEnded,
+    LifecycleEventStarted,
+    TargetStatusChanged,
+)
+from ci_deploy.inputs import BY_NAME
+from ci_deploy.report.text import format_event
+
+DEPLOYMENT_TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
+# Ready: a blue/green target waiting for traffic to be rerouted; later events open a new section.
+TARGET_ENDED = frozenset({"Succeeded", "Failed", "Skipped", "Ready"})
+
+# Control characters other than tab and newline: a hook's output must not be able to forge a
+# section marker (ESC[0K...\r) or rewrite the line before it.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SECTION_NAME_UNSAFE = re.compile(r"[^a-z0-9_.-]+")
+
+
+def clean(text: str) -> str:
+    """``text`` without terminal control characters, so it prints as plain lines."""
+    return _CONTROL.sub("", text)
+
+
+def section_start(name: str, header: str, timestamp: int, *, collapsed: bool) -> str:
+    option = "[collapsed=true]" if collapsed else ""
+    return f"\x1b[0Ksection_start:{timestamp}:{name}{option}\r\x1b[0K{clean(header)}"
+
+
+def section_end(name: str, timestamp: int) -> str:
+    return f"\x1b[0Ksection_end:{timestamp}:{name}\r\x1b[0K"
+
+
+def section_name(*parts: str) -> str:
+    """A section name GitLab accepts: lower-case letters, digits, ``_``, ``.`` and ``-``."""
+    return "_".join(_SECTION_NAME_UNSAFE.sub("-", part.lower()).strip("-") for part in parts)
+
+
+def dotenv_values(result: Mapping[str, Any]) -> dict[str, str]:
+    """The variables later jobs read, from the result JSON."""
+    return {
+        "CI_DEPLOY_DEPLOYMENT_ID": str(result.get("deployment_id") or ""),
+        "CI_DEPLOY_STATUS": str(result.get("status") or ""),
+        "CI_DEPLOY_DEPLOYMENT_URL": str(result.get("console_url") or ""),
+    }
+
+
+def write_dotenv(path: Path, values: Mapping[str, str]) -> None:
+    """Write ``KEY=value`` lines. GitLab's dotenv parser takes one line per variable and no
+    quoting, so a value is kept to its first line."""
+    lines = []
+    for key, value in values.items():
+        first_line = value.splitlines()[0] if value else ""
+        lines.append(f"{key}={first_line.strip()}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+@dataclass
+class _Target:
+    """The lines of one target not yet written, and what its section header says."""
+
+    started: float
+    lines: list[str] = field(default_factory=list)
+    status: str = "InProgress"
+    events: int = 0
+    failed_event: str | None = None
+    failure: str | None = None
+
+
+class GitlabReporter:
+    """Deployment lines as they change; one section per target when it ends; a dotenv report."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        dotenv_file: Path | None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._stream = stream
+        self._dotenv_file = dotenv_file
+        self._clock = clock
+        self._targets: dict[tuple[str, str], _Target] = {}
+        self._sections = 0
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, DeploymentStatusChanged):
+            if event.status in DEPLOYMENT_TERMINAL:
+                self._flush(lambda key: key[0] == event.deployment_id)
+            self._print(format_event(event))
+            return
+        if isinstance(event, TargetStatusChanged | LifecycleEventStarted | LifecycleEventEnded):
+            self._record(event)
+            return
+        self._print(format_event(event))
+
+    def finish(self, result: Mapping[str, Any]) -> None:
+        """Write what is still held (the run ended early: a timeout, a cancel), then the dotenv."""
+        statuses = _target_statuses(result)
+        for key, target in self._targets.items():
+            target.status = statuses.get(key, target.status)
+        self._flush(lambda key: True)
+        if self._dotenv_file is not None:
+            write_dotenv(self._dotenv_file, dotenv_values(result))
+
+    # -- targets
+
+    def _record(
+        self, event: TargetStatusChanged | LifecycleEventStarted | LifecycleEventEnded
+    ) -> None:
+        key = (event.deployment_id, event.target_id)
+        target = self._targets.get(key)
+        if target is None:
+            target = self._targets[key] = _Target(started=self._clock())
+        target.lines.append(format_event(event))
+        if isinstance(event, LifecycleEventEnded):
+            target.events += 1
+            if event.status == "Failed" and target.failed_event is None:
+                target.failed_event = event.event_name
+                if event.diagnostics is not None:
+                    target.failure = event.diagnostics.error_code
+        if isinstance(event, TargetStatusChanged):
+            target.status = event.status
+            if event.status in TARGET_ENDED:
+                self._flush(lambda other: other == key)
+
+    def _flush(self, which: Callable[[tuple[str, str]], bool]) -> None:
+        for key in [key for key in self._targets if which(key)]:
+            self._write_section(key, self._targets.pop(key))
+
+    def _write_section(self, key: tuple[str, str], target: _Target) -> None:
+        deployment_id, target_id = key
+        self._sections += 1
+        name = section_name("ci_deploy", deployment_id, target_id, str(self._sections))
+        failed = target.status == "Failed" or target.failed_event is not None
+        header = f"{target_id}: {target.status}"
+        if target.failed_event is not None:
+            reason = f" ({target.failure})" if target.failure else ""
+            header += f" in {target.failed_event}{reason}"
+        else:
+            plural = "" if target.events == 1 else "s"
+            header += f" ({target.events} lifecycle event{plural})"
+        self._marker(section_start(name, header, int(target.started), collapsed=not failed))
+        for line in target.lines:
+            self._print(line)
+        self._marker(section_end(name, int(self._clock())))
+
+    def _marker(self, line: str) -> None:
+        self._stream.write(line + "\n")
+        self._stream.flush()
+
+    def _print(self, text: str) -> None:
+        self._stream.write(clean(text) + "\n")
+        self._stream.flush()
+
+
+def _target_statuses(result: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """(deployment id, target id) -> the target's status in the final result."""
+    statuses: dict[tuple[str, str], str] = {}
+    deployments = result.get("deployments")
+    listed = deployments if isinstance(deployments, list) and deployments else [result]
+    for deployment in listed:
+        if not isinstance(deployment, Mapping):
+            continue
+        deployment_id = str(deployment.get("deployment_id") or "")
+        for target in deployment.get("targets") or []:
+            if isinstance(target, Mapping) and target.get("target_id") and target.get("status"):
+                statuses[(deployment_id, str(target["target_id"]))] = str(target["status"])
+    return statuses
+
+
+def make_reporter(streams: Streams, env: Mapping[str, str]) -> GitlabReporter:
+    """The GitLab reporter; the dotenv report is written only where the template asks for it."""
+    spec = BY_NAME["dotenv_file"]
+    raw = env.get(spec.env, "")
+    dotenv_file = spec.parse(raw) if raw.strip() else None
+    assert dotenv_file is None or isinstance(dotenv_file, Path)
+    return GitlabReporter(streams.stderr, dotenv_file)

@@ -1,0 +1,183 @@
+"""The GitLab reporter: collapsible sections per target, and the dotenv report for later jobs."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from ci_deploy.commands import Streams
+from ci_deploy.events import (
+    DeploymentStatusChanged,
+    Diagnostics,
+    LifecycleEventEnded,
+    LifecycleEventStarted,
+    Notice,
+    TargetStatusChanged,
+)
+from ci_deploy.report import reporter_for
+from ci_deploy.report.gitlab import GitlabReporter, section_name
+
+ESC = "\x1b"
+
+
+class Clock:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lifecycle(target: str, name: str, status: str = "Succeeded") -> list[object]:
+    return [
+        LifecycleEventStarted("d-1", target, name),
+        LifecycleEventEnded("d-1", target, name, status, 0.5),
+    ]
+
+
+def test_each_target_becomes_one_collapsed_section_when_it_ends() -> None:
+    out = io.StringIO()
+    clock = Clock(1_700_000_000.0)
+    reporter = GitlabReporter(out, None, clock=clock)
+    reporter.event(DeploymentStatusChanged("d-1", "InProgress", {"InProgress": 2}))
+    # two targets progressing at the same time: their lines interleave
+    reporter.event(TargetStatusChanged("d-1", "i-1", "InProgress"))
+    reporter.event(TargetStatusChanged("d-1", "i-2", "InProgress"))
+    for event in lifecycle("i-1", "BeforeInstall") + lifecycle("i-2", "BeforeInstall"):
+        reporter.event(event)  # type: ignore[arg-type]
+    clock.now += 7
+    reporter.event(TargetStatusChanged("d-1", "i-1", "Succeeded"))
+    reporter.event(TargetStatusChanged("d-1", "i-2", "Succeeded"))
+    reporter.event(DeploymentStatusChanged("d-1", "Succeeded", {"Succeeded": 2}))
+
+    assert out.getvalue().split("\n") == [
+        "deployment d-1: InProgress (InProgress 2)",
+        f"{ESC}[0Ksection_start:1700000000:ci_deploy_d-1_i-1_1[collapsed=true]\r{ESC}[0K"
+        "i-1: Succeeded (1 lifecycle event)",
+        "  i-1: InProgress",
+        "  i-1: BeforeInstall started",
+        "  i-1: BeforeInstall Succeeded in 0.5s",
+        "  i-1: Succeeded",
+        f"{ESC}[0Ksection_end:1700000007:ci_deploy_d-1_i-1_1\r{ESC}[0K",
+        f"{ESC}[0Ksection_start:1700000000:ci_deploy_d-1_i-2_2[collapsed=true]\r{ESC}[0K"
+        "i-2: Succeeded (1 lifecycle event)",
+        "  i-2: InProgress",
+        "  i-2: BeforeInstall started",
+        "  i-2: BeforeInstall Succeeded in 0.5s",
+        "  i-2: Succeeded",
+        f"{ESC}[0Ksection_end:1700000007:ci_deploy_d-1_i-2_2\r{ESC}[0K",
+        "deployment d-1: Succeeded (Succeeded 2)",
+        "",
+    ]
+
+
+def test_a_failed_target_is_an_open_section_naming_the_event_and_its_log() -> None:
+    out = io.StringIO()
+    reporter = GitlabReporter(out, None, clock=Clock(100.0))
+    diagnostics = Diagnostics(
+        error_code="ScriptFailed",
+        script_name="scripts/validate.sh",
+        message="Script at specified location: scripts/validate.sh failed with exit code 1",
+        log_tail="curl: (7) Failed to connect\n",
+    )
+    reporter.event(LifecycleEventStarted("d-1", "i-1", "ValidateService"))
+    reporter.event(LifecycleEventEnded("d-1", "i-1", "ValidateService", "Failed", 0.4, diagnostics))
+    reporter.event(TargetStatusChanged("d-1", "i-1", "Failed"))
+
+    lines = out.getvalue().split("\n")
+    assert lines[0] == (
+        f"{ESC}[0Ksection_start:100:ci_deploy_d-1_i-1_1\r{ESC}[0K"
+        "i-1: Failed in ValidateService (ScriptFailed)"
+    )
+    assert "    ScriptFailed scripts/validate.sh: Script at specified location: " in out.getvalue()
+    assert "    | curl: (7) Failed to connect" in lines
+
+
+def test_hook_output_cannot_forge_a_section_marker() -> None:
+    out = io.StringIO()
+    reporter = GitlabReporter(out, None, clock=Clock(5.0))
+    forged = f"{ESC}[0Ksection_end:5:ci_deploy_d-1_i-1_1\r{ESC}[0Kgotcha"
+    diagnostics = Diagnostics("ScriptFailed", "run.sh", "failed", forged)
+    reporter.event(LifecycleEventEnded("d-1", "i-1", "AfterInstall", "Failed", 0.1, diagnostics))
+    reporter.event(TargetStatusChanged("d-1", "i-1", "Failed"))
+
+    text = out.getvalue()
+    assert text.count("section_end:") == 2  # ours, and the harmless text of the forged one
+    assert "    | [0Ksection_end:5:ci_deploy_d-1_i-1_1[0Kgotcha" in text.split("\n")
+    assert text.count(ESC) == 4  # the two markers of the one real section
+
+
+def test_held_targets_are_written_at_finish_with_their_final_status(tmp_path: Path) -> None:
+    out = io.StringIO()
+    reporter = GitlabReporter(out, tmp_path / "ci-deploy.env", clock=Clock(10.0))
+    reporter.event(Notice("uploaded s3://bucket/web.zip"))
+    reporter.event(LifecycleEventStarted("d-1", "i-1", "ApplicationStart"))
+    reporter.finish(
+        {
+            "deployment_id": "d-1",
+            "status": "Stopped",
+            "console_url": "https://console.aws.amazon.com/codesuite/codedeploy/deployments/d-1?region=us-east-1",
+            "targets": [{"target_id": "i-1", "status": "Failed", "lifecycle_events": []}],
+        }
+    )
+    lines = out.getvalue().split("\n")
+    assert lines[0] == "uploaded s3://bucket/web.zip"
+    assert lines[1].endswith("i-1: Failed (0 lifecycle events)")
+    assert "[collapsed=true]" not in lines[1]
+
+
+def test_finish_writes_the_dotenv_report(tmp_path: Path) -> None:
+    dotenv = tmp_path / "reports" / "ci-deploy.env"
+    reporter = GitlabReporter(io.StringIO(), dotenv, clock=Clock(0.0))
+    reporter.finish(
+        {
+            "deployment_id": "d-ABCDEF123",
+            "status": "Succeeded",
+            "console_url": "https://console.aws.amazon.com/codesuite/codedeploy/deployments/"
+            "d-ABCDEF123?region=us-east-1",
+        }
+    )
+    assert dotenv.read_text() == (
+        "CI_DEPLOY_DEPLOYMENT_ID=d-ABCDEF123\n"
+        "CI_DEPLOY_STATUS=Succeeded\n"
+        "CI_DEPLOY_DEPLOYMENT_URL=https://console.aws.amazon.com/codesuite/codedeploy/"
+        "deployments/d-ABCDEF123?region=us-east-1\n"
+    )
+
+
+def test_no_dotenv_file_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    streams = Streams(stdout=io.StringIO(), stderr=io.StringIO())
+    reporter = reporter_for("gitlab", streams, {})
+    reporter.finish({"deployment_id": "d-1", "status": "Succeeded", "console_url": None})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reporter_for_gitlab_reads_the_dotenv_path_from_the_environment(tmp_path: Path) -> None:
+    streams = Streams(stdout=io.StringIO(), stderr=io.StringIO())
+    target = tmp_path / "out.env"
+    reporter = reporter_for("gitlab", streams, {"CI_DEPLOY_DOTENV_FILE": str(target)})
+    assert isinstance(reporter, GitlabReporter)
+    reporter.finish({"deployment_id": None, "status": "Failed", "console_url": None})
+    assert target.read_text() == (
+        "CI_DEPLOY_DEPLOYMENT_ID=\nCI_DEPLOY_STATUS=Failed\nCI_DEPLOY_DEPLOYMENT_URL=\n"
+    )
+    assert streams.stdout.getvalue() == ""  # type: ignore[attr-defined]
+
+
+def test_a_blank_dotenv_path_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    streams = Streams(stdout=io.StringIO(), stderr=io.StringIO())
+    reporter = reporter_for("gitlab", streams, {"CI_DEPLOY_DOTENV_FILE": " "})
+    reporter.finish({"deployment_id": "d-1", "status": "Succeeded", "console_url": None})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_section_names_keep_to_the_characters_gitlab_accepts() -> None:
+    assert section_name("ci_deploy", "d-ABC", "arn:aws:ecs:us-east-1:1:service/web", "3") == (
+        "ci_deploy_d-abc_arn-aws-ecs-us-east-1-1-service-web_3"
+    )
