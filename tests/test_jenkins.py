@@ -1,0 +1,640 @@
+"""The Jenkins shared-library step vars/ciDeploy.groovy, run by Groovy 2.4 with stubbed steps.
+
+tests/jenkins/run_pipelines.groovy loads the step like Jenkins does and runs pipeline snippets
+with `sh` really running shells in the withEnv environment. Builds that only need a stand-in CLI
+(tests/jenkins/fake-ci-deploy, which records what reached it) run together in one JVM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci_deploy import __version__
+from ci_deploy.inputs import ADAPTER_VERBS, TABLE, Input, adapter_inputs
+
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARY = ROOT / "jenkins"
+STEP = LIBRARY / "vars" / "ciDeploy.groovy"
+HELP = LIBRARY / "vars" / "ciDeploy.txt"
+HARNESS = ROOT / "tests" / "jenkins"
+FAKE_CLI = HARNESS / "fake-ci-deploy"
+STEP_KEYS = ["installCommand", "cliPath", "timeoutResult"]
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+pytestmark = pytest.mark.adapter
+
+
+@dataclass
+class Build:
+    """One build of a pipeline snippet: `params` reach it as Jenkins build parameters."""
+
+    name: str
+    workspace: Path
+    pipeline: str
+    env: dict[str, str | None] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def log_path(self) -> Path:
+        return self.workspace.parent / f"{self.name}.log"
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "workspace": str(self.workspace),
+            "log": str(self.log_path),
+            "env": self.env,
+            "params": self.params,
+            "pipeline": self.pipeline,
+        }
+
+
+def groovy_command(spec_path: Path, results_path: Path) -> list[str]:
+    groovy = shutil.which("groovy")
+    assert groovy, "groovy is missing: scripts/install-tools installs it"
+    return [
+        groovy,
+        "-cp",
+        str(HARNESS / "lib"),
+        str(HARNESS / "run_pipelines.groovy"),
+        str(spec_path),
+        str(results_path),
+    ]
+
+
+def groovy_env() -> dict[str, str]:
+    # A short-lived JVM: skip the optimising compiler, start-up dominates.
+    return {**os.environ, "JAVA_OPTS": "-XX:TieredStopAtLevel=1 -Xshare:auto"}
+
+
+def write_spec(directory: Path, builds: list[Build], describe: str | None) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    spec_path = directory / "spec.json"
+    spec = {"library": str(LIBRARY), "describe": describe, "builds": [b.spec() for b in builds]}
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    return spec_path, directory / "results.json"
+
+
+def run_pipelines(
+    directory: Path, builds: list[Build], describe: str | None = None, timeout: float = 120
+) -> dict[str, Any]:
+    """Runs the builds in one Groovy JVM; the JVM itself must finish cleanly and silently."""
+    spec_path, results_path = write_spec(directory, builds, describe)
+    done = subprocess.run(
+        groovy_command(spec_path, results_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=groovy_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == ""  # no JVM warnings in the test output
+    results: dict[str, Any] = json.loads(results_path.read_text(encoding="utf-8"))
+    return results
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    """What reached the fake ci-deploy, one entry per run."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def fake_env(
+    record: Path,
+    *,
+    stdout: Path | None = None,
+    exit_code: int = 0,
+    stderr: str = "",
+    path: str = SYSTEM_PATH,
+) -> dict[str, str | None]:
+    return {
+        "PATH": path,
+        "FAKE_CI_DEPLOY_RECORD": str(record),
+        "FAKE_CI_DEPLOY_STDOUT": str(stdout) if stdout else None,
+        "FAKE_CI_DEPLOY_EXIT": str(exit_code),
+        "FAKE_CI_DEPLOY_STDERR": stderr,
+        "JENKINS_URL": "http://127.0.0.1:1/",
+    }
+
+
+SUCCEEDED = {
+    "application": "web",
+    "deployment_group": "prod",
+    "region": "us-east-1",
+    "regions": ["us-east-1", "eu-west-1"],
+    "deployment_id": "d-ABCDEF123",
+    "deployment_ids": {"us-east-1": "d-ABCDEF123", "eu-west-1": "d-EU0000001"},
+    "status": "Succeeded",
+    "revision": {"revisionType": "S3", "s3Location": {"bucket": "artifacts", "key": "web.zip"}},
+    "console_url": "https://console.aws.amazon.com/codesuite/codedeploy/deployments/d-ABCDEF123?region=us-east-1",
+    "error": None,
+}
+
+FAILED = {
+    **SUCCEEDED,
+    "status": "Failed",
+    "error": {"code": "HEALTH_CONSTRAINTS", "message": "too many individual instances failed"},
+    "targets": [
+        {
+            "target_id": "i-1",
+            "status": "Failed",
+            "lifecycle_events": [
+                {
+                    "name": "Install",
+                    "status": "Succeeded",
+                    "duration_seconds": 0.1,
+                    "diagnostics": None,
+                },
+                {
+                    "name": "ValidateService",
+                    "status": "Failed",
+                    "duration_seconds": 0.4,
+                    "diagnostics": {
+                        "error_code": "ScriptFailed",
+                        "script_name": "scripts/validate.sh",
+                        "message": "Script at specified location: scripts/validate.sh "
+                        "run as user root failed with exit code 1",
+                        "log_tail": "health check failed: got 503",
+                    },
+                },
+            ],
+        }
+    ],
+}
+
+TIMED_OUT = {**SUCCEEDED, "status": "InProgress"}
+
+HOSTILE = (
+    "'; rm -rf /nonexistent-ci-deploy-canary; touch {canary}; ' "
+    '$(touch {canary}) `touch {canary}` "${{HOME}}" \\'
+)
+
+
+@dataclass
+class FakeRuns:
+    """The batch of fake-CLI builds, run once per test module (one JVM)."""
+
+    root: Path
+    results: dict[str, Any]
+
+    def build(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.results["builds"][name]
+        return result
+
+    def log(self, name: str) -> str:
+        return (self.root / f"{name}.log").read_text(encoding="utf-8")
+
+    def records(self, name: str) -> list[dict[str, Any]]:
+        return records(self.root / f"{name}.record")
+
+
+@pytest.fixture(scope="module")
+def fake_runs(tmp_path_factory: pytest.TempPathFactory) -> FakeRuns:
+    root = tmp_path_factory.mktemp("jenkins-fake")
+    canned = root / "canned"
+    canned.mkdir()
+    for name, result in {"succeeded": SUCCEEDED, "failed": FAILED, "timed_out": TIMED_OUT}.items():
+        (canned / f"{name}.json").write_text(json.dumps(result), encoding="utf-8")
+    on_path = root / "bin"
+    on_path.mkdir()
+    (on_path / "ci-deploy").symlink_to(FAKE_CLI)
+    (root / "canary-dir").mkdir()
+
+    def record(name: str) -> Path:
+        return root / f"{name}.record"
+
+    cli = f"cliPath: '{FAKE_CLI}'"
+    install = (
+        'mkdir -p "$CI_DEPLOY_INSTALL_DIR/bin"'
+        ' && cp "$FAKE_CLI" "$CI_DEPLOY_INSTALL_DIR/bin/ci-deploy"'
+        ' && echo "$CI_DEPLOY_INSTALL_VERSION" >>"$INSTALL_LOG"'
+    )
+    install_env = {"FAKE_CLI": str(FAKE_CLI), "INSTALL_LOG": str(root / "installs.log")}
+    shared = root / "ws-install"
+    builds = [
+        Build(
+            "succeeded",
+            root / "ws-succeeded",
+            "return ciDeploy(application: 'web', deploymentGroup: 'prod', wait: false, "
+            f"waitTimeoutSeconds: 600, regions: ['us-east-1', 'eu-west-1'], {cli})",
+            fake_env(record("succeeded"), stdout=canned / "succeeded.json"),
+        ),
+        Build(
+            "hostile",
+            root / "ws-hostile",
+            f"ciDeploy(application: 'web', description: params.DESCRIPTION, {cli})",
+            fake_env(record("hostile"), stdout=canned / "succeeded.json"),
+            params={"DESCRIPTION": HOSTILE.format(canary=root / "canary-dir" / "pwned")},
+        ),
+        Build(
+            "unknown_key",
+            root / "ws-unknown",
+            f"ciDeploy(aplication: 'web', deployment_group: 'prod', {cli})",
+            fake_env(record("unknown_key")),
+        ),
+        Build(
+            "bad_command",
+            root / "ws-bad-command",
+            f"ciDeploy(command: 'local', {cli})",
+            fake_env(record("bad_command")),
+        ),
+        Build(
+            "bad_value",
+            root / "ws-bad-value",
+            f"ciDeploy(application: [name: 'web'], {cli})",
+            fake_env(record("bad_value")),
+        ),
+        Build(
+            "failed",
+            root / "ws-failed",
+            f"ciDeploy(application: 'web', deploymentGroup: 'prod', {cli})",
+            fake_env(
+                record("failed"),
+                stdout=canned / "failed.json",
+                exit_code=1,
+                stderr="ValidateService failed on i-1\n  | health check failed: got 503\n",
+            ),
+        ),
+        Build(
+            "timeout_unstable",
+            root / "ws-timeout-unstable",
+            f"def r = ciDeploy(application: 'web', timeoutResult: 'UNSTABLE', {cli})\n"
+            'echo "branch on ${r.status}"\nreturn r',
+            fake_env(record("timeout_unstable"), stdout=canned / "timed_out.json", exit_code=4),
+        ),
+        Build(
+            "timeout_failure",
+            root / "ws-timeout-failure",
+            f"ciDeploy(application: 'web', {cli})",
+            fake_env(record("timeout_failure"), stdout=canned / "timed_out.json", exit_code=4),
+        ),
+        Build(
+            "bad_input",
+            root / "ws-bad-input",
+            f"ciDeploy(application: 'web', {cli})",
+            fake_env(
+                record("bad_input"), exit_code=2, stderr="ci-deploy: error: input wait: ...\n"
+            ),
+        ),
+        Build(
+            "on_path",
+            root / "ws-on-path",
+            "dir('app') { return ciDeploy(command: 'status', deploymentId: 'd-1') }",
+            fake_env(
+                record("on_path"), stdout=canned / "succeeded.json", path=f"{on_path}:{SYSTEM_PATH}"
+            ),
+        ),
+        *[
+            Build(
+                name,
+                shared,
+                f"return ciDeploy(command: 'validate', installCommand: '{command}')",
+                {**fake_env(record("install")), **install_env},
+            )
+            for name, command in [
+                ("install_first", install),
+                ("install_cached", install),
+                ("install_changed", install + " && true"),
+            ]
+        ],
+        Build(
+            "install_fails",
+            root / "ws-install-fails",
+            "ciDeploy(installCommand: 'echo pip says no >&2; exit 7')",
+            fake_env(record("install_fails")),
+        ),
+    ]
+    results = run_pipelines(root, builds, describe="ciDeploy")
+    return FakeRuns(root, results)
+
+
+# -- the returned Map -------------------------------------------------------------------------
+
+
+def test_a_deployment_returns_the_map_parsed_from_the_result_json(fake_runs: FakeRuns) -> None:
+    build = fake_runs.build("succeeded")
+    assert build["result"] == "SUCCESS"
+    value = build["value"]
+    assert {key: value[key] for key in ["deploymentId", "status", "deploymentUrl"]} == {
+        "deploymentId": "d-ABCDEF123",
+        "status": "Succeeded",
+        "deploymentUrl": SUCCEEDED["console_url"],
+    }
+    assert value["deploymentIds"] == SUCCEEDED["deployment_ids"]
+    assert value["revision"] == SUCCEEDED["revision"]
+    assert value["result"] == SUCCEEDED
+
+
+def test_values_reach_ci_deploy_as_its_environment_variables(fake_runs: FakeRuns) -> None:
+    [run] = fake_runs.records("succeeded")
+    assert run["argv"][1:] == ["deploy"]
+    env = run["env"]
+    assert env["CI_DEPLOY_APPLICATION"] == "web"
+    assert env["CI_DEPLOY_DEPLOYMENT_GROUP"] == "prod"
+    assert env["CI_DEPLOY_WAIT"] == "false"
+    assert env["CI_DEPLOY_WAIT_TIMEOUT_SECONDS"] == "600"
+    assert env["CI_DEPLOY_REGIONS"] == "us-east-1,eu-west-1"
+    # The CLI-only inputs the adapter sets itself.
+    assert env["CI_DEPLOY_CI_SYSTEM"] == "jenkins"
+    assert env["CI_DEPLOY_JSON"] == "true"
+    # Unset keys stay unset, so ci-deploy applies its own default.
+    assert "CI_DEPLOY_DESCRIPTION" not in env
+    assert "CI_DEPLOY_GITHUB_TOKEN" not in env
+
+
+def test_the_step_leaves_no_result_file_behind(fake_runs: FakeRuns) -> None:
+    tmp = Path(f"{fake_runs.root / 'ws-succeeded'}@tmp")
+    assert sorted(p.name for p in tmp.iterdir() if p.name.startswith("ci-deploy")) == []
+
+
+# -- no value is ever run by a shell ----------------------------------------------------------
+
+
+def test_a_hostile_value_reaches_ci_deploy_verbatim_and_runs_nothing(fake_runs: FakeRuns) -> None:
+    canary = fake_runs.root / "canary-dir" / "pwned"
+    [run] = fake_runs.records("hostile")
+    assert run["env"]["CI_DEPLOY_DESCRIPTION"] == HOSTILE.format(canary=canary)
+    assert fake_runs.build("hostile")["result"] == "SUCCESS"
+    assert not canary.exists()
+    assert (fake_runs.root / "canary-dir").is_dir()
+
+
+def test_shell_scripts_are_constants_never_groovy_strings() -> None:
+    source = STEP.read_text(encoding="utf-8")
+    calls = re.findall(r"\bsh\(([^()]*)\)", source)
+    assert len(calls) == 2
+    assert all(re.search(r"script: [A-Z_]+_SCRIPT$", call) for call in calls), calls
+    scripts = re.findall(r"@Field final String ([A-Z_]+_SCRIPT) = (.{3})", source)
+    assert scripts == [("FIND_SCRIPT", "'''"), ("RUN_SCRIPT", "'''")]
+
+
+# -- bad keys ---------------------------------------------------------------------------------
+
+
+def test_an_unknown_key_is_rejected_listing_the_valid_ones(fake_runs: FakeRuns) -> None:
+    build = fake_runs.build("unknown_key")
+    assert build["result"] == "FAILURE"
+    message = build["error"]
+    assert message.startswith(
+        "ciDeploy: unknown keys 'aplication' (did you mean 'application'?), "
+        "'deployment_group' (did you mean 'deploymentGroup'?). Valid keys: command, source, "
+    )
+    valid = [spec.jenkins_name for spec in adapter_inputs()] + STEP_KEYS
+    assert f"Valid keys: {', '.join(valid)}." in message
+    assert fake_runs.records("unknown_key") == []
+
+
+def test_a_command_that_is_not_an_adapter_verb_is_rejected(fake_runs: FakeRuns) -> None:
+    build = fake_runs.build("bad_command")
+    assert build["error"] == (
+        "ciDeploy: key command: expected one of deploy, validate, bundle, push, wait, status, "
+        "stop, rollback, got 'local'"
+    )
+    assert fake_runs.records("bad_command") == []
+
+
+def test_a_value_of_the_wrong_shape_is_rejected_naming_the_key(fake_runs: FakeRuns) -> None:
+    build = fake_runs.build("bad_value")
+    assert build["error"] == (
+        "ciDeploy: key application: expected a string, boolean, number or list of strings, "
+        "got LinkedHashMap [name:web]"
+    )
+    assert fake_runs.records("bad_value") == []
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+def test_a_failed_deployment_raises_with_its_diagnostics(fake_runs: FakeRuns) -> None:
+    build = fake_runs.build("failed")
+    assert build["result"] == "FAILURE"
+    assert build["exception"] is None  # raised through the `error` step
+    assert build["error"] == (
+        "ciDeploy: deployment d-ABCDEF123 ended Failed\n"
+        "  HEALTH_CONSTRAINTS: too many individual instances failed\n"
+        "  i-1 ValidateService: ScriptFailed in scripts/validate.sh: Script at specified "
+        "location: scripts/validate.sh run as user root failed with exit code 1\n"
+        "  ci-deploy's own output is in the log above."
+    )
+    log = fake_runs.log("failed")
+    assert "  | health check failed: got 503\n" in log  # ci-deploy's stderr, in the build log
+    assert log.endswith("Finished: FAILURE\n")
+
+
+def test_exit_code_4_marks_the_build_unstable_when_asked(fake_runs: FakeRuns) -> None:
+    build = fake_runs.build("timeout_unstable")
+    assert build["result"] == "UNSTABLE"
+    assert build["value"]["status"] == "InProgress"
+    log = fake_runs.log("timeout_unstable")
+    assert (
+        "WARNING: ciDeploy: deployment d-ABCDEF123 was still InProgress when ci-deploy gave up "
+        "waiting (exit code 4); it may still finish\n"
+    ) in log
+    assert "branch on InProgress\n" in log
+
+
+def test_exit_code_4_fails_the_build_by_default(fake_runs: FakeRuns) -> None:
+    build = fake_runs.build("timeout_failure")
+    assert build["result"] == "FAILURE"
+    assert build["error"].startswith(
+        "ciDeploy: deployment d-ABCDEF123 was still InProgress when ci-deploy gave up waiting"
+    )
+
+
+def test_bad_input_names_the_exit_code_and_points_at_the_log(fake_runs: FakeRuns) -> None:
+    build = fake_runs.build("bad_input")
+    assert build["error"] == (
+        "ciDeploy: ci-deploy deploy was given bad input (exit code 2)\n"
+        "  ci-deploy's own output is in the log above."
+    )
+    assert "ci-deploy: error: input wait: ...\n" in fake_runs.log("bad_input")
+
+
+# -- finding or installing the CLI ------------------------------------------------------------
+
+
+def test_a_ci_deploy_on_path_is_used_as_is_in_the_current_dir(fake_runs: FakeRuns) -> None:
+    build = fake_runs.build("on_path")
+    assert build["result"] == "SUCCESS"
+    [run] = fake_runs.records("on_path")
+    assert run["argv"] == [str(fake_runs.root / "bin" / "ci-deploy"), "status"]
+    assert run["cwd"] == str(fake_runs.root / "ws-on-path" / "app")
+    assert run["env"]["CI_DEPLOY_DEPLOYMENT_ID"] == "d-1"
+    assert not (Path(f"{fake_runs.root / 'ws-on-path' / 'app'}@tmp") / "ci-deploy-venv").exists()
+
+
+def test_without_one_on_path_it_installs_into_the_workspace_tmp_once(fake_runs: FakeRuns) -> None:
+    venv_cli = Path(f"{fake_runs.root / 'ws-install'}@tmp") / "ci-deploy-venv" / "bin" / "ci-deploy"
+    runs = fake_runs.records("install")
+    assert [run["argv"] for run in runs] == [[str(venv_cli), "validate"]] * 3
+    for name in ["install_first", "install_cached", "install_changed"]:
+        assert fake_runs.build(name)["result"] == "SUCCESS"
+    # Installed by the first build, reused by the second, reinstalled when the command changed;
+    # the install command sees the library's pinned version.
+    installs = (fake_runs.root / "installs.log").read_text(encoding="utf-8")
+    assert installs == f"{__version__}\n{__version__}\n"
+    assert "installing ci-deploy" in fake_runs.log("install_first")
+    assert "installing ci-deploy" not in fake_runs.log("install_cached")
+
+
+def test_a_failing_install_fails_the_build_with_its_output(fake_runs: FakeRuns) -> None:
+    build = fake_runs.build("install_fails")
+    assert build["result"] == "FAILURE"
+    assert build["error"] == "script returned exit code 1"  # the `sh` step's own failure
+    log = fake_runs.log("install_fails")
+    assert "pip says no\nciDeploy: installCommand failed with exit code 7\n" in log
+
+
+# -- contract: the step's keys are ci-deploy's adapter inputs ---------------------------------
+
+
+def groovy_type(spec: Input, default_present: bool) -> str | None:
+    if not default_present:
+        return None
+    return {"bool": "Boolean", "int": "Integer", "list": "ArrayList"}.get(spec.kind, "String")
+
+
+def test_default_config_holds_the_adapter_inputs_and_their_defaults(fake_runs: FakeRuns) -> None:
+    described = fake_runs.results["describe"]
+    keys = {key["name"]: key for key in described["keys"]}
+    inputs = adapter_inputs()
+    assert list(keys) == [spec.jenkins_name for spec in inputs] + STEP_KEYS
+    assert described["stepKeys"] == STEP_KEYS
+    for spec in inputs:
+        key = keys[spec.jenkins_name]
+        assert (key["text"] or "") == spec.default_text(), spec.name
+        assert key["env"] == spec.env, spec.name
+        assert key["type"] == groovy_type(spec, spec.default is not None), spec.name
+
+
+def test_commands_and_version_follow_the_core(fake_runs: FakeRuns) -> None:
+    described = fake_runs.results["describe"]
+    assert tuple(described["commands"]) == ADAPTER_VERBS
+    assert described["cliVersion"] == __version__
+    assert described["timeoutResults"] == ["FAILURE", "UNSTABLE"]
+
+
+def test_the_step_own_variables_are_not_input_variables() -> None:
+    names = set(re.findall(r"\bCI_DEPLOY_[A-Z_]+", STEP.read_text(encoding="utf-8")))
+    inputs = {spec.env for spec in TABLE}
+    own = {
+        "CI_DEPLOY_STEP_DIR",
+        "CI_DEPLOY_STEP_CLI",
+        "CI_DEPLOY_INSTALL_DIR",
+        "CI_DEPLOY_INSTALL_VERSION",
+        "CI_DEPLOY_INSTALL_COMMAND",
+    }
+    assert names - inputs == own
+    assert not own & inputs
+
+
+def documented_default(spec: Input) -> str:
+    default = spec.default
+    if default is None:
+        return "null"
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, int):
+        return str(default)
+    if isinstance(default, tuple):
+        return "[" + ", ".join(f"'{item}'" for item in default) + "]"
+    return f"'{default}'"
+
+
+def documented_type(spec: Input) -> str:
+    return {"bool": "boolean", "int": "int", "list": "List<String>"}.get(spec.kind, "String")
+
+
+def documented_description(spec: Input) -> str:
+    if spec.choices:
+        return f"{spec.help} One of: {', '.join(spec.choices)}."
+    return spec.help
+
+
+def expected_docs() -> list[tuple[str, str, str]]:
+    """(key, type, default) for every key, in order."""
+    step_keys = help_keys(STEP_KEYS)
+    return [
+        *((s.jenkins_name, documented_type(s), documented_default(s)) for s in adapter_inputs()),
+        *((name, kind, default) for name, (kind, default, _) in step_keys.items()),
+    ]
+
+
+def help_keys(names: list[str] | None = None) -> dict[str, tuple[str, str, str]]:
+    """The help file's KEYS section: name -> (type, default, description)."""
+    text = HELP.read_text(encoding="utf-8").split("\nKEYS ", 1)[1]
+    found: dict[str, tuple[str, str, str]] = {}
+    for match in re.finditer(r"^(\w+) \(([^,]+), default: (.*)\)\n((?:    .*\n?)+)", text, re.M):
+        description = " ".join(line.strip() for line in match.group(4).splitlines())
+        found[match.group(1)] = (match.group(2), match.group(3), description)
+    if names is not None:
+        return {name: found[name] for name in names}
+    return found
+
+
+def test_the_help_file_documents_every_key_with_type_default_and_description() -> None:
+    documented = help_keys()
+    assert [(name, kind, default) for name, (kind, default, _) in documented.items()] == (
+        expected_docs()
+    )
+    for spec in adapter_inputs():
+        assert documented[spec.jenkins_name][2] == documented_description(spec)
+    help_text = HELP.read_text(encoding="utf-8")
+    for example in [
+        "withAWS(",
+        "withCredentials([aws(",
+        "instance role",
+        "@Library('ci-deploy') _",
+    ]:
+        assert example in help_text
+
+
+def readme_keys() -> dict[str, tuple[str, str, str]]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Jenkins\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| `([^`]+)` \| `(.*)` \| (.*) \|$", section, re.M)
+    return {name: (kind, default, description) for name, kind, default, description in rows}
+
+
+def test_the_readme_keys_table_matches_the_step() -> None:
+    documented = readme_keys()
+    assert [(n, k, d) for n, (k, d, _) in documented.items()] == expected_docs()
+    step_help = help_keys(STEP_KEYS)
+    for name in STEP_KEYS:
+        assert documented[name][2] == step_help[name][2]
+    for spec in adapter_inputs():
+        description = documented_description(spec).replace("|", "&#124;")
+        assert documented[spec.jenkins_name][2] == description
+
+
+def test_the_readme_documents_the_library_layout() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Jenkins\n", 1)[1].split("\n## ", 1)[0]
+    for needle in [
+        "Library Path",
+        "`jenkins/`",
+        "@Library('ci-deploy') _",
+        "ciDeploy application:",
+        "withAWS(",
+        "withCredentials([aws(",
+        "instance role",
+    ]:
+        assert needle in section
+
+
+def test_the_step_defaults_match_its_documented_defaults(fake_runs: FakeRuns) -> None:
+    described = {key["name"]: key for key in fake_runs.results["describe"]["keys"]}
+    for name, (_, default, _) in help_keys(STEP_KEYS).items():
+        text = described[name]["text"]
+        assert default == ("null" if text is None else f"'{text}'")
