@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,14 @@ def fake_runs(tmp_path_factory: pytest.TempPathFactory) -> FakeRuns:
     )
     install_env = {"FAKE_CLI": str(FAKE_CLI), "INSTALL_LOG": str(root / "installs.log")}
     shared = root / "ws-install"
+    fake_python = root / "python-bin"
+    fake_python.mkdir()
+    (fake_python / "python3").symlink_to(HARNESS / "fake-python3")
+    default_install_env = {
+        "FAKE_CLI": str(FAKE_CLI),
+        "FAKE_INSTALL_RECORD": str(root / "default-install.record"),
+        "FAKE_REAL_PYTHON": sys.executable,
+    }
     builds = [
         Build(
             "succeeded",
@@ -308,6 +317,15 @@ def fake_runs(tmp_path_factory: pytest.TempPathFactory) -> FakeRuns:
                 ("install_changed", install + " && true"),
             ]
         ],
+        Build(
+            "install_default",
+            root / "ws-install-default",
+            "return ciDeploy(command: 'validate')",
+            {
+                **fake_env(record("install_default"), path=f"{fake_python}:{SYSTEM_PATH}"),
+                **default_install_env,
+            },
+        ),
         Build(
             "install_fails",
             root / "ws-install-fails",
@@ -486,6 +504,15 @@ def test_without_one_on_path_it_installs_into_the_workspace_tmp_once(fake_runs: 
     assert installs == f"{__version__}\n{__version__}\n"
     assert "installing ci-deploy" in fake_runs.log("install_first")
     assert "installing ci-deploy" not in fake_runs.log("install_cached")
+
+
+def test_the_default_install_is_a_venv_with_the_library_s_version(fake_runs: FakeRuns) -> None:
+    assert fake_runs.build("install_default")["result"] == "SUCCESS"
+    venv = Path(f"{fake_runs.root / 'ws-install-default'}@tmp") / "ci-deploy-venv"
+    steps = (fake_runs.root / "default-install.record").read_text(encoding="utf-8")
+    assert steps == f"python3 -m venv {venv}\npip install --quiet ci-deploy=={__version__}\n"
+    [run] = fake_runs.records("install_default")
+    assert run["argv"] == [str(venv / "bin" / "ci-deploy"), "validate"]
 
 
 def test_a_failing_install_fails_the_build_with_its_output(fake_runs: FakeRuns) -> None:
