@@ -14,11 +14,12 @@ CASES_DIR = Path(__file__).parent / "appspec_cases"
 EXPECT_FILES = sorted(CASES_DIR.glob("*.expect"))
 
 
-def read_expectation(
-    expect: Path,
-) -> tuple[str | None, str | None, list[tuple[int, int, str, str]]]:
+Expected = list[tuple[int, int, str, str]]
+
+
+def read_expectation(expect: Path) -> tuple[str | None, str | None, Expected]:
     platform = forced = None
-    diagnostics = []
+    diagnostics: Expected = []
     for raw in expect.read_text().splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):

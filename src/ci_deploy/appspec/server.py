@@ -92,7 +92,8 @@ def _check_version(ctx: Context, root: Mapping) -> None:
         ctx.error(
             node,
             "version-quoted",
-            f"version is the string {node.raw!r}: the agent compares it with the number 0.0 and "
+            f'version is the quoted string "{node.value}": the agent compares it with the number '
+            "0.0 and "
             "rejects a quoted value (the docs' 'string' wording is wrong); write version: 0.0 "
             "without quotes",
         )
