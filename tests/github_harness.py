@@ -527,6 +527,11 @@ class ActionHarness:
                 # The runner signals the step's process (the shell it started), not a group.
                 process.send_signal(cancel.signum)
         code = process.wait(timeout=max(deadline - time.monotonic(), 1.0))
+        for reader in readers:
+            reader.join()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
         outputs = read_file_commands(files["GITHUB_OUTPUT"])
         extra_env.update(read_file_commands(files["GITHUB_ENV"]))
         added = files["GITHUB_PATH"].read_text(encoding="utf-8").splitlines()

@@ -1,0 +1,298 @@
+"""The GitHub Action: action.yml against the core's input table, the schemas, actionlint and
+shellcheck, the README, and its steps run the way the runner runs them (tests/github_harness.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ci_deploy.inputs import ADAPTER_VERBS, adapter_inputs
+from ci_deploy.report.github import outputs_of
+from github_harness import ActionHarness
+
+REPO = Path(__file__).resolve().parent.parent
+ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
+BIN = Path(sys.executable).parent
+
+# Inputs only the action has (not in the core's table), and defaults the action sets itself.
+ACTION_ONLY_INPUTS = {"cli-path": ""}
+ACTION_DEFAULTS = {"github-token": "${{ github.token }}"}
+OUTPUTS = (
+    "deployment-id",
+    "deployment-ids",
+    "status",
+    "deployment-url",
+    "revision",
+    "bundle-sha256",
+)
+
+
+def tool(name: str) -> str:
+    """A tool installed beside this interpreter (the test extra) or by scripts/install-tools."""
+    found = shutil.which(name, path=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
+    assert found, f"{name} is not installed: run ./scripts/install-tools and ./scripts/setup"
+    return found
+
+
+def run_steps() -> list[dict[str, Any]]:
+    return [step for step in ACTION["runs"]["steps"] if "run" in step]
+
+
+# ---------------------------------------------------------------------------------------------
+# Contract: action.yml <-> the core's input table
+
+
+def test_inputs_are_the_adapter_inputs_in_table_order_plus_the_action_s_own() -> None:
+    expected = [spec.action_name for spec in adapter_inputs()] + list(ACTION_ONLY_INPUTS)
+    assert list(ACTION["inputs"]) == expected
+
+
+def test_input_defaults_are_the_core_s_defaults() -> None:
+    expected = {spec.action_name: spec.default_text() for spec in adapter_inputs()}
+    expected.update(ACTION_DEFAULTS)
+    expected.update(ACTION_ONLY_INPUTS)
+    actual = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
+    assert actual == expected
+
+
+def test_every_input_is_optional_with_a_one_sentence_description() -> None:
+    for name, spec in ACTION["inputs"].items():
+        assert spec.get("required") is False, name
+        description = spec["description"]
+        assert description.endswith("."), name
+        assert "\n" not in description, name
+        assert len(re.findall(r"[a-z0-9)]\. [A-Z]", description)) == 0, f"{name}: one sentence"
+
+
+def test_the_run_step_maps_every_input_to_its_environment_variable() -> None:
+    step = next(step for step in run_steps() if step.get("id") == "run")
+    env = step["env"]
+    for spec in adapter_inputs():
+        assert env[spec.env] == f"${{{{ inputs.{spec.action_name} }}}}", spec.name
+    assert env["CI_DEPLOY_CI_SYSTEM"] == "github"
+    assert env["CI_DEPLOY_FORMAT"] == "github"
+
+
+def test_no_expression_inside_any_run_script() -> None:
+    for step in run_steps():
+        assert "${{" not in step["run"], step.get("id")
+
+
+def test_the_command_check_lists_exactly_the_adapter_verbs() -> None:
+    script = next(step for step in run_steps() if step.get("id") == "run")["run"]
+    case = re.search(r"^\s*([a-z| ]+)\) ;;$", script, re.MULTILINE)
+    assert case is not None
+    assert tuple(verb.strip() for verb in case.group(1).split("|")) == ADAPTER_VERBS
+    assert script.rstrip().endswith('exec "$ACTION_CLI" "$CI_DEPLOY_COMMAND"')
+
+
+def test_outputs_are_the_reporter_s_outputs() -> None:
+    assert tuple(ACTION["outputs"]) == OUTPUTS
+    assert tuple(outputs_of({})) == OUTPUTS
+    for name, spec in ACTION["outputs"].items():
+        assert spec["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
+
+
+def test_readme_tables_match_action_yml() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## GitHub Actions\n", 1)[1].split("\n## ", 1)[0]
+    inputs_part, outputs_part = section.split("### Outputs\n", 1)
+    row = re.compile(r"^\| `([a-z0-9-]+)` \|(.*)\|$", re.MULTILINE)
+    inputs = dict(row.findall(inputs_part))
+    outputs = dict(row.findall(outputs_part))
+    assert list(inputs) == list(ACTION["inputs"])
+    assert list(outputs) == list(ACTION["outputs"])
+    for name, spec in ACTION["inputs"].items():
+        default, description = (cell.strip() for cell in inputs[name].split(" | ", 1))
+        assert default == (f"`{spec['default']}`" if spec["default"] != "" else ""), name
+        assert description.replace("\\|", "|") == spec["description"], name
+    for name, spec in ACTION["outputs"].items():
+        assert outputs[name].strip().replace("\\|", "|") == spec["description"], name
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas and linters, run for real
+
+
+def test_action_yml_passes_the_github_actions_schema() -> None:
+    done = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", "action.yml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_workflows_pass_the_github_workflows_schema() -> None:
+    workflows = sorted(str(path) for path in (REPO / ".github" / "workflows").glob("*.yml"))
+    assert len(workflows) >= 2
+    done = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.adapter
+def test_workflows_pass_actionlint_with_shellcheck() -> None:
+    done = subprocess.run(
+        [tool("actionlint"), "-shellcheck", tool("shellcheck"), "-no-color"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.adapter
+def test_actionlint_catches_an_expression_in_a_run_script(tmp_path: Path) -> None:
+    """The linter really runs: it flags what the project's rule forbids."""
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "bad.yml").write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.head_commit.message }}\n"
+    )
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    done = subprocess.run(
+        [tool("actionlint"), "-shellcheck", tool("shellcheck"), "-no-color"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "potentially untrusted" in done.stdout
+
+
+@pytest.mark.adapter
+def test_action_scripts_and_repo_scripts_pass_shellcheck(tmp_path: Path) -> None:
+    files = []
+    for index, step in enumerate(run_steps()):
+        path = tmp_path / f"action-step-{step.get('id', index)}.sh"
+        path.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + step["run"])
+        files.append(str(path))
+    files += [str(path) for path in sorted((REPO / "scripts").iterdir()) if path.is_file()]
+    done = subprocess.run(
+        [tool("shellcheck"), "--shell=bash", "--severity=style", *files],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The steps, run as the runner runs them
+
+
+def harness_env(path: str) -> dict[str, str]:
+    env = {
+        "PATH": path,
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "GITHUB_REPOSITORY": "octo/web",
+        "GITHUB_SHA": "0" * 40,
+    }
+    for name in (
+        "UV_CACHE_DIR",
+        "PIP_CACHE_DIR",
+        "XDG_CACHE_HOME",
+        "PIP_INDEX_URL",
+        "UV_INDEX_URL",
+    ):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "workspace"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def harness(tmp_path: Path, workspace: Path) -> ActionHarness:
+    """The action from this checkout, with this interpreter's ci-deploy on PATH."""
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    return ActionHarness(REPO, workspace, temp, harness_env(f"{BIN}:/usr/bin:/bin"))
+
+
+def test_an_unknown_command_is_bad_input_naming_the_input(harness: ActionHarness) -> None:
+    run = harness.run({"command": "deploy;rm"})
+    assert run.exit_code == 2
+    assert run.step("locate").outcome == "success"
+    assert run.step("run").outcome == "failure"
+    [error] = run.annotations("error")
+    assert error.message == (
+        "input command: expected one of deploy, validate, bundle, push, wait, status, stop, "
+        "rollback, got 'deploy?rm'"
+    )
+
+
+def test_a_cli_path_that_is_not_executable_is_bad_input(
+    harness: ActionHarness, workspace: Path
+) -> None:
+    (workspace / "ci-deploy").write_text("not a program")
+    run = harness.run({"cli-path": str(workspace / "ci-deploy")})
+    assert run.exit_code == 2
+    assert [step.outcome for step in run.steps] == ["failure", "skipped", "skipped", "skipped"]
+    [error] = run.annotations("error")
+    assert error.message.startswith("input cli-path: expected an executable file, got '")
+
+
+def test_ci_deploy_on_path_is_used_as_is(harness: ActionHarness, workspace: Path) -> None:
+    shutil.copytree(REPO / "examples" / "web-app", workspace / "app")
+    run = harness.run({"command": "validate", "source": "app"})
+    assert run.exit_code == 0, run.log
+    assert run.step("locate").outputs == {"cli": str(BIN / "ci-deploy"), "install": "false"}
+    assert [step.outcome for step in run.steps] == ["success", "skipped", "skipped", "success"]
+    assert "app/appspec.yml: valid Server" in run.step("run").stderr
+
+
+def test_cli_path_overrides_path(harness: ActionHarness, workspace: Path) -> None:
+    wrapper = workspace / "my-ci-deploy"
+    wrapper.write_text(f'#!/bin/sh\necho "wrapped $*"\nexec {BIN / "ci-deploy"} "$@"\n')
+    wrapper.chmod(0o755)
+    shutil.copytree(REPO / "examples" / "web-app", workspace / "app")
+    run = harness.run({"command": "validate", "source": "app", "cli-path": str(wrapper)})
+    assert run.exit_code == 0, run.log
+    assert run.step("run").stdout.startswith("wrapped validate\n")
+
+
+def test_a_broken_appspec_is_annotated_on_its_file_and_line(
+    harness: ActionHarness, workspace: Path
+) -> None:
+    app = workspace / "app"
+    (app / "scripts").mkdir(parents=True)
+    (app / "scripts" / "validate.sh").write_text("#!/bin/sh\n")
+    (app / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n  ValidateService:\n"
+        "    - location: scripts/validate.sh\n      timeout: 9000\n"
+    )
+    run = harness.run({"command": "validate", "source": "app"})
+    assert run.exit_code == 2
+    located = [a for a in run.annotations("error") if "file" in a.properties]
+    assert [(a.properties["file"], a.properties["line"], a.properties["col"]) for a in located] == [
+        ("app/appspec.yml", "6", "16")
+    ]
+    assert located[0].properties["title"] == "appspec hook-timeout-invalid"
+    assert located[0].message.startswith("timeout is a number (9000)")
