@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ci_deploy.commands import Streams
+from fake_codedeploy import FakeCodeDeploy
 
 
 class CapturedStreams(Streams):
@@ -74,3 +75,36 @@ def moto_endpoint() -> Iterator[str]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@pytest.fixture
+def fake_codedeploy() -> Iterator[FakeCodeDeploy]:
+    """A scripted CodeDeploy endpoint over HTTP on 127.0.0.1 (tests/fake_codedeploy.py), for
+    states the emulator cannot reach on demand: throttling, 5xx, Ready, timing."""
+    fake = FakeCodeDeploy()
+    try:
+        yield fake
+    finally:
+        fake.close()
+
+
+@pytest.fixture
+def aws_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """Fake credentials and region in os.environ (boto3 reads them there) with no shared config;
+    returns the environment to hand to ``cli.run`` or a subprocess."""
+    empty = tmp_path_factory.mktemp("aws-config") / "none"
+    settings = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(empty),
+        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return dict(os.environ)

@@ -189,7 +189,7 @@ def success_steps() -> list[Step]:
 
 def test_success_emits_each_change_once_and_ends_succeeded() -> None:
     outcome, events, _ = watch(ScriptedApi(success_steps()))
-    assert outcome.verdict == "succeeded"  # type: ignore[attr-defined]
+    assert outcome.verdict == "succeeded"
     statuses = [e.status for e in events if isinstance(e, DeploymentStatusChanged)]
     assert statuses == ["Created", "InProgress", "InProgress", "Succeeded"]
     started = [e.event_name for e in events if isinstance(e, LifecycleEventStarted)]
@@ -225,7 +225,7 @@ def test_finished_targets_are_not_fetched_again() -> None:
     ]
     api = ScriptedApi(steps)
     outcome, _, _ = watch(api)
-    assert outcome.verdict == "succeeded"  # type: ignore[attr-defined]
+    assert outcome.verdict == "succeeded"
     assert api.batches[0] == ["i-1", "i-2"]
     assert all(batch == ["i-2"] for batch in api.batches[1:])
 
@@ -243,18 +243,18 @@ def test_failure_carries_the_failing_event_diagnostics() -> None:
         Step("Failed", {"i-1": failed}, error=("HEALTH_CONSTRAINTS", "too few healthy instances")),
     ]
     outcome, events, _ = watch(ScriptedApi(steps))
-    assert outcome.verdict == "failed"  # type: ignore[attr-defined]
+    assert outcome.verdict == "failed"
     ended = [e for e in events if isinstance(e, LifecycleEventEnded) and e.status == "Failed"]
     assert ended[0].diagnostics == diag
     last = [e for e in events if isinstance(e, DeploymentStatusChanged)][-1]
     assert last.message == "too few healthy instances"
-    assert outcome.targets["i-1"].status == "Failed"  # type: ignore[attr-defined]
+    assert outcome.targets["i-1"].status == "Failed"
 
 
 def test_stopped_is_terminal_and_baking_is_not() -> None:
     steps = [Step("InProgress"), Step("Baking"), Step("Baking"), Step("Stopped")]
     outcome, _, _ = watch(ScriptedApi(steps))
-    assert outcome.verdict == "stopped"  # type: ignore[attr-defined]
+    assert outcome.verdict == "stopped"
     assert verdict_of(Deployment("d", "Baking"), "succeed") is None
 
 
@@ -265,7 +265,7 @@ def ready_steps() -> list[Step]:
 def test_ready_with_continue_calls_continue_deployment_once() -> None:
     api = ScriptedApi(ready_steps())
     outcome, events, _ = watch(api, WatchOptions(timeout_seconds=3600, on_ready="continue"))
-    assert outcome.verdict == "succeeded"  # type: ignore[attr-defined]
+    assert outcome.verdict == "succeeded"
     assert api.calls.count("ContinueDeployment") == 1
     assert any(isinstance(e, Notice) and "continued" in e.message for e in events)
 
@@ -273,15 +273,15 @@ def test_ready_with_continue_calls_continue_deployment_once() -> None:
 def test_ready_with_succeed_ends_at_ready() -> None:
     api = ScriptedApi(ready_steps())
     outcome, _, _ = watch(api, WatchOptions(timeout_seconds=3600, on_ready="succeed"))
-    assert outcome.verdict == "ready"  # type: ignore[attr-defined]
+    assert outcome.verdict == "ready"
     assert "ContinueDeployment" not in api.calls
 
 
 def test_ready_with_wait_keeps_waiting_until_the_timeout() -> None:
     api = ScriptedApi(ready_steps())
     outcome, _, clock = watch(api, WatchOptions(timeout_seconds=120, on_ready="wait"))
-    assert outcome.verdict == "timeout"  # type: ignore[attr-defined]
-    assert outcome.deployment.status == "Ready"  # type: ignore[attr-defined]
+    assert outcome.verdict == "timeout"
+    assert outcome.deployment.status == "Ready"
     assert clock.now == pytest.approx(120)
     assert "ContinueDeployment" not in api.calls
 
@@ -289,7 +289,7 @@ def test_ready_with_wait_keeps_waiting_until_the_timeout() -> None:
 def test_timeout_never_sleeps_past_the_deadline() -> None:
     api = ScriptedApi([Step("InProgress")])
     outcome, _, clock = watch(api, WatchOptions(timeout_seconds=30))
-    assert outcome.verdict == "timeout"  # type: ignore[attr-defined]
+    assert outcome.verdict == "timeout"
     assert clock.now == pytest.approx(30)
     # One last look at the deadline itself.
     assert "GetDeployment" in api.calls[-2:]
@@ -339,8 +339,8 @@ def test_throttling_backs_off_counts_and_recovers() -> None:
     )
     api = ScriptedApi(success_steps(), faults=[None, throttled, throttled])
     outcome, events, clock = watch(api)
-    assert outcome.verdict == "succeeded"  # type: ignore[attr-defined]
-    assert outcome.transient_errors == 2  # type: ignore[attr-defined]
+    assert outcome.verdict == "succeeded"
+    assert outcome.transient_errors == 2
     warnings = [e.message for e in events if isinstance(e, Notice) and e.level == "warning"]
     assert len(warnings) == 2 and all("throttled" in w for w in warnings)
     # Backoff doubles: the second wait is longer than the first's floor.
@@ -352,7 +352,7 @@ def test_5xx_while_polling_is_retried_not_fatal() -> None:
     down = TransientAwsError("GetDeployment: InternalFailure", code="InternalFailure")
     api = ScriptedApi(success_steps(), faults=[None, down])
     outcome, events, _ = watch(api)
-    assert outcome.verdict == "succeeded"  # type: ignore[attr-defined]
+    assert outcome.verdict == "succeeded"
     assert any(isinstance(e, Notice) and "polling failed" in e.message for e in events)
 
 

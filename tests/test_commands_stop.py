@@ -1,0 +1,44 @@
+"""`ci-deploy stop` end to end against a scripted CodeDeploy endpoint over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+from ci_deploy import cli
+from fake_codedeploy import Frame, instance_target
+
+
+def running(fake) -> str:
+    return fake.add(
+        [Frame("InProgress", {"i-1": instance_target("i-1", [("Install", "InProgress")])})]
+    )
+
+
+def test_stop_with_rollback_reaches_the_api(fake_codedeploy, aws_env, streams) -> None:
+    did = running(fake_codedeploy)
+    code = cli.run(
+        ["stop", did, "--rollback", "--endpoint-url", fake_codedeploy.endpoint_url],
+        aws_env,
+        streams,
+    )
+    assert code == 0
+    assert fake_codedeploy.calls_of("StopDeployment") == [
+        {"deploymentId": did, "autoRollbackEnabled": True}
+    ]
+    assert json.loads(streams.out)["stop_status"] == "Pending"
+    assert f"StopDeployment {did} with rollback: Pending - Stopping" in streams.err
+    assert f"see it end with 'ci-deploy wait {did}'" in streams.err
+
+
+def test_stop_a_finished_deployment_is_an_aws_error(fake_codedeploy, aws_env, streams) -> None:
+    did = fake_codedeploy.add([Frame("Succeeded")])
+    fake_codedeploy.deployments[did].step()
+    code = cli.run(["stop", did, "--endpoint-url", fake_codedeploy.endpoint_url], aws_env, streams)
+    assert code == 3
+    assert (
+        f"StopDeployment deployment {did} (us-east-1): DeploymentAlreadyCompletedException"
+        in streams.err
+    )
+    assert fake_codedeploy.calls_of("StopDeployment") == [
+        {"deploymentId": did, "autoRollbackEnabled": False}
+    ]
