@@ -1,0 +1,127 @@
+"""No input of any shape crashes validation: random bytes, YAML-ish text and random documents
+built from AppSpec vocabulary give clean diagnostics, and the CLI exits 0 or 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ci_deploy.appspec import validate_text
+from ci_deploy.appspec.diagnostics import Diagnostic
+from ci_deploy.cli import run
+from ci_deploy.commands import Streams
+
+KEYS = [
+    "version", "os", "files", "source", "destination", "file_exists_behavior", "permissions",
+    "object", "pattern", "except", "owner", "group", "mode", "acls", "context", "name", "type",
+    "range", "user", "hooks", "location", "timeout", "runas", "sudo", "BeforeInstall",
+    "AfterInstall", "ApplicationStart", "Install", "DownloadBundle", "Resources", "resources",
+    "TargetService", "Type", "Properties", "properties", "TaskDefinition", "LoadBalancerInfo",
+    "ContainerName", "ContainerPort", "NetworkConfiguration", "AwsvpcConfiguration", "Subnets",
+    "AssignPublicIp", "CapacityProviderStrategy", "Weight", "Hooks", "alias", "currentversion",
+    "targetversion", "BeforeAllowTraffic", "AfterAllowTestTraffic", "<<",
+]  # fmt: skip
+TEXTS = [
+    "0.0", "linux", "windows", "/", "/srv/app", "app", "../x", "0644", "AWS::ECS::Service",
+    "AWS::Lambda::Function", "**", "*.sh", "u::rw", "s0-s0:c0.c1023", "OVERWRITE", "",
+    "<TASK_DEFINITION>", "ENABLED", "scripts/start.sh",
+]  # fmt: skip
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(TEXTS),
+    st.text(max_size=12),
+)
+documents = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(KEYS), st.text(max_size=6)), children, max_size=5
+        ),
+    ),
+    max_leaves=30,
+)
+YAML_ALPHABET = st.sampled_from(
+    [*"abcdefos0123456789 :-?[]{},#&*!|>'\"%@`\t\n\r\\/.\x85\u2028", "version: 0.0\n",
+    "os: linux\n", "hooks:\n", "  - location: x\n", "files:\n", "Resources:\n", "\ufeff",
+    "---\n", "\u00e9"]
+)  # fmt: skip
+yamlish = st.lists(YAML_ALPHABET, max_size=60).map("".join)
+platforms = st.sampled_from([None, "server", "ecs", "lambda"])
+
+
+def assert_clean(diagnostics: list[Diagnostic], text: str | bytes) -> None:
+    decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    text_lines = len(decoded.splitlines()) + 1
+    for diagnostic in diagnostics:
+        assert diagnostic.severity in ("error", "warning")
+        assert diagnostic.code and diagnostic.code == diagnostic.code.strip()
+        assert diagnostic.message.strip()
+        assert 1 <= diagnostic.line <= text_lines + 1
+        assert diagnostic.column >= 1
+
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(data=st.binary(max_size=300), platform=platforms)
+def test_random_bytes_give_diagnostics_not_crashes(data: bytes, platform: str | None) -> None:
+    result = validate_text(data, "appspec.yml", compute_platform=platform)
+    assert_clean(result.diagnostics, data)
+
+
+@FUZZ
+@given(text=yamlish, platform=platforms, as_json=st.booleans())
+def test_yaml_like_text_gives_diagnostics_not_crashes(
+    text: str, platform: str | None, as_json: bool
+) -> None:
+    result = validate_text(text, "appspec.yml", compute_platform=platform, as_json=as_json)
+    assert_clean(result.diagnostics, text)
+
+
+@FUZZ
+@given(document=documents, platform=platforms, flow=st.booleans())
+def test_random_documents_in_yaml_give_diagnostics_not_crashes(
+    document: object, platform: str | None, flow: bool
+) -> None:
+    text = yaml.safe_dump(document, default_flow_style=flow, allow_unicode=True)
+    result = validate_text(text, "appspec.yml", compute_platform=platform)
+    assert_clean(result.diagnostics, text)
+    if not isinstance(document, dict):
+        assert not result.ok
+
+
+@FUZZ
+@given(document=documents, platform=platforms, indent=st.sampled_from([None, 2, "\t"]))
+def test_random_documents_in_json_give_diagnostics_not_crashes(
+    document: object, platform: str | None, indent: int | str | None
+) -> None:
+    text = json.dumps(document, indent=indent)
+    result = validate_text(text, "appspec.json", compute_platform=platform, as_json=True)
+    assert_clean(result.diagnostics, text)
+    # The position-keeping parser reads what the standard library reads.
+    assert result.document is None or result.document == json.loads(text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.one_of(st.binary(max_size=200), yamlish.map(str.encode)))
+def test_the_cli_exits_0_or_2_and_never_with_a_bug(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        appspec = Path(directory) / "appspec.yml"
+        appspec.write_bytes(data)
+        for output_format in ("text", "json"):
+            streams = Streams(stdout=io.StringIO(), stderr=io.StringIO())
+            code = run(["validate", "--format", output_format, directory], {}, streams)
+            assert code in (0, 2), streams.stderr.getvalue()  # type: ignore[attr-defined]
+            assert "unexpected error" not in streams.stderr.getvalue()  # type: ignore[attr-defined]
