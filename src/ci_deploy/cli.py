@@ -24,6 +24,7 @@ from ci_deploy.inputs import Input, Request, for_verb, resolve
 COMMANDS: Mapping[str, tuple[str, str]] = {
     "validate": ("validate", "Check an AppSpec and report every problem with file:line:column."),
     "bundle": ("bundle", "Build a reproducible zip/tar/tgz of a revision directory."),
+    "push": ("push", "Upload a revision to S3 and register it; print the revision to deploy."),
     "wait": ("wait", "Watch a deployment until it ends; exit code from its status."),
     "status": ("status", "One snapshot of a deployment: targets, lifecycle events, diagnostics."),
     "stop": ("stop", "Stop a deployment (optionally rolling back updated instances)."),

@@ -1,0 +1,340 @@
+"""Push a revision: bundle (or take a prebuilt archive), upload to S3 under a content-addressed
+key unless the same bytes are already there, and register it; or resolve an existing S3
+object, a GitHub commit or inline AppSpecContent. One call per region."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_deploy.appspec import find_appspec, load_appspec, validate_text
+from ci_deploy.aws import revisions, s3
+from ci_deploy.bundle import BundleOptions, BundleResult, build, suffix_type
+from ci_deploy.errors import AppSpecError, AwsError, InputError
+from ci_deploy.events import EventSink, Notice
+from ci_deploy.revision import (
+    RevisionLocation,
+    appspec_content_revision,
+    extension_for,
+    github_revision,
+    key_bundle_type,
+    parse_s3_location,
+    s3_revision,
+    substitute_task_definition,
+)
+
+if TYPE_CHECKING:
+    from ci_deploy.aws.session import Clients
+
+APPSPEC_SUFFIXES = (".yml", ".yaml", ".json")
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """What to push and where; the names are the input table's."""
+
+    source: Path
+    application: str
+    s3_location: str | None = None
+    bundle_type: str | None = None
+    validate: bool = True
+    exclude: tuple[str, ...] = ()
+    follow_symlinks: bool = False
+    compute_platform: str | None = None
+    appspec_filename: str | None = None
+    register: bool = True
+    upload: bool = True
+    sse: str | None = None
+    sse_kms_key_id: str | None = None
+    expected_bucket_owner: str | None = None
+    github_repository: str | None = None
+    commit_id: str | None = None
+    task_definition: str | None = None
+    # Object metadata, e.g. {"commit": ..., "ci-run": ...} (see ci_metadata).
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+    # Multipart tuning (tests make it small; S3's minimum part is 5 MiB).
+    upload_options: s3.UploadOptions | None = None
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """``revision`` is the RevisionLocation exactly as CreateDeployment takes it."""
+
+    revision: RevisionLocation
+    bundle_sha256: str | None = None
+    uploaded: bool = False
+    size: int | None = None
+    registered: bool = False
+    region: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "bundle_sha256": self.bundle_sha256,
+            "uploaded": self.uploaded,
+            "size": self.size,
+            "registered": self.registered,
+            "region": self.region,
+        }
+
+
+def ci_metadata(env: Mapping[str, str]) -> dict[str, str]:
+    """Object metadata naming the commit and the CI run, when the CI environment says."""
+    metadata: dict[str, str] = {}
+    commit = env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA") or env.get("GIT_COMMIT")
+    if commit:
+        metadata["commit"] = commit.strip()
+    run = None
+    if env.get("GITHUB_RUN_ID"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        run = f"{server}/{env.get('GITHUB_REPOSITORY', '')}/actions/runs/{env['GITHUB_RUN_ID']}"
+    run = run or env.get("CI_JOB_URL") or env.get("BUILD_URL")
+    if run:
+        metadata["ci-run"] = run.strip()
+    # S3 sends metadata in HTTP headers: ASCII only.
+    return {name: value for name, value in metadata.items() if value.isascii()}
+
+
+def revision_kind(request: PushRequest) -> str:
+    """github | appspec | existing | bundle: which source this request names."""
+    if request.github_repository or request.commit_id:
+        return "github"
+    source = request.source
+    if source.is_file() and source.name.lower().endswith(APPSPEC_SUFFIXES):
+        return "appspec"
+    if not request.upload:
+        return "existing"
+    if source.is_dir():
+        platform = request.compute_platform
+        if platform is None and request.validate:
+            platform = load_appspec(source, None, request.appspec_filename).platform
+        if platform in {"ecs", "lambda"}:
+            return "appspec"
+    return "bundle"
+
+
+def prepare_bundle(request: PushRequest, directory: Path) -> BundleResult:
+    """Build (once, whatever the number of regions) the bundle a bundle-kind request uploads;
+    a prebuilt archive is hashed instead."""
+    source = request.source
+    if source.is_file():
+        kind = request.bundle_type or suffix_type(source.name)
+        if kind is None:
+            raise InputError(
+                f"input source: {source} is neither a directory nor a .zip/.tar/.tgz bundle",
+                hint="pass a revision directory, a bundle, or --bundle-type for an odd name",
+            )
+        digest = hashlib.sha256()
+        with source.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        return BundleResult(source, kind, source.stat().st_size, digest.hexdigest(), 0)
+    if not source.exists():
+        raise InputError(
+            f"input source: {source} does not exist",
+            hint="pass the revision directory, a bundle or an appspec file as SOURCE",
+        )
+    kind = request.bundle_type
+    if kind is None and request.s3_location:
+        explicit = parse_s3_location(request.s3_location).key
+        wanted = key_bundle_type(explicit) if explicit else None
+        kind = wanted if wanted in {"zip", "tar", "tgz"} else None
+    kind = kind or "zip"
+    return build(
+        BundleOptions(
+            source=source,
+            output=directory / f"revision.{kind}",
+            bundle_type=kind,
+            validate=request.validate,
+            excludes=request.exclude,
+            follow_symlinks=request.follow_symlinks,
+            compute_platform=request.compute_platform,
+            appspec_filename=request.appspec_filename,
+        )
+    )
+
+
+def push_revision(
+    request: PushRequest,
+    clients: Clients,
+    sink: EventSink,
+    *,
+    bundle: BundleResult | None = None,
+) -> PushResult:
+    """Resolve the request's revision in ``clients.region`` (uploading when needed) and
+    register it. Pass ``bundle`` (from ``prepare_bundle``) to push one build to many regions."""
+    _check_inputs(request)
+    kind = revision_kind(request)
+    if kind == "github":
+        if not (request.github_repository and request.commit_id):
+            raise InputError(
+                "a GitHub revision needs both github_repository and commit_id",
+                hint="pass --github-repository owner/repo --commit-id SHA",
+            )
+        result = PushResult(github_revision(request.github_repository, request.commit_id))
+    elif kind == "appspec":
+        result = PushResult(_appspec_revision(request))
+    elif kind == "existing":
+        result = _existing_object(request, clients)
+    elif bundle is not None:
+        result = _upload_bundle(request, clients, sink, bundle)
+    else:
+        with tempfile.TemporaryDirectory(prefix="ci-deploy-") as directory:
+            built = prepare_bundle(request, Path(directory))
+            result = _upload_bundle(request, clients, sink, built)
+    if request.register:
+        revisions.register_revision(
+            clients.codedeploy,
+            request.application,
+            result.revision,
+            request.description,
+            region=clients.region,
+        )
+    return PushResult(
+        result.revision,
+        result.bundle_sha256,
+        result.uploaded,
+        result.size,
+        registered=request.register,
+        region=clients.region,
+    )
+
+
+def _check_inputs(request: PushRequest) -> None:
+    if not request.application.strip():
+        raise InputError("input application is required for push", hint="pass --application NAME")
+    if request.sse_kms_key_id and request.sse != "aws:kms":
+        raise InputError(
+            "input sse_kms_key_id needs sse aws:kms",
+            hint="pass --sse aws:kms with --sse-kms-key-id",
+        )
+
+
+def _location(request: PushRequest) -> str:
+    if not request.s3_location:
+        raise InputError(
+            "input s3_location is required to upload a bundle",
+            hint="pass --s3-location s3://bucket[/prefix] or set CI_DEPLOY_S3_LOCATION",
+        )
+    return request.s3_location
+
+
+def _appspec_revision(request: PushRequest) -> RevisionLocation:
+    path, _ = find_appspec(request.source, request.appspec_filename)
+    try:
+        content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read {path}: {error}") from error
+    if request.task_definition:
+        content = substitute_task_definition(content, request.task_definition, path.as_posix())
+    if request.validate:
+        # What is sent is checked: the task definition is in place by now.
+        checked = validate_text(
+            content,
+            path.as_posix(),
+            compute_platform=request.compute_platform,
+            as_json=path.suffix.lower() == ".json" and not request.task_definition,
+        )
+        if not checked.ok:
+            count = len(checked.errors)
+            raise AppSpecError(
+                f"{path.as_posix()}: the AppSpec has {count} error{'s' if count != 1 else ''}",
+                list(checked.diagnostics),
+            )
+    return appspec_content_revision(content)
+
+
+def _existing_object(request: PushRequest, clients: Clients) -> PushResult:
+    location = parse_s3_location(_location(request), clients.region)
+    if location.key is None:
+        raise InputError(
+            f"input s3_location: {request.s3_location} names no object (with --no-upload it "
+            "must end in a file name such as app.zip)",
+            hint="pass --s3-location s3://bucket/path/app.zip",
+        )
+    bundle_type = request.bundle_type or key_bundle_type(location.key)
+    assert bundle_type is not None  # the key was recognised by its bundle extension
+    found = s3.head(
+        clients.s3,
+        location.bucket,
+        location.key,
+        request.expected_bucket_owner,
+        region=clients.region,
+    )
+    if found is None:
+        raise AwsError(
+            f"HeadObject: s3://{location.bucket}/{location.key} does not exist",
+            operation="HeadObject",
+            code="NoSuchKey",
+            hint="push the bundle first, or drop --no-upload to upload SOURCE",
+        )
+    return PushResult(
+        s3_revision(found.bucket, found.key, bundle_type, etag=found.etag, version=found.version),
+        bundle_sha256=found.sha256,
+        size=found.size,
+    )
+
+
+def _upload_bundle(
+    request: PushRequest, clients: Clients, sink: EventSink, bundle: BundleResult
+) -> PushResult:
+    location = parse_s3_location(_location(request), clients.region)
+    if location.key is not None:
+        wanted = key_bundle_type(location.key)
+        if wanted != bundle.bundle_type:
+            raise InputError(
+                f"input s3_location: key {location.key} names a {wanted} but the bundle is a "
+                f"{bundle.bundle_type}",
+                hint=f"end the key in .{extension_for(bundle.bundle_type)} or drop --bundle-type",
+            )
+    key = location.key_for(request.application, bundle.sha256, extension_for(bundle.bundle_type))
+    s3.check_bucket(clients.s3, location.bucket, clients.region, request.expected_bucket_owner)
+    existing = s3.head(
+        clients.s3, location.bucket, key, request.expected_bucket_owner, region=clients.region
+    )
+    uploaded = False
+    if existing is not None and existing.sha256 == bundle.sha256:
+        sink(
+            Notice(
+                f"{existing.url} already holds this bundle (sha256 {bundle.sha256[:12]}): "
+                "upload skipped"
+            )
+        )
+        stored = existing
+    else:
+        options = request.upload_options or s3.UploadOptions()
+        options = s3.UploadOptions(
+            sse=request.sse,
+            sse_kms_key_id=request.sse_kms_key_id,
+            expected_bucket_owner=request.expected_bucket_owner,
+            metadata=dict(request.metadata),
+            multipart_threshold=options.multipart_threshold,
+            part_size=options.part_size,
+            concurrency=options.concurrency,
+            attempts=options.attempts,
+        )
+        stored = s3.upload(
+            clients.s3,
+            bundle.path,
+            bucket=location.bucket,
+            key=key,
+            sha256=bundle.sha256,
+            options=options,
+            sink=sink,
+            region=clients.region,
+        )
+        uploaded = True
+        sink(Notice(f"uploaded {stored.url} ({stored.size} bytes)"))
+    return PushResult(
+        s3_revision(
+            stored.bucket, stored.key, bundle.bundle_type, etag=stored.etag, version=stored.version
+        ),
+        bundle_sha256=bundle.sha256,
+        uploaded=uploaded,
+        size=bundle.size,
+    )
