@@ -128,6 +128,7 @@ class _Deployment:
         behavior = self.appspec.file_exists_behavior or spec.file_exists_behavior or "DISALLOW"
         root = spec.root or Path("/")
         try:
+            root.mkdir(parents=True, exist_ok=True)
             self.installed, retained = install(
                 archive=self.archive,
                 appspec=self.appspec,

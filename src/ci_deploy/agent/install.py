@@ -152,6 +152,12 @@ def plan_install(
         where = f"files[{index}]"
         source = source_path(archive, mapping.source, where)
         dest = destination_path(root, mapping.destination, where)
+        real = os.path.realpath(dest)
+        if not _inside(real, os.path.realpath(planner.root)):
+            raise RevisionError(
+                f"{where}: destination {mapping.destination} resolves to {real} through a "
+                "symlink, outside the install root"
+            )
         planner.parents(dest)
         if os.path.isdir(source):
             planner.tree(source, dest, frozenset())

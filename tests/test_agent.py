@@ -1,0 +1,720 @@
+"""The local engine on real files and real processes: lifecycle, hooks, install, cleanup."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ci_deploy.agent import DeploymentResult, DeploymentSpec, run_deployment
+from ci_deploy.errors import InputError
+from ci_deploy.events import (
+    Event,
+    LifecycleEventEnded,
+    LifecycleEventStarted,
+    Notice,
+    TargetStatusChanged,
+)
+
+DEFAULT_ORDER = [
+    "ApplicationStop",
+    "DownloadBundle",
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "ApplicationStart",
+    "ValidateService",
+]
+
+
+def write_revision(
+    path: Path,
+    appspec: str,
+    files: dict[str, str] | None = None,
+    scripts: dict[str, str] | None = None,
+) -> Path:
+    """A revision directory: appspec.yml, plain files, and executable bash scripts."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "appspec.yml").write_text(appspec)
+    for name, text in (files or {}).items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    for name, body in (scripts or {}).items():
+        script = path / name
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text("#!/usr/bin/env bash\nset -eu\n" + body + "\n")
+        script.chmod(0o755)
+    return path
+
+
+def hooks_yaml(events: dict[str, str], timeout: int = 30) -> str:
+    lines = ["hooks:"]
+    for event, location in events.items():
+        lines += [f"  {event}:", f"    - location: {location}", f"      timeout: {timeout}"]
+    return "\n".join(lines) + "\n"
+
+
+HEAD = "version: 0.0\nos: linux\n"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def ended(self) -> dict[str, LifecycleEventEnded]:
+        return {e.event_name: e for e in self.events if isinstance(e, LifecycleEventEnded)}
+
+    def warnings(self) -> list[str]:
+        return [e.message for e in self.events if isinstance(e, Notice) and e.level == "warning"]
+
+
+def deploy(
+    tmp_path: Path, source: Path, deployment_id: str, **overrides: object
+) -> tuple[DeploymentResult, Recorder]:
+    values: dict[str, object] = {
+        "source": source,
+        "application": "shop",
+        "deployment_group": "staging",
+        "deployment_group_id": "group-1",
+        "deployment_id": deployment_id,
+        "state_dir": tmp_path / "state",
+        "root": tmp_path / "root",
+        "base_env": {"PATH": os.environ["PATH"]},
+    }
+    values.update(overrides)
+    recorder = Recorder()
+    cancel = values.pop("cancel", None)
+    assert cancel is None or isinstance(cancel, threading.Event)
+    result = run_deployment(DeploymentSpec(**values), recorder, cancel=cancel)  # type: ignore[arg-type]
+    return result, recorder
+
+
+def alive(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return False
+    return fields[0] != "Z"
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle order and the hook environment
+
+
+def test_events_run_in_lifecycle_order_with_the_agent_environment(tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    fields = "$LIFECYCLE_EVENT|$DEPLOYMENT_ID|$APPLICATION_NAME|$DEPLOYMENT_GROUP_NAME"
+    body = f'echo "{fields}|$DEPLOYMENT_GROUP_ID|$0|$PWD|$#" >> {log}'
+    scripts = {
+        f"hooks/{name}.sh": body
+        for name in DEFAULT_ORDER
+        if name not in ("DownloadBundle", "Install")
+    }
+    # Listed in reverse: the agent runs them in lifecycle order whatever the appspec's order.
+    listed = {
+        name: f"hooks/{name}.sh"
+        for name in reversed(DEFAULT_ORDER)
+        if name not in ("DownloadBundle", "Install", "ApplicationStop")
+    }
+    source = write_revision(tmp_path / "rev", HEAD + hooks_yaml(listed), scripts=scripts)
+
+    result, recorder = deploy(
+        tmp_path, source, "d-FIRST0001", application="my app.v2", deployment_group="blue group"
+    )
+
+    assert result.status == "Succeeded"
+    rows = [line.split("|") for line in log.read_text().splitlines()]
+    assert [row[0] for row in rows] == [
+        "BeforeInstall",
+        "AfterInstall",
+        "ApplicationStart",
+        "ValidateService",
+    ]
+    for row in rows:
+        assert row[1:5] == ["d-FIRST0001", "my app.v2", "blue group", "group-1"]
+        archive = tmp_path / "state" / "group-1" / "d-FIRST0001" / "deployment-archive"
+        assert row[5] == str(archive / "hooks" / f"{row[0]}.sh")
+        assert row[6] == os.getcwd()  # the caller's working directory, as the agent
+        assert row[7] == "0"  # no arguments
+    started = [e.event_name for e in recorder.events if isinstance(e, LifecycleEventStarted)]
+    assert started == DEFAULT_ORDER
+    assert [e.status for e in recorder.events if isinstance(e, TargetStatusChanged)] == [
+        "InProgress",
+        "Succeeded",
+    ]
+    assert [record.name for record in result.events] == DEFAULT_ORDER
+    assert all(record.status == "Succeeded" for record in result.events)
+
+
+def test_bundle_and_inherited_variables_reach_hooks(tmp_path: Path) -> None:
+    out = tmp_path / "env.txt"
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({"AfterInstall": "env.sh"}),
+        scripts={
+            "env.sh": "echo $BUNDLE_BUCKET $BUNDLE_KEY $BUNDLE_VERSION $FROM_CI $CI_DEPLOY_ROOT"
+            f" > {out}"
+        },
+    )
+    result, _ = deploy(
+        tmp_path,
+        source,
+        "d-ENV000001",
+        bundle_env={"BUNDLE_BUCKET": "b", "BUNDLE_KEY": "k.zip", "BUNDLE_VERSION": "v1"},
+        base_env={"PATH": os.environ["PATH"], "FROM_CI": "yes"},
+    )
+    assert result.status == "Succeeded"
+    assert out.read_text().split() == ["b", "k.zip", "v1", "yes", str(tmp_path / "root")]
+
+
+def test_traffic_events_run_only_when_asked(tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    names = ["BeforeInstall", "BeforeAllowTraffic", "AfterAllowTraffic"]
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({name: f"{name}.sh" for name in names}),
+        scripts={f"{name}.sh": f"echo $LIFECYCLE_EVENT >> {log}" for name in names},
+    )
+    result, _ = deploy(
+        tmp_path, source, "d-TRAFFIC01", events=("BeforeAllowTraffic", "AfterAllowTraffic")
+    )
+    assert [record.name for record in result.events] == [
+        "DownloadBundle",
+        "Install",
+        "BeforeAllowTraffic",
+        "AfterAllowTraffic",
+    ]
+    assert log.read_text().split() == ["BeforeAllowTraffic", "AfterAllowTraffic"]
+
+
+def test_events_out_of_order_or_unknown_are_bad_input(tmp_path: Path) -> None:
+    source = write_revision(tmp_path / "rev", HEAD)
+    with pytest.raises(InputError, match="not in lifecycle order") as caught:
+        deploy(tmp_path, source, "d-ORDER0001", events=("ValidateService", "BeforeInstall"))
+    assert "BeforeInstall, Install, ValidateService" in str(caught.value.hint)
+    with pytest.raises(InputError, match="input events"):
+        deploy(tmp_path, source, "d-ORDER0002", events=("Validate",))
+
+
+# ---------------------------------------------------------------------------------------------
+# Hook processes
+
+
+def test_timeout_kills_the_script_and_its_children(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({"BeforeInstall": "slow.sh"}, timeout=1),
+        scripts={
+            "slow.sh": f"sleep 30 > /dev/null 2>&1 &\necho $! $$ > {pids}\necho waiting\nsleep 30"
+        },
+    )
+    began = time.monotonic()
+    result, recorder = deploy(tmp_path, source, "d-TIMEOUT01")
+    took = time.monotonic() - began
+
+    assert result.status == "Failed"
+    ended = recorder.ended()["BeforeInstall"]
+    assert ended.status == "Failed" and ended.diagnostics is not None
+    assert ended.diagnostics.error_code == "ScriptTimedOut"
+    assert ended.diagnostics.script_name == "slow.sh"
+    assert "failed to complete in 1 seconds" in ended.diagnostics.message
+    assert ended.diagnostics.log_tail == "[stdout]waiting\n"
+    assert took < 5
+    child, script = (int(pid) for pid in pids.read_text().split())
+    deadline = time.monotonic() + 2
+    while (alive(child) or alive(script)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive(child) and not alive(script)
+    assert [r.status for r in result.events][3:] == ["Skipped"] * 4
+
+
+def test_failing_script_reports_exit_code_and_last_2kb_of_output(tmp_path: Path) -> None:
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({"AfterInstall": "fail.sh"}),
+        scripts={
+            "fail.sh": 'for i in $(seq 1 100); do echo "line $i of the build output"; done\n'
+            "echo 'database unreachable: db:5432' >&2\nexit 3"
+        },
+    )
+    result, recorder = deploy(tmp_path, source, "d-FAIL00001")
+
+    assert result.status == "Failed"
+    assert (
+        result.error_message
+        == "AfterInstall failed: Script at specified location: fail.sh failed with exit code 3"
+    )
+    diagnostics = recorder.ended()["AfterInstall"].diagnostics
+    assert diagnostics is not None and diagnostics.error_code == "ScriptFailed"
+    assert len(diagnostics.log_tail.encode()) <= 2048
+    assert diagnostics.log_tail.endswith(
+        "[stdout]line 100 of the build output\n[stderr]database unreachable: db:5432\n"
+    )
+    assert "line 1 of" not in diagnostics.log_tail
+    full_log = (tmp_path / "state/group-1/d-FAIL00001/logs/scripts.log").read_text()
+    assert "[stdout]line 1 of the build output" in full_log
+    assert "LifecycleEvent - AfterInstall" in full_log
+    assert [r.status for r in result.events][-2:] == ["Skipped", "Skipped"]
+
+
+def test_a_script_without_the_executable_bit_is_made_executable(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({"BeforeInstall": "plain.sh"}),
+        scripts={"plain.sh": f"touch {marker}"},
+    )
+    (source / "plain.sh").chmod(0o644)
+    result, _ = deploy(tmp_path, source, "d-CHMOD0001")
+    assert result.status == "Succeeded"
+    assert marker.exists()
+
+
+def test_background_process_holding_stdout_does_not_hang_the_event(tmp_path: Path) -> None:
+    pid_file = tmp_path / "server.pid"
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({"ApplicationStart": "start.sh"}, timeout=20),
+        scripts={"start.sh": f"sleep 20 &\necho $! > {pid_file}\necho started"},
+    )
+    began = time.monotonic()
+    result, recorder = deploy(tmp_path, source, "d-HOLD00001")
+    took = time.monotonic() - began
+    pid = int(pid_file.read_text())
+    try:
+        assert result.status == "Succeeded"
+        assert took < 5  # the agent would wait here until the 20 s timeout
+        assert any("still holds its stdout/stderr open" in w for w in recorder.warnings())
+        assert result.warnings and "start.sh" in result.warnings[0]
+        assert alive(pid)  # a started server is left running, as intended
+    finally:
+        os.kill(pid, 9)
+
+
+def test_cancel_kills_the_running_hook_and_skips_the_rest(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({"BeforeInstall": "wait.sh"}),
+        scripts={"wait.sh": f"echo $$ > {pid_file}\nsleep 30"},
+    )
+    cancel = threading.Event()
+    timer = threading.Thread(target=lambda: (_wait_for(pid_file), cancel.set()))
+    timer.start()
+    result, recorder = deploy(tmp_path, source, "d-CANCEL001", cancel=cancel)
+    timer.join()
+    assert result.status == "Stopped"
+    assert [r.status for r in result.events] == [
+        "Succeeded",
+        "Succeeded",
+        "Failed",
+        *["Skipped"] * 4,
+    ]
+    assert not alive(int(pid_file.read_text()))
+    assert [e.status for e in recorder.events if isinstance(e, TargetStatusChanged)][
+        -1
+    ] == "Stopped"
+
+
+def _wait_for(path: Path) -> None:
+    deadline = time.monotonic() + 10
+    while not (path.exists() and path.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_runas_switches_user_with_su_when_root(tmp_path: Path) -> None:
+    out = tmp_path / "who"
+    appspec = (
+        HEAD
+        + "hooks:\n  AfterInstall:\n    - location: who.sh\n      runas: root\n"
+        + "  ApplicationStart:\n    - location: who.sh\n      runas: nobody\n"
+    )
+    source = write_revision(tmp_path / "rev", appspec, scripts={"who.sh": f"id -un > {out}"})
+    result, recorder = deploy(tmp_path, source, "d-RUNAS0001")
+    after_install = recorder.ended()["AfterInstall"]
+    diagnostics = recorder.ended()["ApplicationStart"].diagnostics
+    assert diagnostics is not None
+    if os.geteuid() == 0:
+        assert after_install.status == "Succeeded"
+        assert out.read_text() == "root\n"
+        # 'su nobody -c' meets nobody's nologin shell, exactly as on an instance.
+        assert diagnostics.error_code == "ScriptFailed"
+        assert "This account is currently not available." in diagnostics.log_tail
+    else:
+        assert "runas 'root' needs root" in str(result.error_message)
+
+
+# ---------------------------------------------------------------------------------------------
+# ApplicationStop from the last successful revision
+
+
+def stop_revision(tmp_path: Path, name: str, log: Path, *, fail_in: str | None = None) -> Path:
+    """A revision installing app/<name>.txt whose stop script logs its name and what it sees."""
+    events = {"ApplicationStop": "stop.sh"}
+    scripts = {"stop.sh": f'echo "stop {name} sees $(ls $CI_DEPLOY_ROOT/opt/app)" >> {log}'}
+    if fail_in:
+        events[fail_in] = "fail.sh"
+        scripts["fail.sh"] = "echo broken >&2; exit 1"
+    appspec = HEAD + "files:\n  - source: app\n    destination: /opt/app\n" + hooks_yaml(events)
+    return write_revision(
+        tmp_path / name, appspec, files={f"app/{name}.txt": name}, scripts=scripts
+    )
+
+
+def test_application_stop_runs_the_previous_revision_scripts(tmp_path: Path) -> None:
+    log = tmp_path / "stop.log"
+    first, _ = deploy(tmp_path, stop_revision(tmp_path, "v1", log), "d-STOP00001")
+    assert first.status == "Succeeded"
+    assert not log.exists()  # skipped on the group's first deployment
+    assert first.events[0].name == "ApplicationStop" and first.events[0].status == "Succeeded"
+
+    deploy(tmp_path, stop_revision(tmp_path, "v2", log), "d-STOP00002")
+    deploy(tmp_path, stop_revision(tmp_path, "v3", log), "d-STOP00003")
+    # Each stop script is the previous revision's, run while its files are still in place.
+    assert log.read_text().splitlines() == ["stop v1 sees v1.txt", "stop v2 sees v2.txt"]
+    assert sorted(os.listdir(tmp_path / "root/opt/app")) == ["v3.txt"]
+
+
+def test_a_revision_failing_before_install_does_not_become_the_previous_one(tmp_path: Path) -> None:
+    log = tmp_path / "stop.log"
+    deploy(tmp_path, stop_revision(tmp_path, "v1", log), "d-PREV00001")
+    failed, _ = deploy(
+        tmp_path, stop_revision(tmp_path, "v2", log, fail_in="BeforeInstall"), "d-PREV00002"
+    )
+    assert failed.status == "Failed"
+    assert sorted(os.listdir(tmp_path / "root/opt/app")) == ["v1.txt"]
+    failed_late, _ = deploy(
+        tmp_path, stop_revision(tmp_path, "v3", log, fail_in="ValidateService"), "d-PREV00003"
+    )
+    assert failed_late.status == "Failed"
+    deploy(tmp_path, stop_revision(tmp_path, "v4", log), "d-PREV00004")
+    # v3 installed before failing, so it is the last successful install: its stop runs.
+    assert log.read_text().splitlines() == [
+        "stop v1 sees v1.txt",
+        "stop v1 sees v1.txt",
+        "stop v3 sees v3.txt",
+    ]
+
+
+def test_failing_application_stop_fails_unless_ignored(tmp_path: Path) -> None:
+    log = tmp_path / "stop.log"
+    appspec = HEAD + hooks_yaml({"ApplicationStop": "stop.sh"})
+    broken = write_revision(
+        tmp_path / "broken", appspec, scripts={"stop.sh": "echo 'no pid file' >&2; exit 1"}
+    )
+    deploy(tmp_path, broken, "d-IGN000001")
+    failed, recorder = deploy(tmp_path, stop_revision(tmp_path, "v2", log), "d-IGN000002")
+    assert failed.status == "Failed"
+    assert recorder.ended()["ApplicationStop"].diagnostics is not None
+    assert [r.status for r in failed.events][1:] == ["Skipped"] * 6
+    ignored, recorder = deploy(
+        tmp_path,
+        stop_revision(tmp_path, "v3", log),
+        "d-IGN000003",
+        ignore_application_stop_failures=True,
+    )
+    assert ignored.status == "Succeeded"
+    assert any(
+        "ApplicationStop of the previous revision failed and was ignored" in w
+        for w in recorder.warnings()
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Install, cleanup and file_exists_behavior
+
+
+def files_revision(tmp_path: Path, name: str, files: dict[str, str], extra: str = "") -> Path:
+    appspec = HEAD + extra + "files:\n  - source: web\n    destination: /srv/web\n"
+    return write_revision(tmp_path / name, appspec, files={f"web/{k}": v for k, v in files.items()})
+
+
+def test_redeploy_removes_files_the_new_revision_no_longer_has(tmp_path: Path) -> None:
+    v1 = files_revision(
+        tmp_path, "v1", {"index.html": "1", "old/page.html": "old", "kept/a.txt": "a"}
+    )
+    first, _ = deploy(tmp_path, v1, "d-CLEAN0001")
+    web = tmp_path / "root/srv/web"
+    assert sorted(first.installed) == sorted(
+        str(p)
+        for p in [
+            tmp_path / "root/srv",
+            web,
+            web / "index.html",
+            web / "kept",
+            web / "kept/a.txt",
+            web / "old",
+            web / "old/page.html",
+        ]
+    )
+    (web / "kept/foreign.log").write_text("written by the app")  # not ours: never deleted
+
+    v2 = files_revision(tmp_path, "v2", {"index.html": "2"})
+    second, _ = deploy(tmp_path, v2, "d-CLEAN0002")
+    assert second.status == "Succeeded"
+    assert (web / "index.html").read_text() == "2"
+    assert not (web / "old").exists()
+    assert sorted(os.listdir(web / "kept")) == ["foreign.log"]  # its directory stays, not empty
+
+
+def test_disallow_fails_naming_the_file_and_keeps_the_previous_installation(tmp_path: Path) -> None:
+    log = tmp_path / "before.log"
+    deploy(
+        tmp_path,
+        files_revision(tmp_path, "v1", {"index.html": "1", "about.html": "a"}),
+        "d-DIS000001",
+    )
+    web = tmp_path / "root/srv/web"
+    (web / "new.html").write_text("someone else's")
+    record = (tmp_path / "state/deployment-instructions/group-1-cleanup").read_text()
+
+    extra = hooks_yaml({"BeforeInstall": "before.sh"})
+    v2 = files_revision(tmp_path, "v2", {"index.html": "2", "new.html": "mine"}, extra=extra)
+    (v2 / "before.sh").write_text(f"#!/bin/sh\necho ran >> {log}\n")
+    (v2 / "before.sh").chmod(0o755)
+    failed, recorder = deploy(tmp_path, v2, "d-DIS000002")
+
+    assert failed.status == "Failed"
+    diagnostics = recorder.ended()["Install"].diagnostics
+    assert diagnostics is not None
+    assert (
+        f"a specified file already exists at this location: {web / 'new.html'}"
+        in diagnostics.message
+    )
+    assert "previous installation was left intact" in diagnostics.message
+    assert log.read_text() == "ran\n"  # BeforeInstall had already run, as with the agent
+    assert (web / "index.html").read_text() == "1" and (web / "about.html").exists()
+    assert (web / "new.html").read_text() == "someone else's"
+    assert (tmp_path / "state/deployment-instructions/group-1-cleanup").read_text() == record
+
+
+def test_overwrite_replaces_a_foreign_file_which_then_becomes_ours(tmp_path: Path) -> None:
+    web = tmp_path / "root/srv/web"
+    web.mkdir(parents=True)
+    (web / "index.html").write_text("foreign")
+    result, _ = deploy(
+        tmp_path,
+        files_revision(tmp_path, "v1", {"index.html": "ours"}),
+        "d-OVER00001",
+        file_exists_behavior="OVERWRITE",
+    )
+    assert result.status == "Succeeded"
+    assert (web / "index.html").read_text() == "ours"
+    deploy(tmp_path, files_revision(tmp_path, "v2", {"other.html": "x"}), "d-OVER00002")
+    assert not (web / "index.html").exists()  # taken over, so removed by the next deployment
+
+
+def test_retain_keeps_a_foreign_file_and_never_takes_it_over(tmp_path: Path) -> None:
+    web = tmp_path / "root/srv/web"
+    web.mkdir(parents=True)
+    (web / "index.html").write_text("foreign")
+    result, _ = deploy(
+        tmp_path,
+        files_revision(tmp_path, "v1", {"index.html": "ours", "a.txt": "a"}),
+        "d-RET000001",
+        file_exists_behavior="RETAIN",
+    )
+    assert result.status == "Succeeded"
+    assert (web / "index.html").read_text() == "foreign"
+    assert str(web / "index.html") not in result.installed
+    deploy(
+        tmp_path,
+        files_revision(tmp_path, "v2", {"b.txt": "b"}),
+        "d-RET000002",
+        file_exists_behavior="RETAIN",
+    )
+    assert (web / "index.html").read_text() == "foreign"
+    assert not (web / "a.txt").exists()
+
+
+def test_the_appspec_file_exists_behavior_beats_the_requested_one(tmp_path: Path) -> None:
+    web = tmp_path / "root/srv/web"
+    web.mkdir(parents=True)
+    (web / "index.html").write_text("foreign")
+    v1 = files_revision(
+        tmp_path, "v1", {"index.html": "ours"}, extra="file_exists_behavior: OVERWRITE\n"
+    )
+    result, _ = deploy(tmp_path, v1, "d-BEAT00001", file_exists_behavior="DISALLOW")
+    assert result.status == "Succeeded"
+    assert (web / "index.html").read_text() == "ours"
+
+
+def test_install_keeps_modes_and_symlinks_and_copies_a_linked_directory(tmp_path: Path) -> None:
+    source = files_revision(tmp_path, "v1", {"bin/run": "#!/bin/sh\n", "shared/x.txt": "x"})
+    (source / "web/bin/run").chmod(0o750)
+    (source / "web/current").symlink_to("bin/run")
+    (source / "web/assets").symlink_to("shared")
+    result, _ = deploy(tmp_path, source, "d-MODE00001")
+    web = tmp_path / "root/srv/web"
+    assert result.status == "Succeeded"
+    assert stat.S_IMODE((web / "bin/run").stat().st_mode) == 0o750
+    assert (web / "current").is_symlink() and os.readlink(web / "current") == "bin/run"
+    assert (web / "assets").is_dir() and not (web / "assets").is_symlink()
+    assert (web / "assets/x.txt").read_text() == "x"
+
+
+def test_a_file_source_goes_into_the_destination_directory(tmp_path: Path) -> None:
+    appspec = HEAD + "files:\n  - source: conf/app.ini\n    destination: /etc/app\n"
+    source = write_revision(tmp_path / "rev", appspec, files={"conf/app.ini": "a=1"})
+    result, _ = deploy(tmp_path, source, "d-FILE00001")
+    assert result.status == "Succeeded"
+    assert (tmp_path / "root/etc/app/app.ini").read_text() == "a=1"
+
+
+def test_permissions_apply_only_to_what_this_deployment_installed(tmp_path: Path) -> None:
+    appspec = (
+        HEAD
+        + "files:\n  - source: web\n    destination: /srv/web\n"
+        + "permissions:\n"
+        + "  - object: /srv/web\n    pattern: '**'\n    type: [file]\n    mode: '600'\n"
+        + "  - object: /srv/web/bin\n    pattern: '*.sh'\n    except: [skip.sh]\n    mode: '755'\n"
+    )
+    source = write_revision(
+        tmp_path / "rev",
+        appspec,
+        files={
+            "web/index.html": "i",
+            "web/sub/deep.txt": "d",
+            "web/bin/a.sh": "",
+            "web/bin/skip.sh": "",
+            "web/bin/tool/b.sh": "",
+        },
+    )
+    web = tmp_path / "root/srv/web"
+    web.mkdir(parents=True)
+    web.chmod(0o711)
+    (web / "foreign.txt").write_text("f")
+    (web / "foreign.txt").chmod(0o644)
+    result, _ = deploy(tmp_path, source, "d-PERM00001")
+    assert result.status == "Succeeded", result.error_message
+
+    def mode(relative: str) -> int:
+        return stat.S_IMODE((web / relative).stat().st_mode)
+
+    assert mode("index.html") == 0o600
+    assert mode("sub/deep.txt") == 0o600  # '**' reaches every installed descendant
+    assert mode("bin/a.sh") == 0o755  # other patterns: immediate children only
+    assert mode("bin/skip.sh") == 0o600
+    assert mode("bin/tool/b.sh") == 0o600
+    assert mode("foreign.txt") == 0o644  # not installed by this deployment
+    assert mode(".") == 0o711  # the object's own mode is not changed
+
+
+def test_acls_are_applied_with_setfacl(tmp_path: Path) -> None:
+    appspec = (
+        HEAD
+        + "files:\n  - source: web\n    destination: /srv/web\n"
+        + "permissions:\n  - object: /srv/web\n    type: [file]\n    acls:\n      - 'u:nobody:r'\n"
+    )
+    source = write_revision(tmp_path / "rev", appspec, files={"web/index.html": "i"})
+    result, recorder = deploy(tmp_path, source, "d-ACL000001")
+    assert result.status == "Succeeded", result.error_message
+    shown = subprocess.run(
+        ["getfacl", "-c", str(tmp_path / "root/srv/web/index.html")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "user:nobody:r--" in shown.stdout
+    assert recorder.warnings() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Safety and bad revisions
+
+
+def test_an_invalid_appspec_fails_download_bundle_with_line_and_column(tmp_path: Path) -> None:
+    log = tmp_path / "ran"
+    source = write_revision(
+        tmp_path / "rev",
+        'version: "0.0"\nos: linux\n' + hooks_yaml({"BeforeInstall": "b.sh"}),
+        scripts={"b.sh": f"touch {log}"},
+    )
+    result, recorder = deploy(tmp_path, source, "d-BAD000001")
+    assert result.status == "Failed"
+    diagnostics = recorder.ended()["DownloadBundle"].diagnostics
+    assert diagnostics is not None
+    assert "appspec.yml:1:10: version-quoted" in diagnostics.message
+    assert not log.exists()
+
+
+def test_a_destination_escaping_the_root_is_rejected(tmp_path: Path) -> None:
+    appspec = HEAD + "files:\n  - source: web\n    destination: /srv/../../outside\n"
+    source = write_revision(tmp_path / "rev", appspec, files={"web/a.txt": "a"})
+    result, _ = deploy(tmp_path, source, "d-ESC000001")
+    assert result.status == "Failed"
+    assert not (tmp_path / "outside").exists()
+    assert "'..'" in str(result.error_message)
+
+
+def test_a_symlink_in_the_root_leading_out_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "root/srv").mkdir(parents=True)
+    (tmp_path / "root/srv/web").symlink_to(outside)
+    result, _ = deploy(tmp_path, files_revision(tmp_path, "v1", {"a.txt": "a"}), "d-ESC000002")
+    assert result.status == "Failed"
+    assert "outside the install root" in str(result.error_message)
+    assert os.listdir(outside) == []
+
+
+def test_a_symlink_in_a_revision_directory_pointing_out_is_rejected(tmp_path: Path) -> None:
+    source = files_revision(tmp_path, "v1", {"a.txt": "a"})
+    (source / "web/passwd").symlink_to("/etc/passwd")
+    result, recorder = deploy(tmp_path, source, "d-ESC000003")
+    assert result.status == "Failed"
+    diagnostics = recorder.ended()["DownloadBundle"].diagnostics
+    assert diagnostics is not None and "web/passwd" in diagnostics.message
+    assert "points to absolute path" in diagnostics.message
+
+
+def test_a_missing_source_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        deploy(tmp_path, tmp_path / "nope", "d-MISS00001")
+
+
+def test_no_root_means_the_real_root(tmp_path: Path) -> None:
+    # root=None installs into / (the CLI guards this with --allow-system-paths); a revision
+    # without files still runs its hooks.
+    marker = tmp_path / "ran"
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({"AfterInstall": "a.sh"}),
+        scripts={"a.sh": f'echo "$CI_DEPLOY_ROOT" > {marker}'},
+    )
+    result, _ = deploy(tmp_path, source, "d-ROOT00001", root=None)
+    assert result.status == "Succeeded"
+    assert marker.read_text() == "/\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# State
+
+
+def test_keeps_the_last_revisions_and_never_the_last_successful_one(tmp_path: Path) -> None:
+    good = files_revision(tmp_path, "good", {"a.txt": "a"})
+    bad = write_revision(
+        tmp_path / "bad", HEAD + hooks_yaml({"BeforeInstall": "f.sh"}), scripts={"f.sh": "exit 1"}
+    )
+    deploy(tmp_path, good, "d-KEEP00001", keep_revisions=2)
+    deploy(tmp_path, good, "d-KEEP00002", keep_revisions=2)
+    for number in (3, 4, 5):
+        deploy(tmp_path, bad, f"d-KEEP0000{number}", keep_revisions=2)
+    kept = sorted(os.listdir(tmp_path / "state/group-1"))
+    assert kept == ["d-KEEP00002", "d-KEEP00004", "d-KEEP00005"]
+
+
+def test_a_deployment_id_is_used_once(tmp_path: Path) -> None:
+    source = write_revision(tmp_path / "rev", HEAD)
+    deploy(tmp_path, source, "d-ONCE00001")
+    with pytest.raises(InputError, match="already deployed"):
+        deploy(tmp_path, source, "d-ONCE00001")
