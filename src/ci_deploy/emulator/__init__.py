@@ -1,0 +1,119 @@
+"""A local CodeDeploy endpoint (plus S3) whose simulated instances run the real local engine.
+
+``start()`` serves the CodeDeploy JSON API and moto's S3 on one loopback port; boto3 and the AWS
+CLI talk to it unchanged with ``AWS_ENDPOINT_URL`` and any dummy credentials.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+from ci_deploy.emulator.rollout import Engine
+from ci_deploy.emulator.server import Dispatcher, HttpServer, bind, make_s3_app
+from ci_deploy.emulator.service import INSTANCE_COUNT_TAG, Service
+
+__all__ = ["INSTANCE_COUNT_TAG", "RunningEmulator", "start"]
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+
+
+class RunningEmulator:
+    """A started emulator: its endpoint, its state, and how to stop it."""
+
+    def __init__(
+        self, server: HttpServer, service: Service, state_dir: Path, owns_state_dir: bool
+    ) -> None:
+        self._server = server
+        self.service = service
+        self.state_dir = state_dir
+        self._owns_state_dir = owns_state_dir
+        self._stopped = threading.Event()
+        self.port: int = server.port
+        self.endpoint_url = f"http://{HOST}:{self.port}"
+        self.region = REGION
+
+    def client_env(self) -> dict[str, str]:
+        """What a shell needs to point boto3 / the AWS CLI here (credentials are dummies)."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "emulator",
+            "AWS_SECRET_ACCESS_KEY": "emulator",
+            "AWS_REGION": self.region,
+        }
+
+    def wait(self, timeout_seconds: float | None = None) -> bool:
+        """Block until ``stop()`` (True) or the timeout (False)."""
+        return self._stopped.wait(timeout_seconds)
+
+    def stop(self) -> None:
+        """Stop serving, stop running deployments (killing their hooks), remove a temp state dir."""
+        if self._stopped.is_set():
+            return
+        self._server.stop()
+        self.service.stop_all()
+        if self._owns_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        self._stopped.set()
+
+    def __enter__(self) -> RunningEmulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start(
+    *,
+    port: int = 0,
+    instances: int = 3,
+    state_dir: Path | None = None,
+    event_delay_ms: int = 0,
+    hook_env: Mapping[str, str] | None = None,
+    wait_for_hooks: bool = False,
+    hook_timeout_seconds: float = 3600.0,
+    engine: Engine | None = None,
+) -> RunningEmulator:
+    """Serve the emulator on ``127.0.0.1:port`` (0: any free port) in background threads.
+
+    ``instances`` is each deployment group's fleet size unless its tag filters say otherwise;
+    ``state_dir`` holds instance roots and agent state (default: a temp dir removed by stop);
+    ``hook_env`` is the environment hook scripts inherit (plus the emulator's variables);
+    ``wait_for_hooks`` makes ECS/Lambda hooks wait for PutLifecycleEventHookExecutionStatus
+    (else they report Succeeded at once).
+    """
+    sock = bind(HOST, port)
+    owns = state_dir is None
+    root = Path(tempfile.mkdtemp(prefix="ci-deploy-emulator-")) if state_dir is None else state_dir
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        s3_app = make_s3_app()
+        service = Service(
+            state_dir=root,
+            s3_app=s3_app,
+            region=REGION,
+            instances=instances,
+            event_delay_ms=event_delay_ms,
+            engine=engine,
+            hook_env=hook_env,
+            wait_for_hooks=wait_for_hooks,
+            hook_timeout_seconds=hook_timeout_seconds,
+        )
+        server = HttpServer(Dispatcher(service, s3_app), sock)
+    except BaseException:
+        sock.close()
+        if owns:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    server.start()
+    return RunningEmulator(server, service, root.resolve(), owns)

@@ -1,0 +1,131 @@
+"""CodeDeploy API errors as the service sends them: an exception name and a message, HTTP 400."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+
+class ApiError(Exception):
+    """An error response of the CodeDeploy JSON protocol (``{"__type", "message"}``)."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        if code not in ERROR_CODES:
+            raise ValueError(f"not a CodeDeploy error name: {code}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def body(self) -> Mapping[str, str]:
+        return {"__type": self.code, "message": self.message}
+
+
+# Every error the emulator can answer with. A conformance test checks each against the error
+# shapes of botocore's service model, so a misspelt name fails the build, not a user's retry rule.
+ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "ApplicationAlreadyExistsException",
+        "ApplicationDoesNotExistException",
+        "ApplicationNameRequiredException",
+        "BatchLimitExceededException",
+        "BucketNameFilterRequiredException",
+        "DeploymentAlreadyCompletedException",
+        "DeploymentConfigAlreadyExistsException",
+        "DeploymentConfigDoesNotExistException",
+        "DeploymentConfigInUseException",
+        "DeploymentConfigNameRequiredException",
+        "DeploymentDoesNotExistException",
+        "DeploymentGroupAlreadyExistsException",
+        "DeploymentGroupDoesNotExistException",
+        "DeploymentGroupNameRequiredException",
+        "DeploymentIdRequiredException",
+        "DeploymentIsNotInReadyStateException",
+        "DeploymentLimitExceededException",
+        "DeploymentNotStartedException",
+        "DeploymentTargetDoesNotExistException",
+        "DeploymentTargetIdRequiredException",
+        "DeploymentTargetListSizeExceededException",
+        "DescriptionTooLongException",
+        "InstanceDoesNotExistException",
+        "InstanceIdRequiredException",
+        "InvalidApplicationNameException",
+        "InvalidAutoRollbackConfigException",
+        "InvalidBlueGreenDeploymentConfigurationException",
+        "InvalidComputePlatformException",
+        "InvalidDeployedStateFilterException",
+        "InvalidDeploymentConfigNameException",
+        "InvalidDeploymentGroupNameException",
+        "InvalidDeploymentIdException",
+        "InvalidDeploymentInstanceTypeException",
+        "InvalidDeploymentStatusException",
+        "InvalidDeploymentStyleException",
+        "InvalidDeploymentTargetIdException",
+        "InvalidDeploymentWaitTypeException",
+        "InvalidEC2TagException",
+        "InvalidFileExistsBehaviorException",
+        "InvalidInputException",
+        "InvalidInstanceStatusException",
+        "InvalidInstanceTypeException",
+        "InvalidLifecycleEventHookExecutionIdException",
+        "InvalidLifecycleEventHookExecutionStatusException",
+        "InvalidMinimumHealthyHostValueException",
+        "InvalidNextTokenException",
+        "InvalidRevisionException",
+        "InvalidRoleException",
+        "InvalidSortByException",
+        "InvalidSortOrderException",
+        "InvalidTargetFilterNameException",
+        "InvalidTrafficRoutingConfigurationException",
+        "InvalidTimeRangeException",
+        "LifecycleEventAlreadyCompletedException",
+        "RevisionDoesNotExistException",
+        "RevisionRequiredException",
+        "RoleRequiredException",
+        "UnsupportedActionForDeploymentTypeException",
+        # Protocol-level errors every awsJson1.1 service answers with.
+        "SerializationException",
+        "UnknownOperationException",
+    }
+)
+
+# Names of applications, groups and configs: https://docs.aws.amazon.com/codedeploy/latest/userguide/limits.html
+NAME_PATTERN = re.compile(r"[A-Za-z0-9._+=,@-]{1,100}")
+DEPLOYMENT_ID_PATTERN = re.compile(r"d-[A-Z0-9]{9}")
+
+
+def required(body: Mapping[str, object], key: str, code: str, message: str) -> object:
+    value = body.get(key)
+    if value is None or value in ("", []):
+        raise ApiError(code, message)
+    return value
+
+
+def name(body: Mapping[str, object], key: str, kind: str) -> str:
+    """A required resource name, checked like the service checks it.
+
+    ``kind`` is Application, DeploymentGroup or DeploymentConfig; the error names follow it.
+    """
+    words = {
+        "Application": "application name",
+        "DeploymentGroup": "deployment group name",
+        "DeploymentConfig": "deployment configuration name",
+    }[kind]
+    value = required(body, key, f"{kind}NameRequiredException", f"The {words} was not specified.")
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        raise ApiError(
+            f"Invalid{kind}NameException", f"The {words} was specified in an invalid format."
+        )
+    return value
+
+
+def deployment_id(body: Mapping[str, object], key: str = "deploymentId") -> str:
+    value = required(
+        body, key, "DeploymentIdRequiredException", "At least one deployment ID must be specified."
+    )
+    if not isinstance(value, str) or not DEPLOYMENT_ID_PATTERN.fullmatch(value):
+        raise ApiError(
+            "InvalidDeploymentIdException",
+            f"Specified DeploymentId is not in the valid format: {value}",
+        )
+    return value

@@ -1,0 +1,303 @@
+"""The emulator's resources: applications, groups, revisions, deployments and their targets.
+
+Records hold what the API shows; ``*_info()`` methods render the API's own shapes (camelCase
+JSON, timestamps as epoch seconds). All mutation happens under the store's one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ci_deploy.events import Diagnostics
+
+TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass
+class Application:
+    application_id: str
+    name: str
+    compute_platform: str
+    create_time: float
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "applicationId": self.application_id,
+            "applicationName": self.name,
+            "createTime": self.create_time,
+            "linkedToGitHub": False,
+            "computePlatform": self.compute_platform,
+        }
+
+
+@dataclass
+class SimulatedInstance:
+    """A host of a deployment group: its own install root and agent state."""
+
+    instance_id: str
+    index: int  # 1-based position in the group's fleet
+    root: Path
+    state_dir: Path
+
+    def arn(self, region: str) -> str:
+        return f"arn:aws:ec2:{region}:{ACCOUNT_ID}:instance/{self.instance_id}"
+
+
+@dataclass
+class DeploymentGroup:
+    group_id: str
+    application: str
+    name: str
+    settings: dict[str, Any]  # every CreateDeploymentGroup member except the names
+    compute_platform: str
+    instances: list[SimulatedInstance] = field(default_factory=list)
+    last_successful: dict[str, Any] | None = None  # LastDeploymentInfo
+    last_attempted: dict[str, Any] | None = None
+    last_successful_revision: dict[str, Any] | None = None
+    target_revision: dict[str, Any] | None = None
+
+    def info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "applicationName": self.application,
+            "deploymentGroupId": self.group_id,
+            "deploymentGroupName": self.name,
+            "computePlatform": self.compute_platform,
+            **self.settings,
+        }
+        if self.target_revision is not None:
+            info["targetRevision"] = self.target_revision
+        if self.last_successful is not None:
+            info["lastSuccessfulDeployment"] = self.last_successful
+        if self.last_attempted is not None:
+            info["lastAttemptedDeployment"] = self.last_attempted
+        return info
+
+    @property
+    def blue_green(self) -> bool:
+        style = self.settings.get("deploymentStyle") or {}
+        return bool(style.get("deploymentType") == "BLUE_GREEN")
+
+    @property
+    def has_load_balancer(self) -> bool:
+        style = self.settings.get("deploymentStyle") or {}
+        return bool(
+            self.settings.get("loadBalancerInfo")
+            and style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL"
+        )
+
+
+@dataclass
+class RegisteredRevision:
+    location: dict[str, Any]
+    description: str | None
+    register_time: float | None
+    first_used: float | None = None
+    last_used: float | None = None
+    groups: list[str] = field(default_factory=list)
+
+    def generic_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"deploymentGroups": list(self.groups)}
+        for key, value in (
+            ("description", self.description),
+            ("registerTime", self.register_time),
+            ("firstUsedTime", self.first_used),
+            ("lastUsedTime", self.last_used),
+        ):
+            if value is not None:
+                info[key] = value
+        return info
+
+
+@dataclass
+class LifecycleEvent:
+    name: str
+    status: str = "Pending"
+    start_time: float | None = None
+    end_time: float | None = None
+    diagnostics: dict[str, Any] | None = None
+
+    def info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"lifecycleEventName": self.name, "status": self.status}
+        if self.start_time is not None:
+            info["startTime"] = self.start_time
+        if self.end_time is not None:
+            info["endTime"] = self.end_time
+        if self.diagnostics is not None:
+            info["diagnostics"] = self.diagnostics
+
+        return info
+
+
+def diagnostics_info(diagnostics: Diagnostics) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "errorCode": diagnostics.error_code,
+        "message": diagnostics.message,
+        "logTail": diagnostics.log_tail,
+    }
+    if diagnostics.script_name:
+        info["scriptName"] = diagnostics.script_name
+    return info
+
+
+@dataclass
+class Target:
+    """One target of a deployment: an instance, an ECS service or a Lambda function."""
+
+    target_id: str
+    arn: str
+    kind: str  # InstanceTarget | ECSTarget | LambdaTarget
+    events: list[LifecycleEvent]
+    last_updated: float
+    status: str = "Pending"
+    label: str | None = None  # Blue | Green (instances of blue/green deployments)
+    instance: SimulatedInstance | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # taskSetsInfo / lambdaFunctionInfo
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def event(self, name: str) -> LifecycleEvent | None:
+        return next((event for event in self.events if event.name == name), None)
+
+    def info(self, deployment_id: str) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "deploymentId": deployment_id,
+            "targetId": self.target_id,
+            "targetArn": self.arn,
+            "status": self.status,
+            "lastUpdatedAt": self.last_updated,
+            "lifecycleEvents": [event.info() for event in self.events],
+            **self.extra,
+        }
+        if self.label is not None:
+            info["instanceLabel"] = self.label
+        return info
+
+    def instance_summary(self, deployment_id: str) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "deploymentId": deployment_id,
+            "instanceId": self.arn,
+            "status": self.status,
+            "lastUpdatedAt": self.last_updated,
+            "lifecycleEvents": [event.info() for event in self.events],
+        }
+        if self.label is not None:
+            summary["instanceType"] = self.label
+        return summary
+
+
+@dataclass
+class HookExecution:
+    """An ECS/Lambda hook waiting for PutLifecycleEventHookExecutionStatus."""
+
+    execution_id: str
+    deployment_id: str
+    event_name: str
+    function_name: str
+    status: str | None = None  # Succeeded | Failed once reported
+    reported: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class Deployment:
+    deployment_id: str
+    application: str
+    group: DeploymentGroup
+    config_name: str
+    revision: dict[str, Any]
+    create_time: float
+    creator: str
+    compute_platform: str
+    options: dict[str, Any]  # description, ignoreApplicationStopFailures, fileExistsBehavior...
+    previous_revision: dict[str, Any] | None = None
+    status: str = "Created"
+    start_time: float | None = None
+    complete_time: float | None = None
+    error: dict[str, str] | None = None
+    rollback_info: dict[str, str] | None = None
+    status_messages: list[str] = field(default_factory=list)
+    targets: dict[str, Target] = field(default_factory=dict)  # in scheduling order
+    targets_assigned: bool = False
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    proceed: threading.Event = field(default_factory=threading.Event)  # ContinueDeployment
+    hooks: dict[str, HookExecution] = field(default_factory=dict)
+    auto_rollback: dict[str, Any] | None = None
+    rollback_on_stop: bool = False
+    # ECS/Lambda: the simulated target (id, arn, kind, events, hooks, extra).
+    traffic_plan: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def overview(self) -> dict[str, int]:
+        counts = dict.fromkeys(
+            ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready"), 0
+        )
+        for target in self.targets.values():
+            if target.status in counts:
+                counts[target.status] += 1
+        return counts
+
+    def iter_targets(self) -> Iterator[Target]:
+        return iter(list(self.targets.values()))
+
+    def info(self) -> dict[str, Any]:
+        group = self.group
+        info: dict[str, Any] = {
+            "applicationName": self.application,
+            "deploymentGroupName": group.name,
+            "deploymentConfigName": self.config_name,
+            "deploymentId": self.deployment_id,
+            "revision": self.revision,
+            "status": self.status,
+            "createTime": self.create_time,
+            "creator": self.creator,
+            "computePlatform": self.compute_platform,
+            "deploymentStyle": group.settings.get(
+                "deploymentStyle",
+                {"deploymentType": "IN_PLACE", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"},
+            ),
+            "deploymentStatusMessages": list(self.status_messages),
+            **self.options,
+        }
+        if self.targets_assigned:
+            info["deploymentOverview"] = self.overview()
+        if self.previous_revision is not None:
+            info["previousRevision"] = self.previous_revision
+        if self.start_time is not None:
+            info["startTime"] = self.start_time
+        if self.complete_time is not None:
+            info["completeTime"] = self.complete_time
+        if self.error is not None:
+            info["errorInformation"] = self.error
+        if self.rollback_info is not None:
+            info["rollbackInfo"] = self.rollback_info
+        if self.auto_rollback is not None:
+            info["autoRollbackConfiguration"] = self.auto_rollback
+        if group.blue_green and self.compute_platform == "Server":
+            info["blueGreenDeploymentConfiguration"] = group.settings.get(
+                "blueGreenDeploymentConfiguration", {}
+            )
+            info["instanceTerminationWaitTimeStarted"] = False
+        if group.settings.get("loadBalancerInfo"):
+            info["loadBalancerInfo"] = group.settings["loadBalancerInfo"]
+        if self.revision.get("revisionType") == "AppSpecContent":
+            # GetDeployment never returns the content; GetApplicationRevision does.
+            content = dict(self.revision["appSpecContent"])
+            content.pop("content", None)
+            info["revision"] = {**self.revision, "appSpecContent": content}
+        return info
+
+    def last_deployment_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "deploymentId": self.deployment_id,
+            "status": self.status,
+            "createTime": self.create_time,
+        }
+        if self.complete_time is not None:
+            info["endTime"] = self.complete_time
+        return info

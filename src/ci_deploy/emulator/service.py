@@ -1,0 +1,1300 @@
+"""The CodeDeploy service: resources, validation and the operations of the JSON API."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import string
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ci_deploy.agent import run_deployment
+from ci_deploy.emulator import revisions
+from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS, DEFAULT_CONFIG
+from ci_deploy.emulator.faults import NAME_PATTERN, ApiError, deployment_id, name, required
+from ci_deploy.emulator.model import (
+    ACCOUNT_ID,
+    Application,
+    Deployment,
+    DeploymentGroup,
+    RegisteredRevision,
+    SimulatedInstance,
+)
+from ci_deploy.emulator.revisions import BundleStore, WsgiApp
+from ci_deploy.emulator.rollout import ECS_EVENTS, LAMBDA_EVENTS, Engine, Rollout
+
+PLATFORMS = ("Server", "Lambda", "ECS")
+# A deployment group's instance count: a tag filter with this key (KEY_AND_VALUE, value N)
+# simulates a fleet of N tagged instances; without one the emulator's --instances applies.
+INSTANCE_COUNT_TAG = "ci-deploy:instances"
+MAX_INSTANCES = 1000
+BATCH_LIMIT = 25
+PAGE_SIZE = 100
+DEFAULT_HOOK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
+GROUP_SETTINGS = (
+    "deploymentConfigName",
+    "ec2TagFilters",
+    "onPremisesInstanceTagFilters",
+    "autoScalingGroups",
+    "serviceRoleArn",
+    "triggerConfigurations",
+    "alarmConfiguration",
+    "autoRollbackConfiguration",
+    "outdatedInstancesStrategy",
+    "deploymentStyle",
+    "blueGreenDeploymentConfiguration",
+    "loadBalancerInfo",
+    "ec2TagSet",
+    "ecsServices",
+    "onPremisesTagSet",
+    "terminationHookEnabled",
+)
+
+
+def _text(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError("InvalidInputException", f"{key} must be a string.")
+    return value
+
+
+def _paginate(items: list[Any], token: object) -> tuple[list[Any], str | None]:
+    start = 0
+    if token is not None:
+        if not isinstance(token, str) or not token.startswith("page-") or not token[5:].isdigit():
+            raise ApiError(
+                "InvalidNextTokenException", "The next token was specified in an invalid format."
+            )
+        start = int(token[5:])
+    page = items[start : start + PAGE_SIZE]
+    after = start + PAGE_SIZE
+    return page, (f"page-{after}" if after < len(items) else None)
+
+
+def _revision_key(location: Mapping[str, Any]) -> str:
+    kind = location.get("revisionType")
+    if kind == "S3":
+        s3 = location.get("s3Location") or {}
+        parts: Any = [
+            s3.get("bucket"),
+            s3.get("key"),
+            s3.get("bundleType"),
+            s3.get("version"),
+            s3.get("eTag"),
+        ]
+    elif kind == "GitHub":
+        github = location.get("gitHubLocation") or {}
+        parts = [github.get("repository"), github.get("commitId")]
+    elif kind == "AppSpecContent":
+        content = location.get("appSpecContent") or {}
+        parts = [
+            content.get("sha256")
+            or hashlib.sha256(str(content.get("content", "")).encode()).hexdigest()
+        ]
+    else:
+        raw = location.get("string") or {}
+        parts = [
+            raw.get("sha256") or hashlib.sha256(str(raw.get("content", "")).encode()).hexdigest()
+        ]
+    return json.dumps([kind, *parts])
+
+
+def _check_tag_filters(filters: object) -> int | None:
+    """Validate EC2/on-premises tag filters; return the simulated instance count they name."""
+    if filters is None:
+        return None
+    if not isinstance(filters, list):
+        raise ApiError("InvalidEC2TagException", "Tag filters must be a list.")
+    count = None
+    for entry in filters:
+        if not isinstance(entry, Mapping):
+            raise ApiError("InvalidEC2TagException", "Each tag filter must be a structure.")
+        kind = entry.get("Type", "KEY_AND_VALUE")
+        if kind not in ("KEY_ONLY", "VALUE_ONLY", "KEY_AND_VALUE"):
+            raise ApiError("InvalidEC2TagException", f"The tag filter type {kind} is not valid.")
+        if entry.get("Key") == INSTANCE_COUNT_TAG:
+            value = str(entry.get("Value", ""))
+            if kind != "KEY_AND_VALUE" or not value.isdigit() or int(value) > MAX_INSTANCES:
+                raise ApiError(
+                    "InvalidEC2TagException",
+                    f"The emulator's {INSTANCE_COUNT_TAG} tag filter needs Type KEY_AND_VALUE "
+                    f"and a Value from 0 to {MAX_INSTANCES} (got {value!r}).",
+                )
+            count = int(value)
+    return count
+
+
+def _check_auto_rollback(config: object) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    if not isinstance(config, Mapping):
+        raise ApiError(
+            "InvalidAutoRollbackConfigException", "autoRollbackConfiguration must be a structure."
+        )
+    events = config.get("events") or []
+    unknown = [event for event in events if event not in ROLLBACK_EVENTS]
+    if unknown:
+        raise ApiError(
+            "InvalidAutoRollbackConfigException",
+            f"Unknown auto-rollback events {unknown}; use {', '.join(ROLLBACK_EVENTS)}.",
+        )
+    enabled = bool(config.get("enabled"))
+    if enabled and not events:
+        raise ApiError(
+            "InvalidAutoRollbackConfigException",
+            "AutoRollback is enabled but no events are specified.",
+        )
+    return {"enabled": enabled, "events": list(events)}
+
+
+class Service:
+    """All of the emulator's CodeDeploy state, behind one lock."""
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        s3_app: WsgiApp,
+        region: str = "us-east-1",
+        instances: int = 3,
+        event_delay_ms: int = 0,
+        engine: Engine | None = None,
+        hook_env: Mapping[str, str] | None = None,
+        wait_for_hooks: bool = False,
+        hook_timeout_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if engine is None:
+            engine = run_deployment
+        self.lock = threading.RLock()
+        self.state_dir = state_dir.resolve()
+        self.bundle_dir = self.state_dir / "bundles"
+        self.instance_dir = self.state_dir / "instances"
+        self.bundles = BundleStore(s3_app)
+        self.region = region
+        self.default_instances = instances
+        self.event_delay_seconds = event_delay_ms / 1000
+        self.engine = engine
+        env = dict(hook_env or {})
+        env.setdefault("PATH", DEFAULT_HOOK_PATH)
+        self.hook_env: Mapping[str, str] = env
+        self.wait_for_hooks = wait_for_hooks
+        self.hook_timeout_seconds = hook_timeout_seconds
+        self.clock = clock
+        self.applications: dict[str, Application] = {}
+        self.groups: dict[tuple[str, str], DeploymentGroup] = {}
+        self.configs: dict[str, dict[str, Any]] = {}
+        self.revisions: dict[str, dict[str, RegisteredRevision]] = {}
+        self.deployments: dict[str, Deployment] = {}
+        self.rollouts: dict[str, Rollout] = {}
+        self.instance_counter = 0
+        self._random = random.SystemRandom()
+
+    # -- the protocol entry point --------------------------------------------------------------
+
+    def handle(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        handler = getattr(self, f"op_{operation}", None)
+        if handler is None:
+            raise ApiError(
+                "UnknownOperationException", f"The emulator does not implement {operation}."
+            )
+        with self.lock:
+            result: dict[str, Any] = handler(body)
+        return result
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def _application(self, body: Mapping[str, Any], key: str = "applicationName") -> Application:
+        app_name = name(body, key, "Application")
+        application = self.applications.get(app_name)
+        if application is None:
+            raise ApiError(
+                "ApplicationDoesNotExistException", f"No application found for name: {app_name}"
+            )
+        return application
+
+    def _group(self, application: Application, group_name: str) -> DeploymentGroup:
+        group = self.groups.get((application.name, group_name))
+        if group is None:
+            raise ApiError(
+                "DeploymentGroupDoesNotExistException",
+                f"No Deployment Group found for name: {group_name}",
+            )
+        return group
+
+    def _deployment(self, body: Mapping[str, Any]) -> Deployment:
+        identifier = deployment_id(body)
+        deployment = self.deployments.get(identifier)
+        if deployment is None:
+            raise ApiError(
+                "DeploymentDoesNotExistException",
+                f"The deployment {identifier} could not be found.",
+            )
+        return deployment
+
+    def config_info(self, config_name: str) -> dict[str, Any]:
+        for built_in in BUILT_INS:
+            if built_in["deploymentConfigName"] == config_name:
+                return {
+                    "deploymentConfigId": _built_in_id(config_name),
+                    "createTime": BUILT_IN_CREATE_TIME,
+                    **built_in,
+                }
+        config = self.configs.get(config_name)
+        if config is None:
+            raise ApiError(
+                "DeploymentConfigDoesNotExistException",
+                f"No deployment configuration found for name: {config_name}",
+            )
+        return config
+
+    # -- fleets --------------------------------------------------------------------------------
+
+    def _new_instance(self, index: int) -> SimulatedInstance:
+        self.instance_counter += 1
+        instance_id = f"i-{self.instance_counter:016x}"
+        home = self.instance_dir / instance_id
+        instance = SimulatedInstance(instance_id, index, home / "root", home / "agent")
+        instance.root.mkdir(parents=True, exist_ok=True)
+        instance.state_dir.mkdir(parents=True, exist_ok=True)
+        return instance
+
+    def fleet_of(self, group: DeploymentGroup) -> list[SimulatedInstance]:
+        if not group.instances:
+            count = None
+            for key in ("ec2TagFilters", "onPremisesInstanceTagFilters"):
+                found = _check_tag_filters(group.settings.get(key))
+                count = found if found is not None else count
+            total = self.default_instances if count is None else count
+            group.instances = [self._new_instance(index) for index in range(1, total + 1)]
+        return list(group.instances)
+
+    def replacement_fleet(self, group: DeploymentGroup, size: int) -> list[SimulatedInstance]:
+        return [self._new_instance(index) for index in range(1, size + 1)]
+
+    def adopt_fleet(self, group: DeploymentGroup, instances: list[SimulatedInstance]) -> None:
+        group.instances = instances
+
+    # -- applications --------------------------------------------------------------------------
+
+    def op_CreateApplication(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        app_name = name(body, "applicationName", "Application")
+        platform = body.get("computePlatform") or "Server"
+        if platform not in PLATFORMS:
+            raise ApiError(
+                "InvalidComputePlatformException",
+                f"The computePlatform {platform} is not valid; use Server, Lambda or ECS.",
+            )
+        if app_name in self.applications:
+            raise ApiError(
+                "ApplicationAlreadyExistsException",
+                f"The application {app_name} already exists with the IAM user or AWS account.",
+            )
+        application = Application(str(uuid.uuid4()), app_name, platform, self.clock())
+        self.applications[app_name] = application
+        self.revisions[app_name] = {}
+        return {"applicationId": application.application_id}
+
+    def op_GetApplication(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {"application": self._application(body).info()}
+
+    def op_ListApplications(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        page, token = _paginate(sorted(self.applications), body.get("nextToken"))
+        return {"applications": page, **({"nextToken": token} if token else {})}
+
+    def op_BatchGetApplications(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        names = required(
+            body,
+            "applicationNames",
+            "ApplicationNameRequiredException",
+            "The minimum number of required application names was not specified.",
+        )
+        assert isinstance(names, list)
+        if len(names) > 100:
+            raise ApiError(
+                "BatchLimitExceededException",
+                "The maximum number of names or IDs allowed for this request (100) was exceeded.",
+            )
+        return {
+            "applicationsInfo": [self._application({"applicationName": n}).info() for n in names]
+        }
+
+    def op_DeleteApplication(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        app_name = name(body, "applicationName", "Application")
+        if app_name in self.applications:
+            del self.applications[app_name]
+            self.revisions.pop(app_name, None)
+            for key in [key for key in self.groups if key[0] == app_name]:
+                del self.groups[key]
+        return {}
+
+    # -- deployment configurations -------------------------------------------------------------
+
+    def op_CreateDeploymentConfig(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        config_name = name(body, "deploymentConfigName", "DeploymentConfig")
+        platform = body.get("computePlatform") or "Server"
+        if platform not in PLATFORMS:
+            raise ApiError(
+                "InvalidComputePlatformException",
+                f"The computePlatform {platform} is not valid; use Server, Lambda or ECS.",
+            )
+        if (
+            any(c["deploymentConfigName"] == config_name for c in BUILT_INS)
+            or config_name in self.configs
+        ):
+            raise ApiError(
+                "DeploymentConfigAlreadyExistsException",
+                f"A deployment configuration with the name {config_name} already exists.",
+            )
+        config: dict[str, Any] = {
+            "deploymentConfigId": str(uuid.uuid4()),
+            "deploymentConfigName": config_name,
+            "createTime": self.clock(),
+            "computePlatform": platform,
+        }
+        if platform == "Server":
+            minimum = body.get("minimumHealthyHosts")
+            if not isinstance(minimum, Mapping):
+                raise ApiError(
+                    "InvalidMinimumHealthyHostValueException",
+                    "minimumHealthyHosts with a type and a value is required for the Server "
+                    "compute platform.",
+                )
+            kind, value = minimum.get("type"), minimum.get("value")
+            if (
+                kind not in ("HOST_COUNT", "FLEET_PERCENT")
+                or not isinstance(value, int)
+                or value < 0
+                or (kind == "FLEET_PERCENT" and value > 99)
+            ):
+                raise ApiError(
+                    "InvalidMinimumHealthyHostValueException",
+                    "The minimum healthy instance value was specified in an invalid format: "
+                    "HOST_COUNT needs a value >= 0, FLEET_PERCENT a value from 0 to 99.",
+                )
+            config["minimumHealthyHosts"] = {"type": kind, "value": value}
+        else:
+            routing = body.get("trafficRoutingConfig") or {"type": "AllAtOnce"}
+            kinds = {
+                "AllAtOnce": None,
+                "TimeBasedCanary": "timeBasedCanary",
+                "TimeBasedLinear": "timeBasedLinear",
+            }
+            kind = routing.get("type")
+            if kind not in kinds or (
+                kinds[kind] and not isinstance(routing.get(kinds[kind]), Mapping)
+            ):
+                raise ApiError(
+                    "InvalidTrafficRoutingConfigurationException",
+                    "The trafficRoutingConfig must be AllAtOnce, or "
+                    "TimeBasedCanary/TimeBasedLinear with its settings.",
+                )
+            config["trafficRoutingConfig"] = dict(routing)
+        self.configs[config_name] = config
+        return {"deploymentConfigId": config["deploymentConfigId"]}
+
+    def op_GetDeploymentConfig(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "deploymentConfigInfo": self.config_info(
+                name(body, "deploymentConfigName", "DeploymentConfig")
+            )
+        }
+
+    def op_ListDeploymentConfigs(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        names = [c["deploymentConfigName"] for c in BUILT_INS] + sorted(self.configs)
+        page, token = _paginate(names, body.get("nextToken"))
+        return {"deploymentConfigsList": page, **({"nextToken": token} if token else {})}
+
+    def op_DeleteDeploymentConfig(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        config_name = name(body, "deploymentConfigName", "DeploymentConfig")
+        if any(c["deploymentConfigName"] == config_name for c in BUILT_INS):
+            raise ApiError(
+                "InvalidDeploymentConfigNameException",
+                f"The built-in deployment configuration {config_name} cannot be deleted.",
+            )
+        if any(g.settings.get("deploymentConfigName") == config_name for g in self.groups.values()):
+            raise ApiError(
+                "DeploymentConfigInUseException",
+                f"The deployment configuration {config_name} is still in use by a deployment "
+                "group.",
+            )
+        self.configs.pop(config_name, None)
+        return {}
+
+    # -- deployment groups ---------------------------------------------------------------------
+
+    def _group_settings(
+        self, application: Application, body: Mapping[str, Any], base: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        settings = dict(base)
+        for key in GROUP_SETTINGS:
+            if key in body and body[key] is not None:
+                settings[key] = body[key]
+        platform = application.compute_platform
+        config_name = settings.get("deploymentConfigName") or DEFAULT_CONFIG[platform]
+        config = self.config_info(config_name)
+        if config.get("computePlatform", "Server") != platform:
+            raise ApiError(
+                "InvalidDeploymentConfigNameException",
+                f"The deployment configuration {config_name} is for the "
+                f"{config.get('computePlatform')} compute platform, not {platform}.",
+            )
+        settings["deploymentConfigName"] = config_name
+        role = settings.get("serviceRoleArn")
+        if not role:
+            raise ApiError("RoleRequiredException", "The service role ARN was not specified.")
+        if not isinstance(role, str) or not role.startswith("arn:aws") or ":role/" not in role:
+            raise ApiError(
+                "InvalidRoleException",
+                f"The service role ARN {role!r} is not a valid IAM role ARN.",
+            )
+        for key in ("ec2TagFilters", "onPremisesInstanceTagFilters"):
+            _check_tag_filters(settings.get(key))
+            settings.setdefault(key, [])
+        groups = settings.get("autoScalingGroups") or []
+        settings["autoScalingGroups"] = [
+            g if isinstance(g, Mapping) else {"name": g} for g in groups
+        ]
+        default_style = (
+            {"deploymentType": "IN_PLACE", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"}
+            if platform == "Server"
+            else {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}
+        )
+        style = {**default_style, **(settings.get("deploymentStyle") or {})}
+        if style["deploymentType"] not in ("IN_PLACE", "BLUE_GREEN") or style[
+            "deploymentOption"
+        ] not in ("WITH_TRAFFIC_CONTROL", "WITHOUT_TRAFFIC_CONTROL"):
+            raise ApiError(
+                "InvalidDeploymentStyleException",
+                "deploymentType must be IN_PLACE or BLUE_GREEN and deploymentOption "
+                "WITH_TRAFFIC_CONTROL or WITHOUT_TRAFFIC_CONTROL.",
+            )
+        if platform != "Server" and style != default_style:
+            raise ApiError(
+                "InvalidDeploymentStyleException",
+                f"{platform} deployment groups must use BLUE_GREEN with WITH_TRAFFIC_CONTROL.",
+            )
+        settings["deploymentStyle"] = style
+        if style["deploymentType"] == "BLUE_GREEN" and platform == "Server":
+            blue_green = settings.get("blueGreenDeploymentConfiguration") or {}
+            ready = blue_green.get("deploymentReadyOption") or {}
+            if ready.get("actionOnTimeout", "CONTINUE_DEPLOYMENT") not in (
+                "CONTINUE_DEPLOYMENT",
+                "STOP_DEPLOYMENT",
+            ):
+                raise ApiError(
+                    "InvalidBlueGreenDeploymentConfigurationException",
+                    "deploymentReadyOption.actionOnTimeout must be CONTINUE_DEPLOYMENT or "
+                    "STOP_DEPLOYMENT.",
+                )
+            settings["blueGreenDeploymentConfiguration"] = blue_green
+        rollback = _check_auto_rollback(settings.get("autoRollbackConfiguration"))
+        settings["autoRollbackConfiguration"] = rollback or {"enabled": False, "events": []}
+        settings.setdefault("outdatedInstancesStrategy", "UPDATE")
+        settings.setdefault("triggerConfigurations", [])
+        settings.setdefault(
+            "alarmConfiguration", {"enabled": False, "ignorePollAlarmFailure": False, "alarms": []}
+        )
+        settings.setdefault("terminationHookEnabled", False)
+        return settings
+
+    def op_CreateDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        group_name = name(body, "deploymentGroupName", "DeploymentGroup")
+        if (application.name, group_name) in self.groups:
+            raise ApiError(
+                "DeploymentGroupAlreadyExistsException",
+                f"The deployment group {group_name} already exists for application "
+                f"{application.name}.",
+            )
+        settings = self._group_settings(application, body, {})
+        group = DeploymentGroup(
+            str(uuid.uuid4()), application.name, group_name, settings, application.compute_platform
+        )
+        self.groups[(application.name, group_name)] = group
+        return {"deploymentGroupId": group.group_id}
+
+    def op_GetDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        group = self._group(application, name(body, "deploymentGroupName", "DeploymentGroup"))
+        return {"deploymentGroupInfo": group.info()}
+
+    def op_UpdateDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        group = self._group(
+            application, name(body, "currentDeploymentGroupName", "DeploymentGroup")
+        )
+        new_name = group.name
+        if body.get("newDeploymentGroupName"):
+            new_name = name(body, "newDeploymentGroupName", "DeploymentGroup")
+            if new_name != group.name and (application.name, new_name) in self.groups:
+                raise ApiError(
+                    "DeploymentGroupAlreadyExistsException",
+                    f"The deployment group {new_name} already exists for application "
+                    f"{application.name}.",
+                )
+        group.settings = self._group_settings(application, body, group.settings)
+        if new_name != group.name:
+            del self.groups[(application.name, group.name)]
+            group.name = new_name
+            self.groups[(application.name, new_name)] = group
+        return {"hooksNotCleanedUp": []}
+
+    def op_ListDeploymentGroups(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        names = sorted(g.name for g in self.groups.values() if g.application == application.name)
+        page, token = _paginate(names, body.get("nextToken"))
+        return {
+            "applicationName": application.name,
+            "deploymentGroups": page,
+            **({"nextToken": token} if token else {}),
+        }
+
+    def op_BatchGetDeploymentGroups(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        names = required(
+            body,
+            "deploymentGroupNames",
+            "DeploymentGroupNameRequiredException",
+            "The deployment group names were not specified.",
+        )
+        assert isinstance(names, list)
+        if len(names) > 100:
+            raise ApiError(
+                "BatchLimitExceededException",
+                "The maximum number of names or IDs allowed for this request (100) was exceeded.",
+            )
+        found, missing = [], []
+        for group_name in names:
+            group = self.groups.get((application.name, group_name))
+            if group is None:
+                missing.append(group_name)
+            else:
+                found.append(group.info())
+        message = f"Deployment groups not found: {', '.join(missing)}" if missing else ""
+        return {"deploymentGroupsInfo": found, "errorMessage": message}
+
+    def op_DeleteDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        group_name = name(body, "deploymentGroupName", "DeploymentGroup")
+        self.groups.pop((application.name, group_name), None)
+        return {"hooksNotCleanedUp": []}
+
+    # -- revisions -----------------------------------------------------------------------------
+
+    def _check_revision(self, application: Application, location: object) -> dict[str, Any]:
+        if not isinstance(location, Mapping) or not location.get("revisionType"):
+            raise ApiError("RevisionRequiredException", "The revision ID was not specified.")
+        kind = location["revisionType"]
+        platform = application.compute_platform
+        if kind == "S3":
+            s3 = location.get("s3Location")
+            if not isinstance(s3, Mapping):
+                raise ApiError("InvalidRevisionException", "An S3 revision needs an s3Location.")
+            revisions.check_s3_location(s3, platform)
+        elif kind == "AppSpecContent":
+            if platform == "Server":
+                raise ApiError(
+                    "InvalidRevisionException",
+                    "AppSpecContent revisions are for the ECS and Lambda compute platforms only.",
+                )
+            if not isinstance(location.get("appSpecContent"), Mapping) or not location[
+                "appSpecContent"
+            ].get("content"):
+                raise ApiError(
+                    "InvalidRevisionException", "An AppSpecContent revision needs its content."
+                )
+        elif kind == "String":
+            if platform != "Lambda":
+                raise ApiError(
+                    "InvalidRevisionException",
+                    "String revisions are for the Lambda compute platform only.",
+                )
+        elif kind == "GitHub":
+            raise ApiError(
+                "InvalidRevisionException",
+                "The emulator cannot reach GitHub: deploy an S3 revision (ci-deploy push "
+                "uploads one).",
+            )
+        else:
+            raise ApiError("InvalidRevisionException", f"The revision type {kind} is not valid.")
+        return dict(location)
+
+    def _remember(
+        self,
+        application: Application,
+        location: dict[str, Any],
+        *,
+        description: str | None,
+        registered: bool,
+    ) -> RegisteredRevision:
+        known = self.revisions.setdefault(application.name, {})
+        key = _revision_key(location)
+        record = known.get(key)
+        if record is None:
+            record = RegisteredRevision(location, description, self.clock() if registered else None)
+            known[key] = record
+        elif registered:
+            record.register_time = self.clock()
+            record.description = description if description is not None else record.description
+        return record
+
+    def op_RegisterApplicationRevision(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        location = self._check_revision(application, body.get("revision"))
+        description = _text(body, "description")
+        if description is not None and len(description) > 256:
+            raise ApiError("DescriptionTooLongException", "The description is too long.")
+        self._remember(application, location, description=description, registered=True)
+        return {}
+
+    def _find_revision(self, application: Application, location: object) -> RegisteredRevision:
+        if not isinstance(location, Mapping):
+            raise ApiError("RevisionRequiredException", "The revision ID was not specified.")
+        record = self.revisions.get(application.name, {}).get(_revision_key(location))
+        if record is None:
+            raise ApiError(
+                "RevisionDoesNotExistException",
+                "No application revision found for revision "
+                f"{json.dumps(location, sort_keys=True)}",
+            )
+        return record
+
+    def op_GetApplicationRevision(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        record = self._find_revision(application, body.get("revision"))
+        return {
+            "applicationName": application.name,
+            "revision": record.location,
+            "revisionInfo": record.generic_info(),
+        }
+
+    def op_BatchGetApplicationRevisions(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        wanted = required(
+            body, "revisions", "RevisionRequiredException", "The revision ID was not specified."
+        )
+        assert isinstance(wanted, list)
+        if len(wanted) > BATCH_LIMIT:
+            raise ApiError(
+                "BatchLimitExceededException",
+                f"The maximum number of revisions allowed for this request ({BATCH_LIMIT}) was "
+                "exceeded.",
+            )
+        found = []
+        for location in wanted:
+            record = self._find_revision(application, location)
+            found.append(
+                {"revisionLocation": record.location, "genericRevisionInfo": record.generic_info()}
+            )
+        return {"applicationName": application.name, "errorMessage": "", "revisions": found}
+
+    def op_ListApplicationRevisions(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        sort_by = body.get("sortBy")
+        if sort_by not in (None, "registerTime", "firstUsedTime", "lastUsedTime"):
+            raise ApiError(
+                "InvalidSortByException",
+                "The column name to sort by is either not present or was specified in an "
+                "invalid format.",
+            )
+        order = body.get("sortOrder") or "ascending"
+        if order not in ("ascending", "descending"):
+            raise ApiError(
+                "InvalidSortOrderException", "The sort order was specified in an invalid format."
+            )
+        bucket, prefix = body.get("s3Bucket"), body.get("s3KeyPrefix")
+        if prefix and not bucket:
+            raise ApiError(
+                "BucketNameFilterRequiredException",
+                "A bucket name is required when a key prefix is given.",
+            )
+        deployed = body.get("deployed") or "ignore"
+        if deployed not in ("include", "exclude", "ignore"):
+            raise ApiError(
+                "InvalidDeployedStateFilterException",
+                "The deployed state filter was specified in an invalid format.",
+            )
+        records = list(self.revisions.get(application.name, {}).values())
+        if bucket:
+            records = [
+                r
+                for r in records
+                if (r.location.get("s3Location") or {}).get("bucket") == bucket
+                and str((r.location.get("s3Location") or {}).get("key", "")).startswith(
+                    prefix or ""
+                )
+            ]
+        if deployed == "include":
+            records = [r for r in records if r.first_used is not None]
+        elif deployed == "exclude":
+            records = [r for r in records if r.first_used is None]
+        if sort_by:
+            field = {
+                "registerTime": "register_time",
+                "firstUsedTime": "first_used",
+                "lastUsedTime": "last_used",
+            }[sort_by]
+            records.sort(key=lambda r: getattr(r, field) or 0.0, reverse=order == "descending")
+        page, token = _paginate([r.location for r in records], body.get("nextToken"))
+        return {"revisions": page, **({"nextToken": token} if token else {})}
+
+    # -- deployments ---------------------------------------------------------------------------
+
+    def _active_in(self, group: DeploymentGroup) -> Deployment | None:
+        return next(
+            (d for d in self.deployments.values() if d.group is group and not d.terminal), None
+        )
+
+    def _new_deployment_id(self) -> str:
+        alphabet = string.ascii_uppercase + string.digits
+        while True:
+            candidate = "d-" + "".join(self._random.choice(alphabet) for _ in range(9))
+            if candidate not in self.deployments:
+                return candidate
+
+    def op_CreateDeployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        application = self._application(body)
+        group_name = name(body, "deploymentGroupName", "DeploymentGroup")
+        group = self._group(application, group_name)
+        revision = body.get("revision") or group.target_revision
+        location = self._check_revision(application, revision)
+        platform = application.compute_platform
+        config_name = body.get("deploymentConfigName") or group.settings["deploymentConfigName"]
+        if not isinstance(config_name, str) or not NAME_PATTERN.fullmatch(config_name):
+            raise ApiError(
+                "InvalidDeploymentConfigNameException",
+                "The deployment configuration name was specified in an invalid format.",
+            )
+        config = self.config_info(config_name)
+        if config.get("computePlatform", "Server") != platform:
+            raise ApiError(
+                "InvalidDeploymentConfigNameException",
+                f"The deployment configuration {config_name} is for the "
+                f"{config.get('computePlatform')} compute platform, not {platform}.",
+            )
+        description = _text(body, "description")
+        if description is not None and len(description) > 256:
+            raise ApiError("DescriptionTooLongException", "The description is too long.")
+        behavior = body.get("fileExistsBehavior")
+        if platform != "Server" and behavior is not None:
+            raise ApiError(
+                "InvalidFileExistsBehaviorException",
+                "For Lambda, ECS and Kubernetes deployment, fileExistsBehavior can not be "
+                "specified",
+            )
+        if behavior is not None and behavior not in ("DISALLOW", "OVERWRITE", "RETAIN"):
+            raise ApiError(
+                "InvalidFileExistsBehaviorException",
+                "fileExistsBehavior must be DISALLOW, OVERWRITE or RETAIN.",
+            )
+        rollback = _check_auto_rollback(body.get("autoRollbackConfiguration"))
+        traffic_plan = (
+            self._traffic_plan(application, group, location) if platform != "Server" else {}
+        )
+        if location["revisionType"] == "S3" and platform == "Server":
+            s3 = location["s3Location"]
+            if self.bundles.head(s3["bucket"], s3["key"], s3.get("version")) is None:
+                version = f" (version {s3['version']})" if s3.get("version") else ""
+                raise ApiError(
+                    "RevisionDoesNotExistException",
+                    "No application revision found for revision: the object "
+                    f"s3://{s3['bucket']}/{s3['key']}{version} does not exist.",
+                )
+        active = self._active_in(group)
+        if active is not None:
+            raise ApiError(
+                "DeploymentLimitExceededException",
+                f"The Deployment Group '{group.name}' already has an active Deployment "
+                f"'{active.deployment_id}'",
+            )
+        options: dict[str, Any] = {
+            "ignoreApplicationStopFailures": bool(body.get("ignoreApplicationStopFailures")),
+            "updateOutdatedInstancesOnly": bool(body.get("updateOutdatedInstancesOnly")),
+        }
+        if description is not None:
+            options["description"] = description
+        if platform == "Server":
+            options["fileExistsBehavior"] = behavior or "DISALLOW"
+        deployment = self._start_deployment(
+            application,
+            group,
+            location,
+            config_name,
+            creator="user",
+            options=options,
+            auto_rollback=rollback or group.settings.get("autoRollbackConfiguration"),
+            traffic_plan=traffic_plan,
+        )
+        return {"deploymentId": deployment.deployment_id}
+
+    def _start_deployment(
+        self,
+        application: Application,
+        group: DeploymentGroup,
+        location: dict[str, Any],
+        config_name: str,
+        *,
+        creator: str,
+        options: dict[str, Any],
+        auto_rollback: dict[str, Any] | None,
+        traffic_plan: dict[str, Any],
+    ) -> Deployment:
+        now = self.clock()
+        record = self._remember(application, location, description=None, registered=False)
+        record.first_used = record.first_used or now
+        record.last_used = now
+        if group.name not in record.groups:
+            record.groups.append(group.name)
+        deployment = Deployment(
+            deployment_id=self._new_deployment_id(),
+            application=application.name,
+            group=group,
+            config_name=config_name,
+            revision=location,
+            create_time=now,
+            creator=creator,
+            compute_platform=application.compute_platform,
+            options=options,
+            previous_revision=group.last_successful_revision,
+            auto_rollback=auto_rollback,
+            traffic_plan=traffic_plan,
+        )
+        self.deployments[deployment.deployment_id] = deployment
+        group.target_revision = location
+        rollout = Rollout(self, deployment)
+        self.rollouts[deployment.deployment_id] = rollout
+        rollout.start()
+        return deployment
+
+    def _traffic_plan(
+        self, application: Application, group: DeploymentGroup, location: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        kind = location["revisionType"]
+        if kind == "AppSpecContent":
+            content = location["appSpecContent"]
+            document = revisions.parse_appspec_content(
+                str(content["content"]), content.get("sha256")
+            )
+        elif kind == "String":
+            raw = location.get("string") or {}
+            document = revisions.parse_appspec_content(
+                str(raw.get("content", "")), raw.get("sha256")
+            )
+        else:
+            s3 = location["s3Location"]
+            data = self.bundles.read(
+                revisions.S3Object(s3["bucket"], s3["key"], "", s3.get("version"))
+            )
+            if data is None:
+                raise ApiError(
+                    "RevisionDoesNotExistException",
+                    "No application revision found for revision: the object "
+                    f"s3://{s3['bucket']}/{s3['key']} does not exist.",
+                )
+            document = revisions.parse_appspec_content(data.decode("utf-8", errors="replace"), None)
+        if application.compute_platform == "ECS":
+            ecs = revisions.check_ecs(document)
+            services = group.settings.get("ecsServices") or [
+                {"clusterName": "default", "serviceName": application.name}
+            ]
+            cluster, service_name = (
+                services[0].get("clusterName", "default"),
+                services[0].get("serviceName", application.name),
+            )
+            target_id = f"{cluster}:{service_name}"
+            task_sets = [
+                {
+                    "identifer": f"ecs-svc/{n}",
+                    "desiredCount": 1,
+                    "pendingCount": 0 if label == "Blue" else 1,
+                    "runningCount": 1 if label == "Blue" else 0,
+                    "status": "PRIMARY" if label == "Blue" else "ACTIVE",
+                    "trafficWeight": 100.0 if label == "Blue" else 0.0,
+                    "taskSetLabel": label,
+                }
+                for n, label in ((1, "Blue"), (2, "Green"))
+            ]
+            return {
+                "target_id": target_id,
+                "target_arn": (
+                    f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:service/{cluster}/{service_name}"
+                ),
+                "kind": "ECSTarget",
+                "events": ECS_EVENTS,
+                "hooks": ecs.hooks,
+                "extra": {"taskSetsInfo": task_sets},
+            }
+        function = revisions.check_lambda(document)
+        return {
+            "target_id": function.function_name,
+            "target_arn": (
+                f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:"
+                f"{function.function_name}:{function.alias}"
+            ),
+            "kind": "LambdaTarget",
+            "events": LAMBDA_EVENTS,
+            "hooks": function.hooks,
+            "extra": {
+                "lambdaFunctionInfo": {
+                    "functionName": function.function_name,
+                    "functionAlias": function.alias,
+                    "currentVersion": function.current_version,
+                    "targetVersion": function.target_version,
+                    "targetVersionWeight": 0.0,
+                }
+            },
+        }
+
+    def deployment_finished(self, deployment: Deployment) -> None:
+        """Roll back a failed (or stopped, when asked) deployment (caller holds the lock)."""
+        config = deployment.auto_rollback or {}
+        wanted = (
+            deployment.status == "Failed"
+            and config.get("enabled")
+            and "DEPLOYMENT_FAILURE" in (config.get("events") or [])
+        ) or (deployment.status == "Stopped" and deployment.rollback_on_stop)
+        if not wanted or deployment.creator == "codeDeployRollback":
+            return
+        group = deployment.group
+        previous = group.last_successful_revision
+        if previous is None:
+            deployment.rollback_info = {
+                "rollbackMessage": "Automatic rollback skipped: the deployment group has no "
+                "previous successful revision."
+            }
+            return
+        application = self.applications.get(deployment.application)
+        if application is None or self.groups.get((application.name, group.name)) is not group:
+            return
+        rollback = self._start_deployment(
+            application,
+            group,
+            previous,
+            deployment.config_name,
+            creator="codeDeployRollback",
+            options=dict(deployment.options),
+            auto_rollback=None,
+            traffic_plan=self._traffic_plan(application, group, previous)
+            if application.compute_platform != "Server"
+            else {},
+        )
+        deployment.rollback_info = {
+            "rollbackDeploymentId": rollback.deployment_id,
+            "rollbackMessage": f"Deployment {deployment.deployment_id} was rolled back by "
+            "{rollback.deployment_id}.",
+        }
+        rollback.rollback_info = {
+            "rollbackTriggeringDeploymentId": deployment.deployment_id,
+            "rollbackMessage": f"Rollback of {deployment.deployment_id} to the last successful "
+            "revision.",
+        }
+
+    def op_GetDeployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {"deploymentInfo": self._deployment(body).info()}
+
+    def op_BatchGetDeployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        ids = required(
+            body,
+            "deploymentIds",
+            "DeploymentIdRequiredException",
+            "At least one deployment ID must be specified.",
+        )
+        assert isinstance(ids, list)
+        if len(ids) > BATCH_LIMIT:
+            raise ApiError(
+                "BatchLimitExceededException",
+                f"The maximum number of deployment IDs allowed for this request ({BATCH_LIMIT}) "
+                "was exceeded.",
+            )
+        found = []
+        for identifier in ids:
+            deployment_id({"deploymentId": identifier})
+            if identifier in self.deployments:
+                found.append(self.deployments[identifier].info())
+        return {"deploymentsInfo": found}
+
+    def op_ListDeployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        chosen = list(self.deployments.values())
+        if body.get("applicationName") is not None or body.get("deploymentGroupName") is not None:
+            application = self._application(body)
+            chosen = [d for d in chosen if d.application == application.name]
+            if body.get("deploymentGroupName") is not None:
+                group = self._group(
+                    application, name(body, "deploymentGroupName", "DeploymentGroup")
+                )
+                chosen = [d for d in chosen if d.group is group]
+        statuses = body.get("includeOnlyStatuses") or []
+        valid = {
+            "Created",
+            "Queued",
+            "InProgress",
+            "Baking",
+            "Succeeded",
+            "Failed",
+            "Stopped",
+            "Ready",
+        }
+        if any(status not in valid for status in statuses):
+            raise ApiError(
+                "InvalidDeploymentStatusException",
+                "The specified deployment status doesn't exist or cannot be determined.",
+            )
+        if statuses:
+            chosen = [d for d in chosen if d.status in statuses]
+        window = body.get("createTimeRange") or {}
+        start, end = window.get("start"), window.get("end")
+        if start is not None and end is not None and start > end:
+            raise ApiError(
+                "InvalidTimeRangeException",
+                "The specified time range was specified in an invalid format.",
+            )
+        chosen = [
+            d
+            for d in chosen
+            if (start is None or d.create_time >= start) and (end is None or d.create_time <= end)
+        ]
+        chosen.sort(key=lambda d: d.create_time, reverse=True)
+        page, token = _paginate([d.deployment_id for d in chosen], body.get("nextToken"))
+        return {"deployments": page, **({"nextToken": token} if token else {})}
+
+    def _started(self, deployment: Deployment) -> None:
+        if not deployment.targets_assigned:
+            raise ApiError(
+                "DeploymentNotStartedException", "The specified deployment has not started."
+            )
+
+    def op_ListDeploymentTargets(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployment = self._deployment(body)
+        self._started(deployment)
+        filters = body.get("targetFilters") or {}
+        targets = list(deployment.iter_targets())
+        for key, values in filters.items():
+            if key == "TargetStatus":
+                targets = [t for t in targets if t.status in values]
+            elif key == "ServerInstanceLabel":
+                targets = [t for t in targets if t.label in values]
+            else:
+                raise ApiError(
+                    "InvalidTargetFilterNameException",
+                    f"The target filter name {key} is invalid; use TargetStatus or "
+                    "ServerInstanceLabel.",
+                )
+        page, token = _paginate([t.target_id for t in targets], body.get("nextToken"))
+        return {"targetIds": page, **({"nextToken": token} if token else {})}
+
+    def _target_info(self, deployment: Deployment, target_id: object) -> dict[str, Any]:
+        if not isinstance(target_id, str) or not target_id:
+            raise ApiError(
+                "InvalidDeploymentTargetIdException", "The target ID provided was not valid."
+            )
+        target = deployment.targets.get(target_id)
+        if target is None:
+            raise ApiError(
+                "DeploymentTargetDoesNotExistException",
+                f"The provided target ID {target_id} does not belong to the deployment "
+                f"{deployment.deployment_id}.",
+            )
+        member = {
+            "InstanceTarget": "instanceTarget",
+            "ECSTarget": "ecsTarget",
+            "LambdaTarget": "lambdaTarget",
+        }[target.kind]
+        return {"deploymentTargetType": target.kind, member: target.info(deployment.deployment_id)}
+
+    def op_BatchGetDeploymentTargets(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployment = self._deployment(body)
+        ids = required(
+            body,
+            "targetIds",
+            "DeploymentTargetIdRequiredException",
+            "A deployment target ID was not provided.",
+        )
+        assert isinstance(ids, list)
+        if len(ids) > BATCH_LIMIT:
+            raise ApiError(
+                "DeploymentTargetListSizeExceededException",
+                "The maximum number of targets that can be associated with a request "
+                f"({BATCH_LIMIT}) was exceeded.",
+            )
+        return {
+            "deploymentTargets": [self._target_info(deployment, target_id) for target_id in ids]
+        }
+
+    def op_GetDeploymentTarget(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployment = self._deployment(body)
+        target_id = required(
+            body,
+            "targetId",
+            "DeploymentTargetIdRequiredException",
+            "A deployment target ID was not provided.",
+        )
+        return {"deploymentTarget": self._target_info(deployment, target_id)}
+
+    def _instances_of(self, deployment: Deployment) -> None:
+        if deployment.compute_platform == "ECS":
+            raise ApiError(
+                "InvalidComputePlatformException",
+                "The instance APIs do not support the ECS compute platform; use "
+                "ListDeploymentTargets.",
+            )
+        self._started(deployment)
+
+    def op_ListDeploymentInstances(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployment = self._deployment(body)
+        self._instances_of(deployment)
+        statuses = body.get("instanceStatusFilter") or []
+        valid = {"Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown", "Ready"}
+        if any(status not in valid for status in statuses):
+            raise ApiError(
+                "InvalidInstanceStatusException", "The specified instance status does not exist."
+            )
+        kinds = body.get("instanceTypeFilter") or []
+        if any(kind not in ("Blue", "Green") for kind in kinds):
+            raise ApiError(
+                "InvalidInstanceTypeException",
+                "An invalid instance type was specified for instances in a blue/green deployment.",
+            )
+        targets = [
+            t
+            for t in deployment.iter_targets()
+            if (not statuses or t.status in statuses) and (not kinds or t.label in kinds)
+        ]
+        page, token = _paginate([t.target_id for t in targets], body.get("nextToken"))
+        return {"instancesList": page, **({"nextToken": token} if token else {})}
+
+    def _instance_summary(self, deployment: Deployment, instance_id: object) -> dict[str, Any]:
+        if not isinstance(instance_id, str) or not instance_id:
+            raise ApiError("InstanceIdRequiredException", "The instance ID was not specified.")
+        target = deployment.targets.get(instance_id)
+        if target is None:
+            raise ApiError(
+                "InstanceDoesNotExistException",
+                f"The instance {instance_id} is not part of the deployment "
+                f"{deployment.deployment_id}.",
+            )
+        return target.instance_summary(deployment.deployment_id)
+
+    def op_BatchGetDeploymentInstances(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployment = self._deployment(body)
+        self._instances_of(deployment)
+        ids = required(
+            body, "instanceIds", "InstanceIdRequiredException", "The instance ID was not specified."
+        )
+        assert isinstance(ids, list)
+        if len(ids) > BATCH_LIMIT:
+            raise ApiError(
+                "BatchLimitExceededException",
+                f"The maximum number of instance IDs allowed for this request ({BATCH_LIMIT}) "
+                "was exceeded.",
+            )
+        return {
+            "instancesSummary": [self._instance_summary(deployment, i) for i in ids],
+            "errorMessage": "",
+        }
+
+    def op_GetDeploymentInstance(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployment = self._deployment(body)
+        self._instances_of(deployment)
+        return {"instanceSummary": self._instance_summary(deployment, body.get("instanceId"))}
+
+    # -- control -------------------------------------------------------------------------------
+
+    def op_StopDeployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployment = self._deployment(body)
+        if deployment.terminal:
+            raise ApiError(
+                "DeploymentAlreadyCompletedException",
+                f"The deployment {deployment.deployment_id} has already completed.",
+            )
+        deployment.rollback_on_stop = bool(body.get("autoRollbackEnabled"))
+        deployment.stop_requested.set()
+        for target in deployment.iter_targets():
+            target.cancel.set()  # the engine kills a running hook's process group
+        for hook in deployment.hooks.values():
+            hook.reported.set()
+        self.rollouts[deployment.deployment_id].changed.notify_all()
+        return {
+            "status": "Pending",
+            "statusMessage": "Stopping Pending. Stopping to schedule commands in the deployment "
+            "instances",
+        }
+
+    def op_ContinueDeployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployment = self._deployment(body)
+        wait_type = body.get("deploymentWaitType") or "READY_WAIT"
+        if wait_type not in ("READY_WAIT", "TERMINATION_WAIT"):
+            raise ApiError(
+                "InvalidDeploymentWaitTypeException",
+                "The wait type is invalid; use READY_WAIT or TERMINATION_WAIT.",
+            )
+        if deployment.terminal:
+            raise ApiError(
+                "DeploymentAlreadyCompletedException",
+                f"The deployment {deployment.deployment_id} has already completed.",
+            )
+        if wait_type == "TERMINATION_WAIT" or deployment.status != "Ready":
+            raise ApiError(
+                "DeploymentIsNotInReadyStateException",
+                f"The deployment {deployment.deployment_id} is not in the Ready state.",
+            )
+        deployment.proceed.set()
+        self.rollouts[deployment.deployment_id].changed.notify_all()
+        return {}
+
+    def op_PutLifecycleEventHookExecutionStatus(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        deployment = self._deployment(body)
+        execution_id = body.get("lifecycleEventHookExecutionId")
+        hook = deployment.hooks.get(execution_id) if isinstance(execution_id, str) else None
+        if hook is None:
+            raise ApiError(
+                "InvalidLifecycleEventHookExecutionIdException",
+                f"The lifecycle event hook execution ID {execution_id!r} is not valid for "
+                f"deployment {deployment.deployment_id}.",
+            )
+        status = body.get("status")
+        if status not in ("Succeeded", "Failed"):
+            raise ApiError(
+                "InvalidLifecycleEventHookExecutionStatusException",
+                "The hook execution status must be Succeeded or Failed.",
+            )
+        if hook.status is not None or deployment.terminal:
+            raise ApiError(
+                "LifecycleEventAlreadyCompletedException",
+                f"The lifecycle event {hook.event_name} has already completed.",
+            )
+        hook.status = status
+        hook.reported.set()
+        return {"lifecycleEventHookExecutionId": hook.execution_id}
+
+    # -- shutting down -------------------------------------------------------------------------
+
+    def stop_all(self) -> None:
+        """Stop every running deployment and wait for its threads (server shutdown)."""
+        with self.lock:
+            rollouts = list(self.rollouts.values())
+            for rollout in rollouts:
+                deployment = rollout.deployment
+                if not deployment.terminal:
+                    deployment.stop_requested.set()
+                    for target in deployment.iter_targets():
+                        target.cancel.set()
+                    for hook in deployment.hooks.values():
+                        hook.reported.set()
+                    rollout.gate_open.set()
+                    rollout.changed.notify_all()
+        for rollout in rollouts:
+            for thread in list(rollout.threads):
+                thread.join(timeout=30)
+
+
+def _built_in_id(config_name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"codedeploy:{config_name}"))
