@@ -240,3 +240,16 @@ def test_the_schema_agrees_with_the_validator_on_the_server_corpus() -> None:
             assert schema_errors, f"{case.name}: the schema misses {codes_found}"
         checked += 1
     assert checked >= 40
+
+
+def test_the_readme_lists_every_code_the_corpus_produces() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Validating an AppSpec", 1)[1].split("\n## ", 1)[0]
+    produced = set()
+    for expect in CASES_DIR.glob("*.expect"):
+        for line in expect.read_text().splitlines():
+            if line[:1].isdigit():
+                produced.add(line.split()[2])
+    assert len(produced) >= 50
+    missing = sorted(code for code in produced if f"`{code}`" not in section)
+    assert missing == []
