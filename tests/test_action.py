@@ -199,25 +199,21 @@ def test_action_scripts_and_repo_scripts_pass_shellcheck(tmp_path: Path) -> None
 
 
 def harness_env(path: str) -> dict[str, str]:
-    env = {
-        "PATH": path,
-        "HOME": os.environ.get("HOME", "/root"),
-        "LANG": "C.UTF-8",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "GITHUB_REPOSITORY": "octo/web",
-        "GITHUB_SHA": "0" * 40,
-    }
-    for name in (
-        "UV_CACHE_DIR",
-        "PIP_CACHE_DIR",
-        "XDG_CACHE_HOME",
-        "PIP_INDEX_URL",
-        "UV_INDEX_URL",
-    ):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    """The machine's environment (a self-hosted runner's: proxies, certificates, pip config),
+    without anything of this test run or of ci-deploy, with fake AWS credentials."""
+    ours = ("CI_DEPLOY_", "GITHUB_", "RUNNER_", "PYTEST", "VIRTUAL_ENV", "COV_CORE", "AWS_")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(ours)}
+    env.update(
+        {
+            "PATH": path,
+            "LANG": "C.UTF-8",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "GITHUB_REPOSITORY": "octo/web",
+            "GITHUB_SHA": "0" * 40,
+        }
+    )
     return env
 
 
@@ -296,3 +292,41 @@ def test_a_broken_appspec_is_annotated_on_its_file_and_line(
     ]
     assert located[0].properties["title"] == "appspec hook-timeout-invalid"
     assert located[0].message.startswith("timeout is a number (9000)")
+
+
+def test_without_ci_deploy_on_path_the_action_installs_its_own_source(
+    tmp_path: Path, workspace: Path
+) -> None:
+    """The runner's Python only (no ci-deploy): the action installs $GITHUB_ACTION_PATH into a
+    venv under $RUNNER_TEMP, and a second run reuses it (what a cache hit restores)."""
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    runner_python = Path(sys.base_prefix) / "bin"
+    assert not (runner_python / "ci-deploy").exists()
+    # The action at its ref: a copy, as the runner downloads it (and safe from edits meanwhile).
+    action = tmp_path / "action"
+    action.mkdir()
+    for name in ("action.yml", "pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, action / name)
+    junk = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(REPO / "src", action / "src", ignore=junk)
+    harness = ActionHarness(action, workspace, temp, harness_env(f"{runner_python}:/usr/bin:/bin"))
+    shutil.copytree(REPO / "examples" / "web-app", workspace / "app")
+
+    first = harness.run({"command": "validate", "source": "app"}, timeout_seconds=300)
+    assert first.exit_code == 0, first.log
+    located = first.step("locate").outputs
+    assert located["install"] == "true"
+    assert located["cli"] == str(temp / "ci-deploy-env" / "bin" / "ci-deploy")
+    key = re.compile(r"ci-deploy-Linux-X64-py3\.\d+-[0-9a-f]{8}-[0-9a-f]{16}")
+    assert key.fullmatch(located["cache-key"])
+    [cache] = [step for step in first.steps if step.kind == "uses"]
+    assert cache.with_ == {"path": str(temp / "ci-deploy-env"), "key": located["cache-key"]}
+    installed = re.compile(r"^Installed ci-deploy \S+ with (uv|venv \+ pip) in [0-9.]+s$", re.M)
+    assert installed.search(first.steps[2].stdout)
+    assert "valid Server" in first.step("run").stderr
+
+    second = harness.run({"command": "validate", "source": "app"}, timeout_seconds=60)
+    assert second.exit_code == 0, second.log
+    assert second.step("locate").outputs["cache-key"] == located["cache-key"]
+    assert second.steps[2].stdout.startswith("Using the cached ci-deploy ")
