@@ -201,8 +201,8 @@ def test_every_shipped_example_validates(example: Path, streams) -> None:  # typ
     assert ": valid " in streams.err
 
 
-def test_examples_cover_ecs_and_lambda() -> None:
-    assert {"ecs", "lambda"} <= {path.name for path in EXAMPLES}
+def test_examples_cover_every_platform() -> None:
+    assert {"ecs", "lambda", "web-app", "failing-hook"} <= {path.name for path in EXAMPLES}
 
 
 def test_a_real_process_reports_exit_2_and_never_imports_boto3() -> None:

@@ -27,6 +27,8 @@ class Context:
 
 def describe(node: Node) -> str:
     """'a string ("x")', 'a number (0644)', 'a list' — the type and, for scalars, the text."""
+    if isinstance(node, Scalar) and isinstance(node.value, str):
+        return f'a string ("{node.value}")'
     if isinstance(node, Scalar) and node.value is not None:
         shown = node.raw if node.raw else str(node.value)
         return f"{node.kind} ({shown})"

@@ -243,12 +243,13 @@ def _check_permissions(
         if spec is None:
             continue
         unknown_keys(ctx, spec, PERMISSION_KEYS, "a permissions entry", _TOP_CONSEQUENCE)
-        _check_permission(ctx, spec, objects, destinations)
+        _check_permission(ctx, spec, objects, destinations if os_name != "windows" else None)
 
 
 def _check_permission(
-    ctx: Context, spec: Mapping, objects: dict[str, Node], destinations: list[str]
+    ctx: Context, spec: Mapping, objects: dict[str, Node], destinations: list[str] | None
 ) -> None:
+    """One permissions entry; ``destinations`` is None when paths are not Linux paths."""
     entry = spec.get("object")
     if entry is None:
         ctx.error(
@@ -282,7 +283,7 @@ def _check_permission(
 
 
 def _check_object(
-    ctx: Context, node: Node, objects: dict[str, Node], destinations: list[str]
+    ctx: Context, node: Node, objects: dict[str, Node], destinations: list[str] | None
 ) -> None:
     text = string(ctx, node, "object", "an absolute path such as /srv/app")
     if text is None:
@@ -297,6 +298,8 @@ def _check_object(
         )
     else:
         objects[normal] = node
+    if destinations is None:
+        return
     if not text.startswith("/"):
         ctx.error(
             node,
@@ -628,7 +631,7 @@ def _check_timeout(ctx: Context, node: Node) -> int:
         ctx.error(
             node,
             "hook-timeout-invalid",
-            f"timeout is the string {node.raw!r}: agent 2.x requires a number; write "
+            f'timeout is the quoted string "{value}": agent 2.x requires a number; write '
             f"timeout: {int(value)} without quotes",
         )
         return 0

@@ -26,6 +26,22 @@ FUNCTION_NAME = re.compile(
     r"(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?"
 )
 _CONSEQUENCE = "CodeDeploy does not use it"
+# What to write for a missing required key.
+EXAMPLES = {
+    "resources": "a list holding the one resource to deploy",
+    "type": "the resource type",
+    "properties": "the resource's settings",
+    "taskdefinition": "the task definition's full ARN, "
+    "arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION",
+    "loadbalancerinfo": "ContainerName and ContainerPort under it",
+    "containername": "the name of the container that receives traffic",
+    "containerport": "the container port that receives traffic, such as 8080",
+    "capacityprovider": "a capacity provider name, such as FARGATE_SPOT",
+    "name": "the Lambda function's name",
+    "alias": "the alias CodeDeploy shifts, such as live",
+    "currentversion": 'the version the alias points at now, such as "3"',
+    "targetversion": 'the version to shift to, such as "4"',
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,11 @@ class Platform:
     properties_key: str
     hook_events: tuple[str, ...]
     reserved_events: tuple[str, ...]
+
+    @property
+    def article(self) -> str:
+        """'an ECS' / 'a Lambda', for messages."""
+        return ("an " if self.label[0] in "AEIOU" else "a ") + self.label
 
 
 def check_version(ctx: Context, root: Mapping) -> None:
@@ -63,10 +84,12 @@ def find(ctx: Context, parent: Mapping, name: str, *, required_in: str | None) -
     entry = parent.get_folded(name)
     if entry is None:
         if required_in is not None:
+            example = EXAMPLES.get(name.lower())
             ctx.error(
                 parent,
                 "missing-key",
-                f"{required_in} has no {name!r}: add '{name}:'",
+                f"{required_in} has no {name!r}: add '{name}:'"
+                + (f" with {example}" if example else ""),
             )
         return None
     return entry[1]
@@ -85,7 +108,7 @@ def the_resource(ctx: Context, root: Mapping, platform: Platform) -> Mapping | N
         ctx.error(
             items,
             "resource-count",
-            f"{platform.resources_key} lists {len(items.items)} resources: a {platform.label} "
+            f"{platform.resources_key} lists {len(items.items)} resources: {platform.article} "
             f"deployment targets exactly one {platform.resource_type}; keep one entry",
         )
         if not items.items:
@@ -129,7 +152,7 @@ def _resource_body(ctx: Context, name: Scalar, node: Node, platform: Platform) -
             ctx.error(
                 kind,
                 "resource-type-invalid",
-                f"{platform.type_key} is {describe(kind)}: a {platform.label} AppSpec deploys "
+                f"{platform.type_key} is {describe(kind)}: {platform.article} AppSpec deploys "
                 f"a resource of type {platform.resource_type}",
             )
     properties = find(
