@@ -25,9 +25,11 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "validate": ("validate", "Check an AppSpec and report every problem with file:line:column."),
     "bundle": ("bundle", "Build a reproducible zip/tar/tgz of a revision directory."),
     "push": ("push", "Upload a revision to S3 and register it; print the revision to deploy."),
+    "deploy": ("deploy", "Validate, bundle, upload, start a deployment and watch it to the end."),
     "wait": ("wait", "Watch a deployment until it ends; exit code from its status."),
     "status": ("status", "One snapshot of a deployment: targets, lifecycle events, diagnostics."),
     "stop": ("stop", "Stop a deployment (optionally rolling back updated instances)."),
+    "rollback": ("rollback", "Redeploy the last successful revision (or --to's) and watch it."),
     "local": ("local", "Rehearse a revision here: install its files and run its hooks."),
 }
 

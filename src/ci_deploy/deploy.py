@@ -3,15 +3,26 @@ across regions; and rollback, which redeploys an earlier deployment's pinned rev
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
-from ci_deploy.aws.codedeploy import CodeDeployApi, DeploymentGroup, DeploymentLimitExceeded
+from ci_deploy.aws.codedeploy import (
+    ALL_DEPLOYMENT_STATUSES,
+    CodeDeployApi,
+    Deployment,
+    DeploymentGroup,
+    DeploymentLimitExceeded,
+)
+from ci_deploy.aws.session import Clients
 from ci_deploy.errors import AwsError, InputError
 from ci_deploy.events import EventSink, Notice
+from ci_deploy.push import PushRequest, prepare_bundle, push_revision, revision_kind
 from ci_deploy.result import RegionRun, build_result
 from ci_deploy.watch import (
     OnReady,
@@ -306,26 +317,21 @@ def _notices_only(sink: EventSink) -> EventSink:
 # Several regions
 
 
-def expand_regions(s3_location: str | None, regions: Sequence[str]) -> dict[str, str | None]:
-    """Each region's S3 location, with ``{region}`` replaced (a bucket per region)."""
+def check_regions(s3_location: str | None, regions: Sequence[str]) -> None:
+    """Several regions need a bucket each: ``{region}`` in the S3 location."""
     if s3_location and "{region}" not in s3_location and len(regions) > 1:
-        # One bucket for several regions cannot work: CodeDeploy reads the bundle from a
-        # bucket in the deployment's own region.
+        # CodeDeploy reads the bundle from a bucket in the deployment's own region.
         raise InputError(
             "input s3_location: several regions need a bucket per region",
             hint="put {region} in --s3-location, e.g. s3://my-bundles-{region}/app",
         )
-    return {
-        region: s3_location.replace("{region}", region) if s3_location else None
-        for region in regions
-    }
 
 
 def run_regions(
-    regions: Sequence[str],
-    one_region: Callable[[str], tuple[RegionRun, Verdict | None]],
+    regions: Sequence[str | None],
+    one_region: Callable[[str | None], tuple[RegionRun, Verdict | None]],
     *,
-    rollout: Literal["serial", "parallel"],
+    rollout: str,
     sink: EventSink,
 ) -> tuple[list[RegionRun], dict[str, Verdict | None]]:
     """Deploy to every region; serial stops at the first region that does not succeed."""
@@ -333,25 +339,250 @@ def run_regions(
     verdicts: dict[str, Verdict | None] = {}
     if rollout == "parallel" and len(regions) > 1:
         with ThreadPoolExecutor(max_workers=len(regions)) as pool:
-            for region, (run, verdict) in zip(regions, pool.map(one_region, regions), strict=True):
+            for run, verdict in pool.map(one_region, regions):
                 runs.append(run)
-                verdicts[region] = verdict
+                verdicts[run.region] = verdict
         return runs, verdicts
     for index, region in enumerate(regions):
         if len(regions) > 1:
             sink(Notice(f"region {region} ({index + 1}/{len(regions)})"))
         run, verdict = one_region(region)
         runs.append(run)
-        verdicts[region] = verdict
+        verdicts[run.region] = verdict
         if verdict not in ("succeeded", "ready", None):
-            skipped = list(regions[index + 1 :])
+            skipped = [str(r) for r in regions[index + 1 :]]
             if skipped:
                 sink(
                     Notice(
-                        f"serial rollout stopped at {region}: not deploying to "
+                        f"serial rollout stopped at {run.region}: not deploying to "
                         + ", ".join(skipped),
                         "warning",
                     )
                 )
             break
     return runs, verdicts
+
+
+# ---------------------------------------------------------------------------------------------
+# deploy and rollback
+
+ClientsFor = Callable[[str | None], Clients]
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    push: PushRequest
+    options: DeploymentOptions
+    settings: WatchSettings
+    regions: tuple[str, ...] = ()
+    rollout: str = "serial"
+
+
+def follow(
+    api: CodeDeployApi,
+    deployment_id: str,
+    group: DeploymentGroup | None,
+    settings: WatchSettings,
+    *,
+    sink: EventSink,
+    time_: Timekeeping,
+    revision: Mapping[str, Any] | None = None,
+    bundle_sha256: str | None = None,
+) -> tuple[RegionRun, Verdict | None]:
+    """Watch a deployment we just created (or only look at it once with --no-wait)."""
+    if not settings.wait:
+        deployment = api.get_deployment(deployment_id)
+        sink(Notice(f"not waiting: follow it with 'ci-deploy wait {deployment_id}'"))
+        run = RegionRun(
+            api.region,
+            deployment,
+            api_calls=api.stats.total_calls,
+            api_retries=api.stats.retries,
+            revision=revision,
+            bundle_sha256=bundle_sha256,
+        )
+        return run, None
+    timeout = settings.timeout_seconds or default_timeout_seconds(group)
+    options = WatchOptions(
+        timeout_seconds=float(timeout),
+        on_ready=settings.on_ready,
+        stop_on_cancel=settings.stop_on_cancel,
+        rollback_on_cancel=settings.rollback_on_cancel,
+    )
+    watcher = Watcher(api, sink, clock=time_.clock, sleep=time_.sleep, pacing=time_.pacing)
+    outcome = watcher.watch(deployment_id, options)
+    run = region_run(api, outcome)
+    return replace(run, revision=revision, bundle_sha256=bundle_sha256), outcome.verdict
+
+
+def deploy(
+    request: DeployRequest,
+    clients_for: ClientsFor,
+    sink: EventSink,
+    time_: Timekeeping | None = None,
+) -> Outcome:
+    """validate -> bundle (once) -> per region: upload -> CreateDeployment -> watch."""
+    time_ = time_ or Timekeeping()
+    started = time_.clock()
+    push = request.push
+    options = request.options
+    regions: list[str | None] = list(request.regions) or [None]
+    check_regions(push.s3_location, request.regions)
+    with tempfile.TemporaryDirectory(prefix="ci-deploy-") as directory:
+        bundle = None
+        if revision_kind(push) == "bundle":
+            # Built (and validated) once, whatever the number of regions.
+            first = regions[0] or "us-east-1"
+            located = replace(push, s3_location=_in_region(push.s3_location, first))
+            bundle = prepare_bundle(located, Path(directory))
+            sink(
+                Notice(f"bundle {bundle.bundle_type}, {bundle.size} bytes, sha256 {bundle.sha256}")
+            )
+
+        def one_region(region: str | None) -> tuple[RegionRun, Verdict | None]:
+            clients = clients_for(region)
+            api = CodeDeployApi(clients.codedeploy, clients.region)
+            located = replace(push, s3_location=_in_region(push.s3_location, clients.region))
+            pushed = push_revision(located, clients, sink, bundle=bundle)
+            group = api.get_deployment_group(options.application, options.deployment_group)
+            params = create_deployment_params(options, pushed.revision, group.compute_platform)
+            deployment_id = create_deployment(
+                api,
+                params,
+                wait_for_active=options.wait_for_active,
+                settings=request.settings,
+                sink=sink,
+                time_=time_,
+            )
+            return follow(
+                api,
+                deployment_id,
+                group,
+                request.settings,
+                sink=sink,
+                time_=time_,
+                revision=pushed.revision,
+                bundle_sha256=pushed.bundle_sha256,
+            )
+
+        runs, verdicts = run_regions(regions, one_region, rollout=request.rollout, sink=sink)
+    return Outcome(
+        runs=runs,
+        verdicts=verdicts,
+        application=options.application,
+        deployment_group=options.deployment_group,
+        total_seconds=time_.clock() - started,
+    )
+
+
+def _in_region(s3_location: str | None, region: str) -> str | None:
+    return s3_location.replace("{region}", region) if s3_location else None
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    application: str
+    deployment_group: str
+    settings: WatchSettings
+    to: str | None = None
+    wait_for_active: bool = True
+    regions: tuple[str, ...] = ()
+
+
+# How many of the group's most recent deployments to look through for the last success.
+_ROLLBACK_LOOKBACK = 50
+
+
+def previous_success(api: CodeDeployApi, application: str, group: str) -> Deployment:
+    """The last successful deployment of the group before its current (newest) one."""
+    ids = api.list_deployments(application, group, ALL_DEPLOYMENT_STATUSES)[:_ROLLBACK_LOOKBACK]
+    deployments = [api.get_deployment(did) for did in ids]
+    floor = datetime.min.replace(tzinfo=timezone.utc)
+    deployments.sort(key=lambda d: d.create_time or floor, reverse=True)
+    if not deployments:
+        raise InputError(
+            f"deployment group '{group}' of application '{application}' has no deployments "
+            "to roll back",
+            hint="check --application, --deployment-group and --region",
+        )
+    current = deployments[0]
+    for deployment in deployments[1:]:
+        if deployment.status == "Succeeded" and deployment.revision:
+            return deployment
+    raise InputError(
+        f"no successful deployment before {current.deployment_id} in group '{group}'",
+        hint="name the deployment whose revision to redeploy with --to DEPLOYMENT_ID",
+    )
+
+
+def rollback(
+    request: RollbackRequest,
+    clients_for: ClientsFor,
+    sink: EventSink,
+    time_: Timekeeping | None = None,
+) -> Outcome:
+    """Redeploy the revision of the last successful deployment before the current one (or of
+    the one named), exactly as it was deployed (S3 version and ETag included), and watch it.
+    As CodeDeploy says, rolling back is redeploying."""
+    time_ = time_ or Timekeeping()
+    started = time_.clock()
+    regions: list[str | None] = list(request.regions) or [None]
+
+    def one_region(region: str | None) -> tuple[RegionRun, Verdict | None]:
+        clients = clients_for(region)
+        api = CodeDeployApi(clients.codedeploy, clients.region)
+        if request.to:
+            source = api.get_deployment(request.to)
+            if (source.application, source.deployment_group) != (
+                request.application,
+                request.deployment_group,
+            ):
+                raise InputError(
+                    f"input rollback_to: {request.to} belongs to group "
+                    f"'{source.deployment_group}' of application '{source.application}', not "
+                    f"'{request.deployment_group}' of '{request.application}'",
+                    hint="name a deployment of this deployment group",
+                )
+        else:
+            source = previous_success(api, request.application, request.deployment_group)
+        if not source.revision:
+            raise AwsError(
+                f"GetDeployment: deployment {source.deployment_id} reports no revision",
+                operation="GetDeployment",
+            )
+        sink(Notice(f"rolling back to the revision of {source.deployment_id}"))
+        group = api.get_deployment_group(request.application, request.deployment_group)
+        params = {
+            "applicationName": request.application,
+            "deploymentGroupName": request.deployment_group,
+            "revision": dict(source.revision),
+            "description": truncate_description(
+                f"ci-deploy rollback: redeploy the revision of {source.deployment_id}"
+            ),
+        }
+        deployment_id = create_deployment(
+            api,
+            params,
+            wait_for_active=request.wait_for_active,
+            settings=request.settings,
+            sink=sink,
+            time_=time_,
+        )
+        return follow(
+            api,
+            deployment_id,
+            group,
+            request.settings,
+            sink=sink,
+            time_=time_,
+            revision=source.revision,
+        )
+
+    runs, verdicts = run_regions(regions, one_region, rollout="serial", sink=sink)
+    return Outcome(
+        runs=runs,
+        verdicts=verdicts,
+        application=request.application,
+        deployment_group=request.deployment_group,
+        total_seconds=time_.clock() - started,
+    )

@@ -33,6 +33,9 @@ class RegionRun:
     api_calls: int = 0
     api_retries: int = 0
     transient_errors: int = 0
+    # The RevisionLocation sent to CreateDeployment in this region (None: as the API reports it).
+    revision: Mapping[str, Any] | None = None
+    bundle_sha256: str | None = None
 
 
 def console_host(region: str) -> str:
@@ -103,6 +106,7 @@ def region_dict(run: RegionRun) -> dict[str, Any]:
         "region": run.region,
         "deployment_id": deployment.deployment_id,
         "status": deployment.status,
+        "revision": _plain(run.revision if run.revision is not None else deployment.revision),
         "console_url": console_url(run.region, deployment.deployment_id),
         "overview": {key: int(deployment.overview.get(key, 0)) for key in OVERVIEW_KEYS},
         "targets": [target_dict(run.targets[tid]) for tid in sorted(run.targets)],
@@ -142,8 +146,8 @@ def build_result(
         "deployment_id": first["deployment_id"],
         "deployment_ids": {r["region"]: r["deployment_id"] for r in regions},
         "status": worst_status([r["status"] for r in regions]),
-        "revision": dict(revision) if revision is not None else _plain(deployment.revision),
-        "bundle_sha256": bundle_sha256,
+        "revision": _plain(revision) if revision is not None else first["revision"],
+        "bundle_sha256": bundle_sha256 or first_run.bundle_sha256,
         "console_url": first["console_url"],
         "overview": first["overview"],
         "targets": first["targets"],

@@ -23,6 +23,7 @@ BATCH_SIZE = 25
 TERMINAL_DEPLOYMENT_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
 TERMINAL_TARGET_STATUSES = frozenset({"Succeeded", "Failed", "Skipped"})
 ACTIVE_DEPLOYMENT_STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready")
+ALL_DEPLOYMENT_STATUSES = (*ACTIVE_DEPLOYMENT_STATUSES, "Succeeded", "Failed", "Stopped")
 OVERVIEW_KEYS = ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready")
 
 # Error codes that say "try again later", not "you asked for something wrong".
@@ -372,7 +373,7 @@ class CodeDeployApi:
     # -- demo set-up (the embedded emulator only; never done against AWS)
 
     def ensure_application_and_group(
-        self, application: str, group: str, compute_platform: str = "Server"
+        self, application: str, group: str, compute_platform: str, service_role_arn: str
     ) -> None:
         try:
             self._call(
@@ -390,7 +391,7 @@ class CodeDeployApi:
                 f"deployment group '{group}' of application '{application}'",
                 applicationName=application,
                 deploymentGroupName=group,
-                serviceRoleArn="arn:aws:iam::123456789012:role/ci-deploy-emulator",
+                serviceRoleArn=service_role_arn,
             )
         except AwsError as error:
             if error.code != "DeploymentGroupAlreadyExistsException":

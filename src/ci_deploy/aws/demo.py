@@ -1,0 +1,49 @@
+"""The embedded emulator's demo set-up: clients with dummy credentials, and the application,
+deployment group and bucket created when missing. Never used against AWS."""
+
+from __future__ import annotations
+
+import boto3
+import botocore.exceptions
+
+from ci_deploy.aws.codedeploy import CodeDeployApi
+from ci_deploy.aws.session import Clients, client_config, translate
+
+# The emulator accepts any credentials; these keep a machine without AWS credentials working.
+_DUMMY_KEY = "ci-deploy-emulator"
+_DEMO_ROLE = "arn:aws:iam::123456789012:role/ci-deploy-emulator"
+
+
+def emulator_clients(endpoint_url: str, region: str) -> Clients:
+    session = boto3.session.Session(
+        aws_access_key_id=_DUMMY_KEY, aws_secret_access_key=_DUMMY_KEY, region_name=region
+    )
+    config = client_config(max_attempts=3)
+    return Clients(
+        region=region,
+        s3=session.client("s3", endpoint_url=endpoint_url, config=config),
+        codedeploy=session.client("codedeploy", endpoint_url=endpoint_url, config=config),
+    )
+
+
+def ensure_demo_resources(
+    clients: Clients, application: str, group: str, bucket: str | None, compute_platform: str
+) -> None:
+    """Create what a first run against the emulator needs, leaving what exists alone."""
+    api = CodeDeployApi(clients.codedeploy, clients.region)
+    api.ensure_application_and_group(application, group, compute_platform, _DEMO_ROLE)
+    if bucket is None:
+        return
+    try:
+        clients.s3.head_bucket(Bucket=bucket)
+        return
+    except botocore.exceptions.ClientError:
+        pass  # missing: create it below
+    try:
+        clients.s3.create_bucket(Bucket=bucket)
+        # Versioning lets the revision be pinned to the object version, as on a real bucket.
+        clients.s3.put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        raise translate(error, "CreateBucket", f"bucket '{bucket}' (emulator)") from error

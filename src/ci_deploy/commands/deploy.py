@@ -1,0 +1,124 @@
+"""`ci-deploy deploy SOURCE`: validate, bundle, upload, CreateDeployment and watch, per region."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from ci_deploy.appspec import Diagnostic
+from ci_deploy.aws.session import Clients, make_clients
+from ci_deploy.commands import Streams
+from ci_deploy.commands._watching import conclude, reporter, watch_settings
+from ci_deploy.commands.push import push_request
+from ci_deploy.deploy import (
+    ClientsFor,
+    DeploymentOptions,
+    DeployRequest,
+    default_description,
+    deploy,
+    truncate_description,
+)
+from ci_deploy.errors import AppSpecError, InputError
+from ci_deploy.github_deployments import reporting_to_github
+from ci_deploy.inputs import Request
+from ci_deploy.report.diagnostics import render_text
+from ci_deploy.revision import parse_s3_location
+
+
+def deploy_request(request: Request) -> DeployRequest:
+    push = push_request(request)
+    description = request.text("description")
+    if description is not None and len(description) > 256:
+        raise InputError(
+            f"input description: at most 256 characters, got {len(description)}",
+            hint="shorten --description",
+        )
+    description = description or default_description(request.env)
+    options = DeploymentOptions(
+        application=push.application,
+        deployment_group=request.required_text("deployment_group"),
+        deployment_config=request.text("deployment_config"),
+        description=description,
+        file_exists_behavior=request.text("file_exists_behavior"),
+        ignore_application_stop_failures=request.flag("ignore_application_stop_failures"),
+        auto_rollback=request.items("auto_rollback"),
+        update_outdated_instances_only=request.flag("update_outdated_instances_only"),
+        wait_for_active=request.flag("wait_for_active"),
+    )
+    return DeployRequest(
+        push=replace(push, description=truncate_description(description) if description else None),
+        options=options,
+        settings=watch_settings(request, wait=request.flag("wait")),
+        regions=request.items("regions"),
+        rollout=request.text("rollout") or "serial",
+    )
+
+
+@contextmanager
+def clients_source(request: Request, deploy_req: DeployRequest) -> Iterator[ClientsFor]:
+    """AWS (or --endpoint-url); with --emulator, an emulator started for this one command with
+    the application, group and bucket created when missing."""
+    endpoint_url = request.text("endpoint_url")
+    if not request.flag("emulator"):
+        yield lambda region: make_clients(region, endpoint_url)
+        return
+    if endpoint_url:
+        raise InputError(
+            "inputs emulator and endpoint_url exclude each other",
+            hint="drop --endpoint-url to use the embedded emulator, or --emulator to use it",
+        )
+    try:
+        from ci_deploy.aws.demo import emulator_clients, ensure_demo_resources  # noqa: PLC0415
+        from ci_deploy.emulator import start  # noqa: PLC0415 - moto is an optional extra
+    except ImportError as error:
+        raise InputError(
+            f"--emulator needs the emulator extra: {error}",
+            hint="pip install 'ci-deploy[emulator]'",
+        ) from error
+    emulator = start(
+        instances=request.number("instances") or 3,
+        event_delay_ms=request.number("event_delay_ms") or 0,
+    )
+    try:
+        location = deploy_req.push.s3_location
+        platform = {"ecs": "ECS", "lambda": "Lambda"}.get(
+            deploy_req.push.compute_platform or "", "Server"
+        )
+        prepared: set[str] = set()
+
+        def clients_for(region: str | None) -> Clients:
+            clients = emulator_clients(emulator.endpoint_url, region or emulator.region)
+            if clients.region not in prepared:
+                bucket = None
+                if location and deploy_req.push.upload:
+                    bucket = parse_s3_location(location.replace("{region}", clients.region)).bucket
+                ensure_demo_resources(
+                    clients,
+                    deploy_req.options.application,
+                    deploy_req.options.deployment_group,
+                    bucket,
+                    platform,
+                )
+                prepared.add(clients.region)
+            return clients
+
+        yield clients_for
+    finally:
+        emulator.stop()
+
+
+def run(request: Request, streams: Streams) -> int:
+    deploy_req = deploy_request(request)
+    with (
+        reporting_to_github(request, reporter(request, streams)) as report,
+        clients_source(request, deploy_req) as clients_for,
+    ):
+        try:
+            outcome = deploy(deploy_req, clients_for, report.event)
+        except AppSpecError as error:
+            streams.stderr.write(
+                render_text(d for d in error.diagnostics if isinstance(d, Diagnostic))
+            )
+            raise
+        return conclude(outcome.result(), outcome.verdict, streams, report)
