@@ -39,6 +39,16 @@ def test_a_directory_without_appspec_is_bad_input_naming_both_names(tmp_path: Pa
     assert "--appspec-filename" in (caught.value.hint or "")
 
 
+def test_an_appspec_one_level_down_is_pointed_out(tmp_path: Path) -> None:
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "appspec.yml").write_text("version: 0.0\nos: linux\n")
+    with pytest.raises(InputError) as caught:
+        validate_path(tmp_path)
+    assert caught.value.hint == (
+        f"{tmp_path / 'build'} has one: pass that directory (the revision root) instead"
+    )
+
+
 def test_a_missing_path_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         validate_path(tmp_path / "nope")

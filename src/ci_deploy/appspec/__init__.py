@@ -84,11 +84,18 @@ def find_appspec(path: Path, appspec_filename: str | None = None) -> tuple[Path,
             candidate = path / name
             if candidate.is_file():
                 return candidate, path
-        raise InputError(
-            f"input source: no {' or '.join(names)} at the root of {path}",
-            hint="put the AppSpec at the revision root, pass the appspec file itself, or name it "
-            "with --appspec-filename",
+        nested = [
+            child
+            for child in sorted(path.iterdir())
+            if child.is_dir() and any((child / name).is_file() for name in names)
+        ]
+        hint = (
+            f"{nested[0]} has one: pass that directory (the revision root) instead"
+            if len(nested) == 1
+            else "put the AppSpec at the revision root, pass the appspec file itself, or name "
+            "it with --appspec-filename"
         )
+        raise InputError(f"input source: no {' or '.join(names)} at the root of {path}", hint=hint)
     if path.is_file():
         if path.name.lower().endswith(_BUNDLE_SUFFIXES):
             raise InputError(
