@@ -8,6 +8,7 @@ import shutil
 import string
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from ci_deploy.report.text import TextRenderer
 DEFAULT_GROUP = "LocalFleet"  # what codedeploy-local calls the group when none is given
 _GROUP_NAMESPACE = uuid.UUID("7f9c1c52-4a51-4f0e-9d59-6a1f0c2c9b1e")
 _ID_ALPHABET = string.ascii_uppercase + string.digits
-_JOIN_POLL_SECONDS = 0.1
+_JOIN_POLL_SECONDS = 0.02
 
 
 def new_deployment_id() -> str:
@@ -79,11 +80,6 @@ def fetched_source(request: Request) -> Iterator[tuple[Path, dict[str, str], str
     source = request.path("source") or Path()
     url = _s3_url(source)
     if url is None:
-        if not source.exists():
-            raise InputError(
-                f"input source: {source} does not exist",
-                hint="pass a revision directory, a zip/tar/tgz bundle or s3://bucket/key",
-            )
         yield source.absolute(), {}, str(source.absolute())
         return
     scratch = Path(tempfile.mkdtemp(prefix="ci-deploy-local-"))
@@ -131,6 +127,7 @@ def _run_with_interrupt(spec: DeploymentSpec, sink: TextRenderer) -> DeploymentR
     """Run in a worker thread so SIGINT/SIGTERM in the main thread can stop the deployment
     the engine's way (the hook's process group killed, the rest Skipped) and still report."""
     cancel = threading.Event()
+    done = threading.Event()
     outcome: list[DeploymentResult | BaseException] = []
     lock = threading.Lock()
 
@@ -143,16 +140,21 @@ def _run_with_interrupt(spec: DeploymentSpec, sink: TextRenderer) -> DeploymentR
             outcome.append(run_deployment(spec, safe_sink, cancel=cancel))
         except BaseException as error:  # noqa: BLE001 - handed to the main thread, re-raised there
             outcome.append(error)
+        finally:
+            done.set()
 
     worker = threading.Thread(target=work, name=f"ci-deploy-local-{spec.deployment_id}")
     worker.start()
     interrupted = False
-    while worker.is_alive():
+    # Poll with sleep: a KeyboardInterrupt landing inside Thread.join or Event.wait can leave
+    # their internal locks inconsistent; one landing in time.sleep is clean.
+    while not done.is_set():
         try:
-            worker.join(_JOIN_POLL_SECONDS)
+            time.sleep(_JOIN_POLL_SECONDS)
         except KeyboardInterrupt:
             interrupted = True
             cancel.set()
+    worker.join()
     value = outcome[0]
     if isinstance(value, BaseException):
         raise value
@@ -162,6 +164,12 @@ def _run_with_interrupt(spec: DeploymentSpec, sink: TextRenderer) -> DeploymentR
 
 
 def run(request: Request, streams: Streams) -> int:
+    source = request.path("source") or Path()
+    if _s3_url(source) is None and not source.exists():
+        raise InputError(
+            f"input source: {source} does not exist",
+            hint="pass a revision directory, a zip/tar/tgz bundle or s3://bucket/key",
+        )
     root = install_root(request)
     state_dir = request.path("state_dir") or default_state_dir(request.env)
     keep = request.number("keep_revisions")

@@ -1,0 +1,219 @@
+"""`ci-deploy local` end to end: the examples, exit codes, JSON, S3 sources, interruption."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+from ci_deploy import cli
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_local(args: list[str], streams: object, env: dict[str, str] | None = None) -> int:
+    environment = {"PATH": os.environ["PATH"], **(env or {})}
+    return cli.run(["local", *args], environment, streams)  # type: ignore[arg-type]
+
+
+def test_the_web_app_example_deploys_under_root(tmp_path: Path, streams: object) -> None:
+    root = tmp_path / "demo-root"
+    args = [str(EXAMPLES / "web-app"), "--root", str(root), "--state-dir", str(tmp_path / "s")]
+    assert run_local(args, streams) == 0
+    err = streams.err  # type: ignore[attr-defined]
+    assert "  localhost: ValidateService Succeeded" in err
+    assert "deployment d-" in err and ": Succeeded" in err
+    assert streams.out == ""  # type: ignore[attr-defined]
+    assert "web-app is deployed" in (root / "var/www/web-app/index.html").read_text()
+    assert (root / "etc/web-app/web-app.conf").stat().st_mode & 0o777 == 0o640
+    assert "healthy" in (root / "var/log/web-app/hooks.log").read_text()
+
+    # The second deployment runs the first one's stop script, then validates itself.
+    assert run_local(args, streams) == 0
+    hooks_log = (root / "var/log/web-app/hooks.log").read_text()
+    assert "ApplicationStop" in hooks_log and "stopping d-" in hooks_log
+
+
+def test_the_failing_example_exits_1_with_its_stderr_in_the_log_tail(
+    tmp_path: Path, streams: object
+) -> None:
+    args = [
+        str(EXAMPLES / "failing-hook"),
+        "--root",
+        str(tmp_path / "r"),
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--json",
+        "--application",
+        "shop",
+        "--deployment-group",
+        "staging",
+    ]
+    assert run_local(args, streams) == 1
+    err = streams.err  # type: ignore[attr-defined]
+    assert "    | [stderr]health check failed: expected HTTP 200 from /health, got 503" in err
+    assert "ci-deploy: error: deployment d-" in err
+    result = json.loads(streams.out)  # type: ignore[attr-defined]
+    assert result["status"] == "Failed"
+    assert result["application"] == "shop" and result["deployment_group"] == "staging"
+    validate = result["events"][-1]
+    assert validate["name"] == "ValidateService" and validate["status"] == "Failed"
+    assert validate["diagnostics"]["error_code"] == "ScriptFailed"
+    assert validate["diagnostics"]["script_name"] == "scripts/validate.sh"
+    assert result["installed"] == [
+        str(tmp_path / "r/var"),
+        str(tmp_path / "r/var/www"),
+        str(tmp_path / "r/var/www/failing-app"),
+        str(tmp_path / "r/var/www/failing-app/index.html"),
+    ]
+    assert Path(result["log_path"]).read_text().count("[stderr]health check failed") == 1
+
+
+def test_without_root_it_refuses_to_install_into_slash(tmp_path: Path, streams: object) -> None:
+    code = run_local([str(EXAMPLES / "web-app"), "--state-dir", str(tmp_path)], streams)
+    assert code == 2
+    err = streams.err  # type: ignore[attr-defined]
+    assert "ci-deploy: error: input root:" in err
+    assert "--allow-system-paths" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--events", "ValidateService,BeforeInstall"], "not in lifecycle order"),
+        (["--events", "Deploy"], "input events: expected lifecycle event names"),
+        (["--file-exists-behavior", "KEEP"], "input file_exists_behavior"),
+        (["--keep-revisions", "0"], "input keep_revisions"),
+    ],
+)
+def test_bad_inputs_exit_2_naming_the_input(
+    tmp_path: Path, streams: object, args: list[str], message: str
+) -> None:
+    base = [str(EXAMPLES / "web-app"), "--root", str(tmp_path / "r"), "--state-dir", str(tmp_path)]
+    assert run_local([*base, *args], streams) == 2
+    assert message in streams.err  # type: ignore[attr-defined]
+
+
+def test_a_missing_source_exits_2(tmp_path: Path, streams: object) -> None:
+    assert run_local([str(tmp_path / "nope"), "--root", str(tmp_path / "r")], streams) == 2
+    assert "input source:" in streams.err  # type: ignore[attr-defined]
+
+
+def test_the_state_dir_defaults_under_the_users_state_home(tmp_path: Path, streams: object) -> None:
+    args = [str(EXAMPLES / "failing-hook"), "--root", str(tmp_path / "r"), "--json"]
+    run_local(args, streams, {"XDG_STATE_HOME": str(tmp_path / "xdg")})
+    log_path = json.loads(streams.out)["log_path"]  # type: ignore[attr-defined]
+    assert log_path.startswith(str(tmp_path / "xdg/ci-deploy/local/"))
+
+
+def test_an_s3_source_is_downloaded_and_its_bundle_variables_reach_hooks(
+    tmp_path: Path, streams: object, moto_endpoint: str, aws_env: dict[str, str]
+) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "appspec.yml",
+            "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: env.sh\n",
+        )
+        info = zipfile.ZipInfo("env.sh")
+        info.external_attr = 0o100755 << 16
+        archive.writestr(
+            info,
+            '#!/bin/sh\necho "$BUNDLE_BUCKET $BUNDLE_KEY $BUNDLE_VERSION '
+            '$BUNDLE_ETAG" > "$CI_DEPLOY_ROOT/bundle.txt"\n',
+        )
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="local-s3-source")
+    s3.put_bucket_versioning(
+        Bucket="local-s3-source", VersioningConfiguration={"Status": "Enabled"}
+    )
+    put = s3.put_object(Bucket="local-s3-source", Key="rev/app.zip", Body=buffer.getvalue())
+    s3.put_object(Bucket="local-s3-source", Key="rev/app.zip", Body=b"a newer, broken object")
+    version, etag = put["VersionId"], put["ETag"].strip('"')
+
+    url = f"s3://local-s3-source/rev/app.zip?versionId={version}"
+    args = [
+        url,
+        "--root",
+        str(tmp_path / "r"),
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--endpoint-url",
+        moto_endpoint,
+    ]
+    assert run_local(args, streams, aws_env) == 0, streams.err  # type: ignore[attr-defined]
+    assert (tmp_path / "r/bundle.txt").read_text().split() == [
+        "local-s3-source",
+        "rev/app.zip",
+        version,
+        etag,
+    ]
+
+
+def test_a_missing_s3_object_is_an_aws_error(
+    tmp_path: Path, streams: object, moto_endpoint: str, aws_env: dict[str, str]
+) -> None:
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(
+        Bucket="local-s3-missing"
+    )
+    args = [
+        "s3://local-s3-missing/none.zip",
+        "--root",
+        str(tmp_path / "r"),
+        "--endpoint-url",
+        moto_endpoint,
+    ]
+    assert run_local(args, streams, aws_env) == 3
+    assert "GetObject s3://local-s3-missing/none.zip: NoSuchKey" in streams.err  # type: ignore[attr-defined]
+
+
+def test_sigterm_stops_the_deployment_and_kills_the_running_hook(tmp_path: Path) -> None:
+    revision = tmp_path / "rev"
+    (revision / "scripts").mkdir(parents=True)
+    (revision / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n    - location: scripts/wait.sh\n"
+    )
+    pid_file = tmp_path / "hook.pid"
+    script = revision / "scripts/wait.sh"
+    script.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nsleep 30\n")
+    script.chmod(0o755)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ci_deploy",
+            "local",
+            str(revision),
+            "--root",
+            str(tmp_path / "r"),
+            "--state-dir",
+            str(tmp_path / "s"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert "  localhost: BeforeInstall Failed" in err
+    assert "was stopped because the deployment was stopped" in err
+    assert "  localhost: ValidateService Skipped" in err
+    assert "ci-deploy: error: deployment d-" in err and "stopped: interrupted" in err
+    hook = int(pid_file.read_text())
+    assert (
+        not Path(f"/proc/{hook}").exists()
+        or "Z" in Path(f"/proc/{hook}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    )
