@@ -7,11 +7,15 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ci_deploy.commands import Streams
 from fake_codedeploy import FakeCodeDeploy
+
+if TYPE_CHECKING:
+    from ci_deploy.emulator import RunningEmulator
 
 
 class CapturedStreams(Streams):
@@ -108,3 +112,183 @@ def aws_env(
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     return dict(os.environ)
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """The ci-deploy emulator (CodeDeploy + S3) over real HTTP on a free 127.0.0.1 port, for the
+    whole session: ``.endpoint_url``, ``.port``, ``.client_env()``, ``.service``.
+
+    Each deployment group gets 3 simulated instances (tag filter ``ci-deploy:instances`` = N
+    changes that); hooks inherit this process's environment. State is shared across the
+    session: use ``unique_name`` for applications and buckets.
+    """
+    from ci_deploy.emulator import start  # noqa: PLC0415 - moto/Flask only when used
+
+    running = start(
+        port=0,
+        instances=3,
+        state_dir=tmp_path_factory.mktemp("emulator"),
+        hook_env=dict(os.environ),
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    """A name no other test uses (valid for applications, groups and S3 buckets)."""
+    import uuid  # noqa: PLC0415 - only this fixture needs it
+
+    stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:30].strip("-")
+    return f"{stem}-{uuid.uuid4().hex[:8]}"
+
+
+class EmulatorClients:
+    """boto3 S3 and CodeDeploy clients on the session's emulator, with helpers for tests.
+
+    Every CodeDeploy response (and error) that reaches these clients is checked against the
+    operation's output shape (or error shapes) in botocore's service model; ``violations``
+    collects what did not conform and the fixture fails the test on any.
+    """
+
+    def __init__(self, endpoint_url: str) -> None:
+        import boto3  # noqa: PLC0415 - only tests that use the emulator pay for boto3
+
+        settings = {
+            "endpoint_url": endpoint_url,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "emulator",
+            "aws_secret_access_key": "emulator",
+        }
+        self.s3 = boto3.client("s3", **settings)
+        self.codedeploy = boto3.client("codedeploy", **settings)
+        self.violations: list[str] = []
+        self.checked = 0
+        self.codedeploy.meta.events.register("after-call.codedeploy", self._check_response)
+
+    def _check_response(self, http_response: object, model: object, **_: object) -> None:
+        import json  # noqa: PLC0415
+
+        body = json.loads(getattr(http_response, "content", b"") or b"{}")
+        status = getattr(http_response, "status_code", 0)
+        name = getattr(model, "name", "?")
+        self.checked += 1
+        if status >= 400:
+            error_names = {shape.name for shape in self.codedeploy.meta.service_model.error_shapes}
+            if body.get("__type") not in error_names or not isinstance(body.get("message"), str):
+                self.violations.append(f"{name}: error body {body} is not a modelled error")
+            return
+        output = getattr(model, "output_shape", None)
+        if output is None:
+            if body:
+                self.violations.append(f"{name}: no output expected, got {body}")
+            return
+        self.violations.extend(conformance_problems(output, body, name))
+
+    def upload(
+        self, bucket: str, key: str, files: dict[str, str], executable: tuple[str, ...] = ()
+    ) -> dict[str, str]:
+        """Zip ``files`` (name -> text; names in ``executable`` get mode 755), put it in S3,
+        return the S3 revision location (with eTag) to deploy."""
+        import io  # noqa: PLC0415
+        import zipfile  # noqa: PLC0415
+
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name, text in sorted(files.items()):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = (0o755 if name in executable else 0o644) << 16
+                archive.writestr(info, text)
+        existing = {b["Name"] for b in self.s3.list_buckets()["Buckets"]}
+        if bucket not in existing:
+            self.s3.create_bucket(Bucket=bucket)
+        put = self.s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+        return {"bucket": bucket, "key": key, "bundleType": "zip", "eTag": put["ETag"].strip('"')}
+
+    def wait_for(
+        self, deployment_id: str, statuses: tuple[str, ...], timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """Poll GetDeployment (bounded) until its status is one of ``statuses``."""
+        import time  # noqa: PLC0415
+
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+            if info["status"] in statuses:
+                return info
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{deployment_id} still {info['status']} after {timeout}s")
+            time.sleep(0.05)
+
+    def targets(self, deployment_id: str) -> dict[str, dict[str, Any]]:
+        """Every target of a deployment by id (ListDeploymentTargets + BatchGet, 25 at a time)."""
+        ids = self.codedeploy.list_deployment_targets(deploymentId=deployment_id)["targetIds"]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 25):
+            batch = self.codedeploy.batch_get_deployment_targets(
+                deploymentId=deployment_id, targetIds=ids[start : start + 25]
+            )["deploymentTargets"]
+            for target in batch:
+                member = next(v for k, v in target.items() if k != "deploymentTargetType")
+                found[member["targetId"]] = member
+        return found
+
+
+def conformance_problems(shape: Any, value: object, path: str) -> list[str]:
+    """Where ``value`` (decoded JSON) departs from a botocore output shape: types, required
+    members, unknown members, enum values, timestamps as epoch numbers."""
+    kind = shape.type_name
+    problems: list[str] = []
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{path}: expected an object, got {value!r}"]
+        members = shape.members
+        for required in shape.required_members:
+            if required not in value:
+                problems.append(f"{path}: missing required member {required}")
+        for key, item in value.items():
+            if key not in members:
+                problems.append(f"{path}: unknown member {key}")
+            else:
+                problems.extend(conformance_problems(members[key], item, f"{path}.{key}"))
+    elif kind == "list":
+        if not isinstance(value, list):
+            return [f"{path}: expected a list, got {value!r}"]
+        for index, item in enumerate(value):
+            problems.extend(conformance_problems(shape.member, item, f"{path}[{index}]"))
+    elif kind == "map":
+        if not isinstance(value, dict):
+            return [f"{path}: expected a map, got {value!r}"]
+        for key, item in value.items():
+            problems.extend(conformance_problems(shape.value, item, f"{path}.{key}"))
+    elif kind == "string":
+        enum = shape.enum
+        # GetDeploymentConfig answers MOST_CONCURRENCY for OneAtATime although the model's enum
+        # lacks it: documented under MinimumHealthyHosts in the API reference.
+        allowed = set(enum) | (
+            {"MOST_CONCURRENCY"} if shape.name == "MinimumHealthyHostsType" else set()
+        )
+        if not isinstance(value, str):
+            problems.append(f"{path}: expected a string, got {value!r}")
+        elif enum and value not in allowed:
+            problems.append(f"{path}: {value!r} is not one of {enum}")
+    elif kind in {"integer", "long"}:
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(f"{path}: expected an integer, got {value!r}")
+    elif kind in {"double", "float", "timestamp"}:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            problems.append(f"{path}: expected a number, got {value!r}")
+    elif kind == "boolean" and not isinstance(value, bool):
+        problems.append(f"{path}: expected a boolean, got {value!r}")
+    return problems
+
+
+@pytest.fixture
+def emulator_clients(emulator: RunningEmulator) -> Iterator[EmulatorClients]:
+    """boto3 clients on the session's emulator; fails the test if a response broke its shape."""
+    clients = EmulatorClients(emulator.endpoint_url)
+    yield clients
+    assert clients.violations == [], "\n".join(clients.violations)

@@ -31,6 +31,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "stop": ("stop", "Stop a deployment (optionally rolling back updated instances)."),
     "rollback": ("rollback", "Redeploy the last successful revision (or --to's) and watch it."),
     "local": ("local", "Rehearse a revision here: install its files and run its hooks."),
+    "emulator": ("emulator", "Serve a local CodeDeploy endpoint (plus S3) with real instances."),
 }
 
 

@@ -507,8 +507,8 @@ class Service:
         return settings
 
     def op_CreateDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        application = self._application(body)
         group_name = name(body, "deploymentGroupName", "DeploymentGroup")
+        application = self._application(body)
         if (application.name, group_name) in self.groups:
             raise ApiError(
                 "DeploymentGroupAlreadyExistsException",
@@ -523,8 +523,9 @@ class Service:
         return {"deploymentGroupId": group.group_id}
 
     def op_GetDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        group_name = name(body, "deploymentGroupName", "DeploymentGroup")
         application = self._application(body)
-        group = self._group(application, name(body, "deploymentGroupName", "DeploymentGroup"))
+        group = self._group(application, group_name)
         return {"deploymentGroupInfo": group.info()}
 
     def op_UpdateDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -583,8 +584,8 @@ class Service:
         return {"deploymentGroupsInfo": found, "errorMessage": message}
 
     def op_DeleteDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        application = self._application(body)
         group_name = name(body, "deploymentGroupName", "DeploymentGroup")
+        application = self._application(body)
         self.groups.pop((application.name, group_name), None)
         return {"hooksNotCleanedUp": []}
 
@@ -762,8 +763,8 @@ class Service:
                 return candidate
 
     def op_CreateDeployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        application = self._application(body)
         group_name = name(body, "deploymentGroupName", "DeploymentGroup")
+        application = self._application(body)
         group = self._group(application, group_name)
         revision = body.get("revision") or group.target_revision
         location = self._check_revision(application, revision)

@@ -1,0 +1,43 @@
+"""ci-deploy emulator: serve the local CodeDeploy endpoint (plus S3) until interrupted."""
+
+from __future__ import annotations
+
+import json
+
+from ci_deploy import emulator
+from ci_deploy.commands import Streams
+from ci_deploy.errors import ExitCode
+from ci_deploy.inputs import Request
+
+
+def run(request: Request, streams: Streams) -> int:
+    port = request.number("port")
+    instances = request.number("instances")
+    delay = request.number("event_delay_ms")
+    running = emulator.start(
+        port=0 if port is None else port,
+        instances=3 if instances is None else instances,
+        state_dir=request.path("state_dir"),
+        event_delay_ms=0 if delay is None else delay,
+        # Hooks inherit the environment the emulator was started in, as they inherit the agent's.
+        hook_env=request.env,
+    )
+    try:
+        env = running.client_env()
+        state = running.state_dir if request.path("state_dir") else "a temporary directory"
+        streams.stderr.write(
+            f"ci-deploy emulator: CodeDeploy and S3 on {running.endpoint_url} "
+            f"({instances} simulated instances per deployment group; state in {state})\n"
+            "Point boto3 or the AWS CLI at it (any credentials work):\n"
+            + "".join(f"  export {name}={value}\n" for name, value in env.items())
+            + "Stop it with Ctrl+C.\n"
+        )
+        streams.stderr.flush()
+        streams.stdout.write(json.dumps({"endpoint_url": running.endpoint_url, **env}) + "\n")
+        streams.stdout.flush()
+        running.wait()
+    except KeyboardInterrupt:
+        streams.stderr.write("ci-deploy emulator: stopping\n")
+    finally:
+        running.stop()
+    return ExitCode.OK
