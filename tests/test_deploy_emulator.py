@@ -1,0 +1,192 @@
+"""`ci-deploy deploy`, `wait` and `rollback` end to end: the real CLI against the ci-deploy
+emulator over HTTP, whose instances run the examples' hooks for real."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ci_deploy import cli
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CI_DEPLOY = str(Path(sys.executable).with_name("ci-deploy"))
+
+
+@pytest.fixture
+def demo(emulator, emulator_clients, unique_name, aws_env):
+    """An application, group (3 instances) and versioned bucket on the session's emulator."""
+    codedeploy, s3 = emulator_clients.codedeploy, emulator_clients.s3
+    codedeploy.create_application(applicationName=unique_name, computePlatform="Server")
+    codedeploy.create_deployment_group(
+        applicationName=unique_name,
+        deploymentGroupName="fleet",
+        serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+    )
+    s3.create_bucket(Bucket=unique_name)
+    s3.put_bucket_versioning(Bucket=unique_name, VersioningConfiguration={"Status": "Enabled"})
+    common = [
+        "--application",
+        unique_name,
+        "--deployment-group",
+        "fleet",
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--region",
+        "us-east-1",
+    ]
+    return {"name": unique_name, "common": common, "env": aws_env, "clients": emulator_clients}
+
+
+def deploy(demo, streams, example: str, *args: str) -> int:
+    argv = [
+        "deploy",
+        str(EXAMPLES / example),
+        *demo["common"],
+        "--s3-location",
+        f"s3://{demo['name']}/bundles",
+        *args,
+    ]
+    return cli.run(argv, demo["env"], streams)
+
+
+def test_deploy_web_app_succeeds_with_a_pinned_revision(demo, streams) -> None:
+    code = deploy(demo, streams, "web-app")
+    assert code == 0, streams.err
+    result = json.loads(streams.out)
+    assert result["status"] == "Succeeded"
+    assert result["overview"]["Succeeded"] == 3
+    location = result["revision"]["s3Location"]
+    assert location["bucket"] == demo["name"]
+    assert location["key"].endswith(f"{result['bundle_sha256']}.zip")
+    assert location["version"] and location["eTag"]
+    assert len(result["targets"]) == 3
+    assert all(t["status"] == "Succeeded" for t in result["targets"])
+    names = [e["name"] for e in result["targets"][0]["lifecycle_events"]]
+    assert "ValidateService" in names
+    err = streams.err
+    assert f"created deployment {result['deployment_id']}" in err
+    assert f"deployment {result['deployment_id']}: Succeeded (Succeeded 3)" in err
+    # What reached the API is what the result says.
+    info = demo["clients"].codedeploy.get_deployment(deploymentId=result["deployment_id"])
+    assert info["deploymentInfo"]["revision"]["s3Location"]["version"] == location["version"]
+
+
+def test_deploy_failing_hook_shows_its_diagnostics(demo, streams) -> None:
+    code = deploy(demo, streams, "failing-hook", "--timeout-seconds", "120")
+    assert code == 1
+    err = streams.err
+    result = json.loads(streams.out)
+    did = result["deployment_id"]
+    assert result["status"] == "Failed"
+    assert result["error"]["code"] == "HEALTH_CONSTRAINTS"
+    assert f"deployment {did} (us-east-1) Failed: HEALTH_CONSTRAINTS" in err
+    assert "ValidateService failed (scripts/validate.sh)" in err
+    assert "ScriptFailed: Script at specified location: scripts/validate.sh" in err
+    assert "| [stderr]health check failed" in err
+    assert err.rstrip().endswith(f"ci-deploy: error: deployment {did} Failed")
+    failed = [t for t in result["targets"] if t["status"] == "Failed"]
+    event = next(e for e in failed[0]["lifecycle_events"] if e["status"] == "Failed")
+    assert event["diagnostics"]["script_name"] == "scripts/validate.sh"
+    assert "health check failed" in event["diagnostics"]["log_tail"]
+
+
+def test_no_wait_then_wait(demo, streams) -> None:
+    code = deploy(demo, streams, "web-app", "--no-wait")
+    assert code == 0, streams.err
+    did = json.loads(streams.out)["deployment_id"]
+    waited = subprocess.run(
+        [CI_DEPLOY, "wait", did, *demo["common"][4:], "--timeout-seconds", "120"],
+        env=demo["env"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert waited.returncode == 0, waited.stderr
+    assert json.loads(waited.stdout)["status"] == "Succeeded"
+
+
+def test_rollback_redeploys_the_last_good_revision(demo, streams) -> None:
+    assert deploy(demo, streams, "web-app") == 0, streams.err
+    good = json.loads(streams.out)
+    streams.stdout.truncate(0)
+    streams.stdout.seek(0)
+    assert deploy(demo, streams, "failing-hook", "--timeout-seconds", "120") == 1
+    streams.stdout.truncate(0)
+    streams.stdout.seek(0)
+    code = cli.run(["rollback", *demo["common"], "--timeout-seconds", "120"], demo["env"], streams)
+    assert code == 0, streams.err
+    rolled = json.loads(streams.out)
+    assert rolled["status"] == "Succeeded"
+    assert rolled["revision"]["s3Location"] == good["revision"]["s3Location"]
+    assert f"rolling back to the revision of {good['deployment_id']}" in streams.err
+
+
+def test_rollback_to_a_deployment_of_another_group_is_refused(demo, streams) -> None:
+    assert deploy(demo, streams, "web-app") == 0, streams.err
+    did = json.loads(streams.out)["deployment_id"]
+    demo["clients"].codedeploy.create_deployment_group(
+        applicationName=demo["name"],
+        deploymentGroupName="other",
+        serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+    )
+    argv = ["rollback", *demo["common"], "--to", did]
+    argv[argv.index("fleet")] = "other"
+    code = cli.run(argv, demo["env"], streams)
+    assert code == 2
+    assert f"input rollback_to: {did} belongs to group 'fleet'" in streams.err
+
+
+def test_deploy_with_the_embedded_emulator(aws_env, tmp_path) -> None:
+    """The README's first command: --emulator creates what is missing and deploys for real."""
+    done = subprocess.run(
+        [
+            CI_DEPLOY,
+            "deploy",
+            str(EXAMPLES / "web-app"),
+            "--application",
+            "demo",
+            "--deployment-group",
+            "demo-fleet",
+            "--s3-location",
+            "s3://ci-deploy-demo/bundles",
+            "--emulator",
+            "--region",
+            "us-east-1",
+        ],
+        env={**aws_env, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "Succeeded"
+    assert result["application"] == "demo"
+    assert "uploaded s3://ci-deploy-demo/bundles/demo/" in done.stderr
+
+
+def test_emulator_and_endpoint_url_exclude_each_other(aws_env, streams) -> None:
+    code = cli.run(
+        [
+            "deploy",
+            str(EXAMPLES / "web-app"),
+            "--application",
+            "demo",
+            "--deployment-group",
+            "g",
+            "--emulator",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ],
+        aws_env,
+        streams,
+    )
+    assert code == 2
+    assert "inputs emulator and endpoint_url exclude each other" in streams.err

@@ -1,0 +1,234 @@
+"""`ci-deploy deploy` end to end against a scripted CodeDeploy endpoint over HTTP, for what the
+emulator cannot stage on demand: another deployment active in the group, several regions, an
+ECS group. GitHub and AppSpecContent revisions need no S3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ci_deploy import cli
+from fake_codedeploy import Frame, instance_target
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+GITHUB = ["--github-repository", "octo/web", "--commit-id", "a" * 40, "--no-register"]
+
+
+def quick(status: str = "Succeeded") -> list[Frame]:
+    """A deployment that is running on the first look and ends on the second."""
+    targets = {"i-1": instance_target("i-1", [("Install", "InProgress")])}
+    done = {
+        "i-1": instance_target(
+            "i-1", [("Install", "Succeeded" if status == "Succeeded" else "Failed")]
+        )
+    }
+    error = None if status == "Succeeded" else {"code": "HEALTH_CONSTRAINTS", "message": "failed"}
+    return [Frame("InProgress", targets), Frame(status, done, error=error)]
+
+
+def deploy(fake, env, streams, *args: str) -> int:
+    argv = [
+        "deploy",
+        "--application",
+        "web",
+        "--deployment-group",
+        "prod",
+        "--endpoint-url",
+        fake.endpoint_url,
+        *args,
+    ]
+    return cli.run(argv, env, streams)
+
+
+def test_waits_for_the_active_deployment_then_starts(fake_codedeploy, aws_env, streams) -> None:
+    active = fake_codedeploy.add(quick(), deployment_id="d-ACTIVE0001")
+    fake_codedeploy.next_frames = [quick()]
+    code = deploy(fake_codedeploy, aws_env, streams, *GITHUB)
+    assert code == 0, streams.err
+    creates = fake_codedeploy.calls_of("CreateDeployment")
+    assert len(creates) == 2
+    # Found through the API, not the error message (which names no id here).
+    assert fake_codedeploy.calls_of("ListDeployments") == [
+        {
+            "applicationName": "web",
+            "deploymentGroupName": "prod",
+            "includeOnlyStatuses": ["Created", "Queued", "InProgress", "Baking", "Ready"],
+        }
+    ]
+    assert f"deployment {active} is active in group 'prod': waiting for it to end" in streams.err
+    assert f"deployment {active} ended: starting ours" in streams.err
+    result = json.loads(streams.out)
+    assert result["status"] == "Succeeded"
+    assert result["deployment_id"] != active
+    assert result["revision"] == {
+        "revisionType": "GitHub",
+        "gitHubLocation": {"repository": "octo/web", "commitId": "a" * 40},
+    }
+
+
+def test_no_wait_for_active_fails_with_a_hint(fake_codedeploy, aws_env, streams) -> None:
+    fake_codedeploy.add(quick(), deployment_id="d-ACTIVE0002")
+    code = deploy(fake_codedeploy, aws_env, streams, *GITHUB, "--no-wait-for-active")
+    assert code == 3
+    assert "DeploymentLimitExceededException" in streams.err
+    assert "hint: another deployment is active in this group; pass --wait-for-active" in streams.err
+    assert len(fake_codedeploy.calls_of("CreateDeployment")) == 1
+
+
+def test_serial_rollout_stops_at_the_first_failing_region(
+    fake_codedeploy, aws_env, streams
+) -> None:
+    fake_codedeploy.next_frames = [quick(), quick("Failed")]
+    code = deploy(
+        fake_codedeploy,
+        aws_env,
+        streams,
+        *GITHUB,
+        "--region",
+        "us-east-1,eu-west-1",
+        "--region",
+        "ap-south-1",
+        "--timeout-seconds",
+        "60",
+    )
+    assert code == 1
+    result = json.loads(streams.out)
+    assert result["regions"] == ["us-east-1", "eu-west-1"]
+    assert result["status"] == "Failed"
+    assert [d["status"] for d in result["deployments"]] == ["Succeeded", "Failed"]
+    assert set(result["deployment_ids"]) == {"us-east-1", "eu-west-1"}
+    assert result["deployments"][1]["console_url"].endswith("?region=eu-west-1")
+    assert len(fake_codedeploy.calls_of("CreateDeployment")) == 2
+    assert "serial rollout stopped at eu-west-1: not deploying to ap-south-1" in streams.err
+    failed_id = result["deployment_ids"]["eu-west-1"]
+    assert f"deployment {failed_id} (eu-west-1) Failed: HEALTH_CONSTRAINTS: failed" in streams.err
+
+
+def test_every_create_deployment_option_reaches_the_api(fake_codedeploy, aws_env, streams) -> None:
+    fake_codedeploy.next_frames = [quick()]
+    code = deploy(
+        fake_codedeploy,
+        aws_env,
+        streams,
+        *GITHUB,
+        "--deployment-config",
+        "CodeDeployDefault.OneAtATime",
+        "--description",
+        "release 42",
+        "--file-exists-behavior",
+        "overwrite",
+        "--ignore-application-stop-failures",
+        "--auto-rollback",
+        "failure,stop-on-alarm",
+        "--update-outdated-instances-only",
+        "--no-wait",
+    )
+    assert code == 0, streams.err
+    (body,) = fake_codedeploy.calls_of("CreateDeployment")
+    assert body == {
+        "applicationName": "web",
+        "deploymentGroupName": "prod",
+        "revision": {
+            "revisionType": "GitHub",
+            "gitHubLocation": {"repository": "octo/web", "commitId": "a" * 40},
+        },
+        "deploymentConfigName": "CodeDeployDefault.OneAtATime",
+        "description": "release 42",
+        "fileExistsBehavior": "OVERWRITE",
+        "ignoreApplicationStopFailures": True,
+        "autoRollbackConfiguration": {
+            "enabled": True,
+            "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+        },
+        "updateOutdatedInstancesOnly": True,
+    }
+    # --no-wait: one look after CreateDeployment, no watching.
+    assert len(fake_codedeploy.calls_of("GetDeployment")) == 1
+    assert "not waiting: follow it with 'ci-deploy wait d-" in streams.err
+
+
+def test_ecs_never_gets_file_exists_behavior(fake_codedeploy, aws_env, streams) -> None:
+    fake_codedeploy.group_info = {"computePlatform": "ECS"}
+    fake_codedeploy.next_frames = [quick()]
+    code = deploy(
+        fake_codedeploy,
+        aws_env,
+        streams,
+        str(EXAMPLES / "ecs" / "appspec.yaml"),
+        "--no-register",
+        "--file-exists-behavior",
+        "OVERWRITE",
+        "--auto-rollback",
+        "none",
+        "--no-wait",
+    )
+    assert code == 0, streams.err
+    (body,) = fake_codedeploy.calls_of("CreateDeployment")
+    assert "fileExistsBehavior" not in body
+    assert body["revision"]["revisionType"] == "AppSpecContent"
+    assert body["autoRollbackConfiguration"] == {"enabled": False}
+
+
+def test_description_defaults_to_the_commit_and_run(fake_codedeploy, aws_env, streams) -> None:
+    fake_codedeploy.next_frames = [quick()]
+    env = {
+        **aws_env,
+        "GITHUB_SHA": "0123456789abcdef0123",
+        "GITHUB_RUN_ID": "77",
+        "GITHUB_REPOSITORY": "octo/web",
+        "GITHUB_SERVER_URL": "https://github.com",
+    }
+    code = deploy(fake_codedeploy, env, streams, *GITHUB, "--no-wait")
+    assert code == 0, streams.err
+    (body,) = fake_codedeploy.calls_of("CreateDeployment")
+    assert body["description"] == (
+        "ci-deploy: commit 0123456789ab, run https://github.com/octo/web/actions/runs/77"
+    )
+
+
+def test_a_description_over_256_characters_is_bad_input(aws_env, streams) -> None:
+    code = cli.run(
+        [
+            "deploy",
+            *GITHUB,
+            "--application",
+            "web",
+            "--deployment-group",
+            "prod",
+            "--description",
+            "x" * 257,
+        ],
+        aws_env,
+        streams,
+    )
+    assert code == 2
+    assert "input description: at most 256 characters, got 257" in streams.err
+
+
+def test_auto_rollback_none_cannot_be_combined(fake_codedeploy, aws_env, streams) -> None:
+    code = deploy(fake_codedeploy, aws_env, streams, *GITHUB, "--auto-rollback", "none,failure")
+    assert code == 2
+    assert "input auto_rollback: 'none' cannot be combined with events" in streams.err
+    assert not fake_codedeploy.calls_of("CreateDeployment")
+
+
+def test_several_regions_need_a_bucket_each(aws_env, streams, tmp_path) -> None:
+    code = cli.run(
+        [
+            "deploy",
+            str(EXAMPLES / "web-app"),
+            "--application",
+            "web",
+            "--deployment-group",
+            "prod",
+            "--s3-location",
+            "s3://one-bucket/app",
+            "--region",
+            "us-east-1,eu-west-1",
+        ],
+        aws_env,
+        streams,
+    )
+    assert code == 2
+    assert "input s3_location: several regions need a bucket per region" in streams.err
+    assert "hint: put {region} in --s3-location" in streams.err
