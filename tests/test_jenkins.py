@@ -11,8 +11,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -665,3 +667,201 @@ def test_the_step_defaults_match_its_documented_defaults(fake_runs: FakeRuns) ->
     for name, (_, default, _) in help_keys(STEP_KEYS).items():
         text = described[name]["text"]
         assert default == ("null" if text is None else f"'{text}'")
+
+
+# -- end to end: the real ci-deploy against the emulator -------------------------------------
+
+
+@dataclass
+class Target:
+    """An application, deployment group and versioned bucket on the session's emulator."""
+
+    endpoint_url: str
+    application: str
+    group: str
+    bucket: str
+
+
+@pytest.fixture
+def target(emulator: Any, emulator_clients: Any, unique_name: str) -> Target:
+    codedeploy, s3 = emulator_clients.codedeploy, emulator_clients.s3
+    codedeploy.create_application(applicationName=unique_name, computePlatform="Server")
+    codedeploy.create_deployment_group(
+        applicationName=unique_name,
+        deploymentGroupName="prod",
+        serviceRoleArn="arn:aws:iam::123456789012:role/ci-deploy-test",
+    )
+    s3.create_bucket(Bucket=unique_name)
+    s3.put_bucket_versioning(Bucket=unique_name, VersioningConfiguration={"Status": "Enabled"})
+    return Target(emulator.endpoint_url, unique_name, "prod", unique_name)
+
+
+def real_cli_env(tmp_path: Path) -> dict[str, str | None]:
+    """A Jenkins agent with ci-deploy on PATH and (fake) AWS credentials from a binding."""
+    empty = tmp_path / "no-aws-config"
+    return {
+        "PATH": f"{Path(sys.executable).parent}:{SYSTEM_PATH}",
+        "JENKINS_URL": "http://127.0.0.1:1/",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(empty),
+        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+        "AWS_ENDPOINT_URL": None,
+    }
+
+
+DEPLOY_PIPELINE = (
+    "return ciDeploy(application: params.APPLICATION, deploymentGroup: 'prod', "
+    "source: params.SOURCE, s3Location: params.S3_LOCATION, endpointUrl: params.ENDPOINT_URL)"
+)
+
+
+def deploy_build(tmp_path: Path, name: str, target: Target, source: Path) -> Build:
+    return Build(
+        name,
+        tmp_path / f"ws-{name}",
+        DEPLOY_PIPELINE,
+        real_cli_env(tmp_path),
+        params={
+            "APPLICATION": target.application,
+            "SOURCE": str(source),
+            "S3_LOCATION": f"s3://{target.bucket}/builds",
+            "ENDPOINT_URL": target.endpoint_url,
+        },
+    )
+
+
+def test_a_deploy_to_the_emulator_returns_the_map(
+    tmp_path: Path, target: Target, emulator_clients: Any
+) -> None:
+    build = deploy_build(tmp_path, "deploy", target, ROOT / "examples" / "web-app")
+    results = run_pipelines(tmp_path, [build])
+    outcome = results["builds"]["deploy"]
+    assert outcome["result"] == "SUCCESS", build.log_path.read_text(encoding="utf-8")
+    value = outcome["value"]
+    deployment_id = value["deploymentId"]
+    assert re.fullmatch(r"d-[A-Z0-9]{9}", deployment_id)
+    assert value["status"] == "Succeeded"
+    assert value["deploymentUrl"] == (
+        "https://console.aws.amazon.com/codesuite/codedeploy/deployments/"
+        f"{deployment_id}?region=us-east-1"
+    )
+    assert value["deploymentIds"] == {"us-east-1": deployment_id}
+    location = value["revision"]["s3Location"]
+    assert location["bucket"] == target.bucket
+    assert location["key"].startswith("builds/")
+    # The map describes the deployment that really happened.
+    info = emulator_clients.codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == "Succeeded"
+    assert info["applicationName"] == target.application
+    assert info["revision"]["s3Location"]["key"] == location["key"]
+
+
+def test_a_failing_deployment_raises_through_error_with_the_diagnostics_in_the_log(
+    tmp_path: Path, target: Target
+) -> None:
+    build = deploy_build(tmp_path, "failing", target, ROOT / "examples" / "failing-hook")
+    outcome = run_pipelines(tmp_path, [build])["builds"]["failing"]
+    assert outcome["result"] == "FAILURE"
+    assert outcome["exception"] is None
+    message = outcome["error"]
+    assert re.match(r"ciDeploy: deployment d-[A-Z0-9]{9} ended Failed\n", message), message
+    assert "ValidateService: ScriptFailed in scripts/validate.sh: " in message
+    log = build.log_path.read_text(encoding="utf-8")
+    # ci-deploy's own diagnostics, with the hook's output, are in the build log.
+    assert "health check failed: expected HTTP 200 from /health, got 503" in log
+    assert log.endswith(f"ERROR: {message}\nFinished: FAILURE\n")
+
+
+def slow_revision(directory: Path, started: Path, release: Path) -> Path:
+    """A revision whose ApplicationStart hook says it started, then holds until released."""
+    (directory / "site").mkdir(parents=True)
+    (directory / "site" / "index.html").write_text("slow\n", encoding="utf-8")
+    (directory / "scripts").mkdir()
+    hook = directory / "scripts" / "start.sh"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"touch '{started}'\n"
+        "i=0\n"
+        f"while [ ! -e '{release}' ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done\n",
+        encoding="utf-8",
+    )
+    hook.chmod(0o755)
+    (directory / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nfiles:\n  - source: site\n    destination: /srv/slow\n"
+        "hooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n      timeout: 60\n",
+        encoding="utf-8",
+    )
+    return directory
+
+
+def wait_until(
+    condition: Any, what: str, process: subprocess.Popen[str], timeout: float = 60
+) -> Any:
+    """Poll (bounded) until ``condition()`` is truthy, failing early if the JVM has ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        assert process.poll() is None, f"the pipeline ended before {what}"
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_aborting_the_build_stops_the_deployment(
+    tmp_path: Path, target: Target, emulator_clients: Any
+) -> None:
+    started, release = tmp_path / "hook-started", tmp_path / "hook-release"
+    source = slow_revision(tmp_path / "slow", started, release)
+    build = deploy_build(tmp_path, "aborted", target, source)
+    spec_path, results_path = write_spec(tmp_path, [build], None)
+    process = subprocess.Popen(
+        groovy_command(spec_path, results_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=groovy_env(),
+    )
+    try:
+
+        def deploy_pid() -> int | None:
+            if not build.log_path.exists():
+                return None
+            log = build.log_path.read_text(encoding="utf-8")
+            found = re.search(r"\[Pipeline\] sh \(ci-deploy deploy\)\n\[stub\] sh pid (\d+)", log)
+            return int(found.group(1)) if found else None
+
+        pid = wait_until(deploy_pid, "the ci-deploy sh step", process)
+        wait_until(started.exists, "the deployment's hook to start", process)
+        # `exec`: the process Jenkins signals is ci-deploy itself, not a shell around it.
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[1:3] == [str(Path(sys.executable).parent / "ci-deploy").encode(), b"deploy"]
+        os.kill(pid, signal.SIGTERM)  # what Jenkins does to the sh step's processes on abort
+        wait_until(
+            lambda: "StopDeployment: " in build.log_path.read_text(encoding="utf-8"),
+            "ci-deploy to call StopDeployment",
+            process,
+        )
+        release.touch()
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        release.touch()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stdout + stderr
+    outcome = json.loads(results_path.read_text(encoding="utf-8"))["builds"]["aborted"]
+    assert outcome["result"] == "FAILURE"
+    found = re.match(
+        r"ciDeploy: deployment (d-[A-Z0-9]{9}) was interrupted \(exit code 130\)", outcome["error"]
+    )
+    assert found, outcome["error"]
+    log = build.log_path.read_text(encoding="utf-8")
+    assert f"cancelled: stopping deployment {found.group(1)}" in log
+    info = emulator_clients.wait_for(found.group(1), ("Stopped", "Failed", "Succeeded"))
+    assert info["status"] == "Stopped"
