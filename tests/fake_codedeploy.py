@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -133,13 +133,17 @@ class FakeDeployment:
     frames: list[Frame]
     advance: str = "poll"  # poll | time
     seconds_per_frame: float = 1.0
-    created: float = field(default_factory=time.time)
+    clock: Callable[[], float] = time.time
+    created: float = 0.0
     gets: int = 0
     index: int = 0
     continued: bool = False
     stopped: Frame | None = None
     rollback_id: str | None = None
     status_changed_at: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.created = self.created or self.clock()
 
     def frame(self) -> Frame:
         if self.stopped is not None:
@@ -152,7 +156,7 @@ class FakeDeployment:
         if self.stopped is not None:
             return
         if self.advance == "time":
-            due = int((time.time() - self.created) / self.seconds_per_frame)
+            due = int((self.clock() - self.created) / self.seconds_per_frame)
         else:
             due = self.gets - 1
         while self.index < min(due, len(self.frames) - 1):
@@ -161,7 +165,7 @@ class FakeDeployment:
                 break
             self.index += 1
         status = self.frame().status
-        self.status_changed_at.setdefault(status, time.time())
+        self.status_changed_at.setdefault(status, self.clock())
 
 
 class ApiError(Exception):
@@ -175,9 +179,12 @@ class ApiError(Exception):
 class FakeCodeDeploy:
     """The server; inspect ``calls`` to see what reached the API."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        # The clock that time-advanced deployments and call_times follow (benchmarks scale it).
+        self.clock = clock
         self.deployments: dict[str, FakeDeployment] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.call_times: list[float] = []
         # operation -> list of faults to serve before answering normally ("throttle" | 503)
         self.faults: dict[str, list[str]] = {}
         # Frames for the next CreateDeployment calls, in order.
@@ -237,7 +244,7 @@ class FakeCodeDeploy:
             self._counter += 1
             did = deployment_id or f"d-FAKE{self._counter:05d}"
             self.deployments[did] = FakeDeployment(
-                did, application, group, frames, advance, seconds_per_frame
+                did, application, group, frames, advance, seconds_per_frame, self.clock
             )
             return did
 
@@ -250,6 +257,7 @@ class FakeCodeDeploy:
     def handle(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             self.calls.append((operation, body))
+            self.call_times.append(self.clock())
             queued = self.faults.get(operation)
             if queued:
                 fault = queued.pop(0)
@@ -290,7 +298,7 @@ class FakeCodeDeploy:
         if frame.error:
             info["errorInformation"] = frame.error
         if frame.status in ("Succeeded", "Failed", "Stopped"):
-            info["completeTime"] = deployment.status_changed_at.get(frame.status, time.time())
+            info["completeTime"] = deployment.status_changed_at.get(frame.status, self.clock())
         if deployment.rollback_id:
             info["rollbackInfo"] = {"rollbackDeploymentId": deployment.rollback_id}
         return {"deploymentInfo": info}
@@ -371,5 +379,5 @@ class FakeCodeDeploy:
         frames = self.next_frames.pop(0) if self.next_frames else in_place_frames(["i-1"])
         self._counter += 1
         did = f"d-NEW{self._counter:06d}"
-        self.deployments[did] = FakeDeployment(did, application, group, frames)
+        self.deployments[did] = FakeDeployment(did, application, group, frames, clock=self.clock)
         return {"deploymentId": did}
