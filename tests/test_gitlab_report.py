@@ -30,27 +30,23 @@ class Clock:
         return self.now
 
 
-def lifecycle(target: str, name: str, status: str = "Succeeded") -> list[object]:
-    return [
-        LifecycleEventStarted("d-1", target, name),
-        LifecycleEventEnded("d-1", target, name, status, 0.5),
-    ]
-
-
-def test_each_target_becomes_one_collapsed_section_when_it_ends() -> None:
+def test_each_target_becomes_one_collapsed_section_after_it_ends() -> None:
     out = io.StringIO()
     clock = Clock(1_700_000_000.0)
     reporter = GitlabReporter(out, None, clock=clock)
+    # the watcher's order: per poll the deployment, then each target and its lifecycle events
     reporter.event(DeploymentStatusChanged("d-1", "InProgress", {"InProgress": 2}))
-    # two targets progressing at the same time: their lines interleave
     reporter.event(TargetStatusChanged("d-1", "i-1", "InProgress"))
+    reporter.event(LifecycleEventStarted("d-1", "i-1", "BeforeInstall"))
     reporter.event(TargetStatusChanged("d-1", "i-2", "InProgress"))
-    for event in lifecycle("i-1", "BeforeInstall") + lifecycle("i-2", "BeforeInstall"):
-        reporter.event(event)  # type: ignore[arg-type]
+    reporter.event(LifecycleEventStarted("d-1", "i-2", "BeforeInstall"))
     clock.now += 7
-    reporter.event(TargetStatusChanged("d-1", "i-1", "Succeeded"))
-    reporter.event(TargetStatusChanged("d-1", "i-2", "Succeeded"))
     reporter.event(DeploymentStatusChanged("d-1", "Succeeded", {"Succeeded": 2}))
+    reporter.event(TargetStatusChanged("d-1", "i-1", "Succeeded"))
+    reporter.event(LifecycleEventEnded("d-1", "i-1", "BeforeInstall", "Succeeded", 0.5))
+    reporter.event(TargetStatusChanged("d-1", "i-2", "Succeeded"))
+    reporter.event(LifecycleEventEnded("d-1", "i-2", "BeforeInstall", "Succeeded", 0.5))
+    reporter.finish({"deployment_id": "d-1", "status": "Succeeded"})
 
     assert out.getvalue().split("\n") == [
         "deployment d-1: InProgress (InProgress 2)",
@@ -58,17 +54,31 @@ def test_each_target_becomes_one_collapsed_section_when_it_ends() -> None:
         "i-1: Succeeded (1 lifecycle event)",
         "  i-1: InProgress",
         "  i-1: BeforeInstall started",
-        "  i-1: BeforeInstall Succeeded in 0.5s",
         "  i-1: Succeeded",
+        "  i-1: BeforeInstall Succeeded in 0.5s",
         f"{ESC}[0Ksection_end:1700000007:ci_deploy_d-1_i-1_1\r{ESC}[0K",
         f"{ESC}[0Ksection_start:1700000000:ci_deploy_d-1_i-2_2[collapsed=true]\r{ESC}[0K"
         "i-2: Succeeded (1 lifecycle event)",
         "  i-2: InProgress",
         "  i-2: BeforeInstall started",
-        "  i-2: BeforeInstall Succeeded in 0.5s",
         "  i-2: Succeeded",
+        "  i-2: BeforeInstall Succeeded in 0.5s",
         f"{ESC}[0Ksection_end:1700000007:ci_deploy_d-1_i-2_2\r{ESC}[0K",
         "deployment d-1: Succeeded (Succeeded 2)",
+        "",
+    ]
+
+
+def test_a_target_s_section_is_written_once_something_else_happens() -> None:
+    out = io.StringIO()
+    reporter = GitlabReporter(out, None, clock=Clock(0.0))
+    reporter.event(TargetStatusChanged("d-1", "i-1", "Succeeded"))
+    reporter.event(LifecycleEventEnded("d-1", "i-1", "ValidateService", "Succeeded", 0.1))
+    assert out.getvalue() == ""  # its events of the same poll may still come
+    reporter.event(Notice("rolling back"))
+    assert out.getvalue().split("\n")[-3:] == [
+        f"{ESC}[0Ksection_end:0:ci_deploy_d-1_i-1_1\r{ESC}[0K",
+        "rolling back",
         "",
     ]
 
@@ -83,8 +93,10 @@ def test_a_failed_target_is_an_open_section_naming_the_event_and_its_log() -> No
         log_tail="curl: (7) Failed to connect\n",
     )
     reporter.event(LifecycleEventStarted("d-1", "i-1", "ValidateService"))
-    reporter.event(LifecycleEventEnded("d-1", "i-1", "ValidateService", "Failed", 0.4, diagnostics))
     reporter.event(TargetStatusChanged("d-1", "i-1", "Failed"))
+    reporter.event(LifecycleEventEnded("d-1", "i-1", "ValidateService", "Failed", 0.4, diagnostics))
+    reporter.event(DeploymentStatusChanged("d-1", "Failed", {"Failed": 1}))
+    reporter.finish({"deployment_id": "d-1", "status": "Failed"})
 
     lines = out.getvalue().split("\n")
     assert lines[0] == (
@@ -102,6 +114,7 @@ def test_hook_output_cannot_forge_a_section_marker() -> None:
     diagnostics = Diagnostics("ScriptFailed", "run.sh", "failed", forged)
     reporter.event(LifecycleEventEnded("d-1", "i-1", "AfterInstall", "Failed", 0.1, diagnostics))
     reporter.event(TargetStatusChanged("d-1", "i-1", "Failed"))
+    reporter.finish({})
 
     text = out.getvalue()
     assert text.count("section_end:") == 2  # ours, and the harmless text of the forged one

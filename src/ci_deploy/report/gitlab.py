@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -107,17 +108,28 @@ class GitlabReporter:
         self._dotenv_file = dotenv_file
         self._clock = clock
         self._targets: dict[tuple[str, str], _Target] = {}
+        self._ended: set[tuple[str, str]] = set()
+        self._finished: dict[str, str] = {}
         self._sections = 0
 
     def event(self, event: Event) -> None:
-        if isinstance(event, DeploymentStatusChanged):
-            if event.status in DEPLOYMENT_TERMINAL:
-                self._flush(lambda key: key[0] == event.deployment_id)
-            self._print(format_event(event))
-            return
         if isinstance(event, TargetStatusChanged | LifecycleEventStarted | LifecycleEventEnded):
+            key = (event.deployment_id, event.target_id)
+            self._flush_ended(keep=key)
+            self._flush_finished(keep=event.deployment_id)
             self._record(event)
             return
+        self._flush_ended()
+        if isinstance(event, DeploymentStatusChanged):
+            self._flush_finished(keep=event.deployment_id)
+            if event.status in DEPLOYMENT_TERMINAL:
+                # The watcher reports a poll's deployment status before its targets: the last
+                # targets' sections come first, then this line.
+                self._finished[event.deployment_id] = format_event(event)
+            else:
+                self._print(format_event(event))
+            return
+        self._flush_finished()
         self._print(format_event(event))
 
     def finish(self, result: Mapping[str, Any]) -> None:
@@ -125,6 +137,7 @@ class GitlabReporter:
         statuses = _target_statuses(result)
         for key, target in self._targets.items():
             target.status = statuses.get(key, target.status)
+        self._flush_finished()
         self._flush(lambda key: True)
         if self._dotenv_file is not None:
             write_dotenv(self._dotenv_file, dotenv_values(result))
@@ -147,11 +160,25 @@ class GitlabReporter:
                     target.failure = event.diagnostics.error_code
         if isinstance(event, TargetStatusChanged):
             target.status = event.status
+            # Its lifecycle events of the same poll follow: the section is written at the next
+            # event about something else.
             if event.status in TARGET_ENDED:
-                self._flush(lambda other: other == key)
+                self._ended.add(key)
+            else:
+                self._ended.discard(key)
+
+    def _flush_ended(self, keep: tuple[str, str] | None = None) -> None:
+        self._flush(lambda key: key in self._ended and key != keep)
+
+    def _flush_finished(self, keep: str | None = None) -> None:
+        """Write the held targets and the final line of each ended deployment but ``keep``."""
+        for deployment_id in [d for d in self._finished if d != keep]:
+            self._flush(partial(_of_deployment, deployment_id))
+            self._print(self._finished.pop(deployment_id))
 
     def _flush(self, which: Callable[[tuple[str, str]], bool]) -> None:
         for key in [key for key in self._targets if which(key)]:
+            self._ended.discard(key)
             self._write_section(key, self._targets.pop(key))
 
     def _write_section(self, key: tuple[str, str], target: _Target) -> None:
@@ -178,6 +205,10 @@ class GitlabReporter:
     def _print(self, text: str) -> None:
         self._stream.write(clean(text) + "\n")
         self._stream.flush()
+
+
+def _of_deployment(deployment_id: str, key: tuple[str, str]) -> bool:
+    return key[0] == deployment_id
 
 
 def _target_statuses(result: Mapping[str, Any]) -> dict[tuple[str, str], str]:
