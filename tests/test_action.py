@@ -3,11 +3,14 @@ shellcheck, the README, and its steps run the way the runner runs them (tests/gi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import yaml
 
 from ci_deploy.inputs import ADAPTER_VERBS, adapter_inputs
 from ci_deploy.report.github import outputs_of
-from github_harness import ActionHarness
+from github_harness import ActionHarness, Cancel
 
 REPO = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
@@ -330,3 +333,132 @@ def test_without_ci_deploy_on_path_the_action_installs_its_own_source(
     assert second.exit_code == 0, second.log
     assert second.step("locate").outputs["cache-key"] == located["cache-key"]
     assert second.steps[2].stdout.startswith("Using the cached ci-deploy ")
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: the action deploys to the emulator
+
+
+def deploy_inputs(source: str, application: str, **more: str) -> dict[str, str]:
+    return {
+        "source": source,
+        "application": application,
+        "deployment-group": "github-action",
+        "s3-location": f"s3://{application}-revisions/builds",
+        **more,
+    }
+
+
+def test_deploying_web_app_sets_outputs_groups_and_the_job_summary(
+    harness: ActionHarness, workspace: Path
+) -> None:
+    shutil.copytree(REPO / "examples" / "web-app", workspace / "app")
+    run = harness.run(deploy_inputs("app", "gh-web", emulator="true"), timeout_seconds=180)
+    assert run.exit_code == 0, run.log
+
+    outputs = run.outputs
+    assert outputs["status"] == "Succeeded"
+    deployment_id = outputs["deployment-id"]
+    assert re.fullmatch(r"d-[A-Z0-9]{9}", deployment_id)
+    assert json.loads(outputs["deployment-ids"]) == {"us-east-1": deployment_id}
+    assert outputs["deployment-url"] == (
+        "https://console.aws.amazon.com/codesuite/codedeploy/deployments/"
+        f"{deployment_id}?region=us-east-1"
+    )
+    revision = json.loads(outputs["revision"])
+    assert revision["revisionType"] == "S3"
+    assert revision["s3Location"]["bucket"] == "gh-web-revisions"
+    assert revision["s3Location"]["key"].startswith("builds/")
+    assert re.fullmatch(r"[0-9a-f]{64}", outputs["bundle-sha256"])
+
+    groups = [c.message for c in run.named("group")]
+    assert f"CodeDeploy deployment {deployment_id}" in groups
+    assert len(run.named("endgroup")) == len(groups)
+    assert not run.annotations("error")
+    [notice] = run.annotations("notice")
+    assert (
+        notice.message
+        == f"CodeDeploy deployment {deployment_id} succeeded: {outputs['deployment-url']}"
+    )
+
+    summary = run.summary
+    assert summary.startswith("## ✅ CodeDeploy gh-web / github-action: Succeeded\n")
+    assert "| Target | Status | ApplicationStop | DownloadBundle | BeforeInstall |" in summary
+    assert len(re.findall(r"^\| i-\d+ \| ✅ Succeeded \|", summary, re.MULTILINE)) == 3
+    assert f"[Open `{deployment_id}` in the CodeDeploy console]" in summary
+
+
+def test_a_failing_hook_fails_the_step_with_an_annotation_on_its_script(
+    harness: ActionHarness, workspace: Path
+) -> None:
+    shutil.copytree(REPO / "examples" / "failing-hook", workspace / "app")
+    run = harness.run(deploy_inputs("app", "gh-failing", emulator="true"), timeout_seconds=180)
+    assert run.exit_code == 1, run.log
+    assert run.step("run").outcome == "failure"
+    assert run.outputs["status"] == "Failed"
+
+    hook = [a for a in run.annotations("error") if a.properties.get("file")]
+    assert len(hook) == 1
+    assert hook[0].properties["file"] == "app/scripts/validate.sh"
+    assert hook[0].properties["title"] == "CodeDeploy ValidateService failed"
+    assert hook[0].message.startswith("ScriptFailed scripts/validate.sh on i-")
+
+    summary = run.summary
+    assert summary.startswith("## ❌ CodeDeploy gh-failing / github-action: Failed\n")
+    assert re.search(r"^#### ❌ ValidateService failed on `i-\d+`$", summary, re.MULTILINE)
+    assert "script `scripts/validate.sh`" in summary
+    assert "<details open><summary>Log tail</summary>" in summary
+
+
+def test_sigterm_mid_deployment_stops_the_codedeploy_deployment(
+    harness: ActionHarness, workspace: Path, emulator: Any, unique_name: str
+) -> None:
+    """Cancelling the workflow: the runner signals the step's process (the shell it started);
+    the step `exec`s ci-deploy, so ci-deploy gets SIGTERM, calls StopDeployment, exits 130."""
+    import boto3  # noqa: PLC0415 - only this test reads the emulator's state
+
+    app = workspace / "app"
+    (app / "scripts").mkdir(parents=True)
+    (app / "scripts" / "slow.sh").write_text("#!/bin/sh\nsleep 60\n")
+    (app / "scripts" / "slow.sh").chmod(0o755)
+    (app / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n"
+        "    - location: scripts/slow.sh\n      timeout: 120\n"
+    )
+    codedeploy = boto3.client(
+        "codedeploy",
+        endpoint_url=emulator.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="emulator",
+        aws_secret_access_key="emulator",
+    )
+    codedeploy.create_application(applicationName=unique_name, computePlatform="Server")
+    codedeploy.create_deployment_group(
+        applicationName=unique_name,
+        deploymentGroupName="github-action",
+        serviceRoleArn="arn:aws:iam::123456789012:role/ci-deploy-test",
+    )
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=emulator.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="emulator",
+        aws_secret_access_key="emulator",
+    )
+    s3.create_bucket(Bucket=f"{unique_name}-revisions")
+
+    started = time.monotonic()
+    run = harness.run(
+        deploy_inputs("app", unique_name, **{"endpoint-url": emulator.endpoint_url}),
+        timeout_seconds=60,
+        cancel=Cancel("run", r"BeforeInstall started", signal.SIGTERM),
+    )
+    assert time.monotonic() - started < 40, "ci-deploy did not stop promptly on SIGTERM"
+    assert run.exit_code == 130, run.log
+    assert run.step("run").outcome == "cancelled"
+    created = re.search(r"created deployment (d-[A-Z0-9]{9})", run.log)
+    assert created, run.log
+    deployment_id = created.group(1)
+    info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == "Stopped"
+    assert run.outputs["status"] in {"Stopped", ""}
