@@ -1,0 +1,565 @@
+"""Deployments in the emulator: health-constrained scheduling over real instances running the
+local engine, stop (killing hooks), auto-rollback, blue/green Ready, ECS and Lambda hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from ci_deploy.emulator import start
+
+ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
+DONE = ("Succeeded", "Failed", "Stopped")
+APPSPEC = """version: 0.0
+os: linux
+files:
+  - source: app.txt
+    destination: /srv/app
+hooks:
+  ValidateService:
+    - location: check.sh
+"""
+
+
+def fail_on(*indexes: int) -> str:
+    """A hook that fails on the instances at these 1-based positions of the fleet."""
+    wanted = " ".join(str(i) for i in indexes)
+    return (
+        "#!/bin/sh\n"
+        f'case " {wanted} " in *" $CI_DEPLOY_EMULATOR_INSTANCE_INDEX "*)\n'
+        '  echo "refusing on instance $CI_DEPLOY_EMULATOR_INSTANCE_INDEX" >&2; exit 1;;\n'
+        "esac\n"
+    )
+
+
+def fleet(count: int) -> list[dict[str, str]]:
+    return [{"Key": "ci-deploy:instances", "Value": str(count), "Type": "KEY_AND_VALUE"}]
+
+
+def deploy(
+    clients: Any, app: str, files: dict[str, str], *, group: str = "prod", **kwargs: Any
+) -> str:
+    location = clients.upload(app, f"{len(files)}-{time.monotonic_ns()}.zip", files, ("check.sh",))
+    return str(
+        clients.codedeploy.create_deployment(
+            applicationName=app,
+            deploymentGroupName=group,
+            revision={"revisionType": "S3", "s3Location": location},
+            **kwargs,
+        )["deploymentId"]
+    )
+
+
+def make_group(clients: Any, app: str, count: int, **settings: Any) -> None:
+    clients.codedeploy.create_application(applicationName=app)
+    clients.codedeploy.create_deployment_group(
+        applicationName=app,
+        deploymentGroupName="prod",
+        serviceRoleArn=ROLE,
+        ec2TagFilters=fleet(count),
+        **settings,
+    )
+
+
+def by_index(emulator: Any, targets: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Targets keyed by their instance's position in the fleet (what the hooks see)."""
+    instances = {
+        i.instance_id: i.index for g in emulator.service.groups.values() for i in g.instances
+    }
+    return {instances[target_id]: target for target_id, target in targets.items()}
+
+
+def first_start(target: dict[str, Any]) -> float:
+    return min(e["startTime"] for e in target["lifecycleEvents"] if "startTime" in e)
+
+
+def last_end(target: dict[str, Any]) -> float:
+    return max(e["endTime"] for e in target["lifecycleEvents"] if "endTime" in e)
+
+
+def test_half_at_a_time_tolerates_one_failure_in_four_and_waits_for_health(
+    emulator: Any, emulator_clients: Any, unique_name: str
+) -> None:
+    make_group(emulator_clients, unique_name, 4)
+    files = {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on(2)}
+    deployment_id = deploy(
+        emulator_clients, unique_name, files, deploymentConfigName="CodeDeployDefault.HalfAtATime"
+    )
+    info = emulator_clients.wait_for(deployment_id, DONE)
+    # HalfAtATime keeps ceil(4/2) = 2 healthy and succeeds with at least 2 successes.
+    assert info["status"] == "Succeeded"
+    assert info["deploymentOverview"]["Succeeded"] == 3
+    assert info["deploymentOverview"]["Failed"] == 1
+    targets = by_index(emulator, emulator_clients.targets(deployment_id))
+    failed = targets[2]
+    assert failed["status"] == "Failed"
+    validate = next(
+        e for e in failed["lifecycleEvents"] if e["lifecycleEventName"] == "ValidateService"
+    )
+    assert validate["diagnostics"]["errorCode"] == "ScriptFailed"
+    assert validate["diagnostics"]["scriptName"] == "check.sh"
+    assert "refusing on instance 2" in validate["diagnostics"]["logTail"]
+    # With instance 2 down, one more instance may go offline only once instance 1 is healthy
+    # again, and instance 4 only after instance 3 is.
+    assert first_start(targets[3]) >= last_end(targets[1])
+    assert first_start(targets[4]) >= last_end(targets[3])
+
+
+def test_half_at_a_time_stops_scheduling_when_the_minimum_cannot_be_met(
+    emulator: Any, emulator_clients: Any, unique_name: str
+) -> None:
+    make_group(emulator_clients, unique_name, 4)
+    files = {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on(2, 3)}
+    deployment_id = deploy(
+        emulator_clients, unique_name, files, deploymentConfigName="CodeDeployDefault.HalfAtATime"
+    )
+    info = emulator_clients.wait_for(deployment_id, DONE)
+    assert info["status"] == "Failed"
+    assert info["errorInformation"]["code"] == "HEALTH_CONSTRAINTS"
+    assert info["errorInformation"]["message"].startswith(
+        "The overall deployment failed because too many individual instances failed"
+    )
+    targets = by_index(emulator, emulator_clients.targets(deployment_id))
+    assert [targets[i]["status"] for i in (1, 2, 3, 4)] == [
+        "Succeeded",
+        "Failed",
+        "Failed",
+        "Skipped",
+    ]
+    assert {e["status"] for e in targets[4]["lifecycleEvents"]} == {"Skipped"}
+    untouched = emulator.state_dir / "instances" / targets[4]["targetId"] / "root" / "srv/app"
+    assert not (untouched / "app.txt").exists()
+    installed = emulator.state_dir / "instances" / targets[1]["targetId"] / "root" / "srv/app"
+    assert (installed / "app.txt").read_text() == "v1"
+
+
+def test_one_at_a_time_fails_at_the_first_failure_but_not_at_the_last(
+    emulator: Any, emulator_clients: Any, unique_name: str
+) -> None:
+    make_group(emulator_clients, unique_name, 4)
+    early = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on(2)},
+    )
+    info = emulator_clients.wait_for(early, DONE)
+    assert info["status"] == "Failed"
+    assert info["errorInformation"]["code"] == "HEALTH_CONSTRAINTS"
+    targets = by_index(emulator, emulator_clients.targets(early))
+    assert [targets[i]["status"] for i in (1, 2, 3, 4)] == [
+        "Succeeded",
+        "Failed",
+        "Skipped",
+        "Skipped",
+    ]
+    last = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": APPSPEC, "app.txt": "v2", "check.sh": fail_on(4)},
+    )
+    # OneAtATime keeps all instances but one healthy: a failure on the last one is allowed.
+    info = emulator_clients.wait_for(last, DONE)
+    assert info["status"] == "Succeeded"
+    assert info["deploymentOverview"]["Failed"] == 1
+
+
+def test_all_at_once_needs_one_success_and_host_count_must_fit_the_fleet(
+    emulator_clients: Any, unique_name: str
+) -> None:
+    cd = emulator_clients.codedeploy
+    make_group(emulator_clients, unique_name, 3)
+    files = {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on(1, 2)}
+    deployment_id = deploy(
+        emulator_clients, unique_name, files, deploymentConfigName="CodeDeployDefault.AllAtOnce"
+    )
+    info = emulator_clients.wait_for(deployment_id, DONE)
+    assert info["status"] == "Succeeded"
+    assert info["deploymentOverview"]["Failed"] == 2
+    cd.create_deployment_config(
+        deploymentConfigName=unique_name, minimumHealthyHosts={"type": "HOST_COUNT", "value": 3}
+    )
+    too_many = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": APPSPEC, "app.txt": "v2", "check.sh": fail_on()},
+        deploymentConfigName=unique_name,
+    )
+    info = emulator_clients.wait_for(too_many, DONE)
+    assert info["status"] == "Failed"
+    assert info["errorInformation"]["code"] == "HEALTH_CONSTRAINTS_INVALID"
+
+
+def test_a_group_whose_tags_match_no_instance_fails_with_no_instances(
+    emulator_clients: Any, unique_name: str
+) -> None:
+    make_group(emulator_clients, unique_name, 0)
+    deployment_id = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on()},
+    )
+    info = emulator_clients.wait_for(deployment_id, DONE)
+    assert info["status"] == "Failed"
+    assert info["errorInformation"]["code"] == "NO_INSTANCES"
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie waiting for a parent that never reaps."""
+    status = Path(f"/proc/{pid}/status")
+    try:
+        state = next(line for line in status.read_text().splitlines() if line.startswith("State"))
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return "Z" not in state.split()[1]
+
+
+def wait_for_file(path: Path, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text().strip()):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+    return path.read_text()
+
+
+def hanging_hook(pid_file: Path) -> str:
+    return (
+        "#!/bin/sh\n"
+        "sleep 300 &\n"
+        f'echo "$$ $!" > "{pid_file}.tmp" && mv "{pid_file}.tmp" "{pid_file}"\n'
+        "wait\n"
+    )
+
+
+def test_stop_deployment_mid_hook_kills_the_hook_and_skips_the_rest(
+    emulator_clients: Any, unique_name: str, tmp_path: Path
+) -> None:
+    cd = emulator_clients.codedeploy
+    make_group(emulator_clients, unique_name, 2)
+    pid_file = tmp_path / "pids"
+    deployment_id = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": hanging_hook(pid_file)},
+    )
+    pids = [int(pid) for pid in wait_for_file(pid_file).split()]
+    assert all(alive(pid) for pid in pids)
+    answer = cd.stop_deployment(deploymentId=deployment_id)
+    assert answer["status"] == "Pending"
+    info = emulator_clients.wait_for(deployment_id, DONE)
+    assert info["status"] == "Stopped"
+    assert info["errorInformation"]["code"] == "MANUAL_STOP"
+    assert not any(alive(pid) for pid in pids)
+    statuses = sorted(t["status"] for t in emulator_clients.targets(deployment_id).values())
+    assert statuses == ["Failed", "Skipped"]
+
+
+def test_failed_deployment_rolls_back_to_the_last_successful_revision(
+    emulator: Any, emulator_clients: Any, unique_name: str
+) -> None:
+    cd = emulator_clients.codedeploy
+    make_group(
+        emulator_clients,
+        unique_name,
+        2,
+        autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
+    )
+    good = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on()},
+    )
+    assert emulator_clients.wait_for(good, DONE)["status"] == "Succeeded"
+    good_revision = cd.get_deployment(deploymentId=good)["deploymentInfo"]["revision"]
+    bad = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": APPSPEC, "app.txt": "v2", "check.sh": fail_on(1, 2)},
+    )
+    failed = emulator_clients.wait_for(bad, DONE)
+    assert failed["status"] == "Failed"
+    rollback_id = failed["rollbackInfo"]["rollbackDeploymentId"]
+    rollback = emulator_clients.wait_for(rollback_id, DONE)
+    assert rollback["status"] == "Succeeded"
+    assert rollback["creator"] == "codeDeployRollback"
+    assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == bad
+    assert rollback["revision"] == good_revision
+    for target_id in emulator_clients.targets(rollback_id):
+        app = emulator.state_dir / "instances" / target_id / "root" / "srv/app/app.txt"
+        assert app.read_text() == "v1"
+
+
+def test_stop_with_auto_rollback_redeploys_the_previous_revision(
+    emulator_clients: Any, unique_name: str, tmp_path: Path
+) -> None:
+    cd = emulator_clients.codedeploy
+    make_group(emulator_clients, unique_name, 1)
+    good = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on()},
+    )
+    assert emulator_clients.wait_for(good, DONE)["status"] == "Succeeded"
+    pid_file = tmp_path / "pids"
+    hanging = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": APPSPEC, "app.txt": "v2", "check.sh": hanging_hook(pid_file)},
+    )
+    wait_for_file(pid_file)
+    cd.stop_deployment(deploymentId=hanging, autoRollbackEnabled=True)
+    stopped = emulator_clients.wait_for(hanging, DONE)
+    assert stopped["status"] == "Stopped"
+    rollback_id = stopped["rollbackInfo"]["rollbackDeploymentId"]
+    assert emulator_clients.wait_for(rollback_id, DONE)["status"] == "Succeeded"
+
+
+def test_etag_mismatch_fails_download_bundle_on_every_instance(
+    emulator_clients: Any, unique_name: str
+) -> None:
+    cd = emulator_clients.codedeploy
+    make_group(emulator_clients, unique_name, 1)
+    location = emulator_clients.upload(
+        unique_name, "app.zip", {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on()}
+    )
+    deployment_id = cd.create_deployment(
+        applicationName=unique_name,
+        deploymentGroupName="prod",
+        revision={"revisionType": "S3", "s3Location": {**location, "eTag": "0" * 32}},
+    )["deploymentId"]
+    info = emulator_clients.wait_for(deployment_id, DONE)
+    assert info["status"] == "Failed"
+    (target,) = emulator_clients.targets(deployment_id).values()
+    download = next(
+        e for e in target["lifecycleEvents"] if e["lifecycleEventName"] == "DownloadBundle"
+    )
+    assert download["status"] == "Failed"
+    assert (
+        "does not match the eTag of the revision (" + "0" * 32 + ")"
+        in (download["diagnostics"]["message"])
+    )
+
+
+def test_an_invalid_appspec_in_the_bundle_fails_the_deployment_with_its_reason(
+    emulator_clients: Any, unique_name: str
+) -> None:
+    make_group(emulator_clients, unique_name, 1)
+    deployment_id = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": "version: 0.0\nos: linux\nfiles: [\n", "app.txt": "v1"},
+    )
+    info = emulator_clients.wait_for(deployment_id, DONE)
+    assert info["status"] == "Failed"
+    (target,) = emulator_clients.targets(deployment_id).values()
+    failed = [e for e in target["lifecycleEvents"] if e["status"] == "Failed"]
+    assert len(failed) == 1
+    assert "appspec" in failed[0]["diagnostics"]["message"].lower()
+
+
+def test_blue_green_waits_in_ready_until_continued(emulator_clients: Any, unique_name: str) -> None:
+    cd = emulator_clients.codedeploy
+    make_group(
+        emulator_clients,
+        unique_name,
+        2,
+        deploymentStyle={
+            "deploymentType": "BLUE_GREEN",
+            "deploymentOption": "WITH_TRAFFIC_CONTROL",
+        },
+        loadBalancerInfo={"targetGroupInfoList": [{"name": "web"}]},
+        blueGreenDeploymentConfiguration={
+            "deploymentReadyOption": {
+                "actionOnTimeout": "STOP_DEPLOYMENT",
+                "waitTimeInMinutes": 60,
+            },
+            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE"},
+        },
+    )
+    deployment_id = deploy(
+        emulator_clients,
+        unique_name,
+        {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on()},
+    )
+    ready = emulator_clients.wait_for(deployment_id, ("Ready", *DONE))
+    assert ready["status"] == "Ready"
+    green = cd.list_deployment_targets(
+        deploymentId=deployment_id, targetFilters={"ServerInstanceLabel": ["Green"]}
+    )["targetIds"]
+    blue = cd.list_deployment_targets(
+        deploymentId=deployment_id, targetFilters={"ServerInstanceLabel": ["Blue"]}
+    )["targetIds"]
+    assert len(green) == 2
+    assert len(blue) == 2
+    assert ready["deploymentOverview"]["Ready"] == 2
+    with pytest.raises(ClientError) as raised:
+        cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="TERMINATION_WAIT")
+    assert raised.value.response["Error"]["Code"] == "DeploymentIsNotInReadyStateException"
+    cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="READY_WAIT")
+    info = emulator_clients.wait_for(deployment_id, DONE)
+    assert info["status"] == "Succeeded"
+    targets = emulator_clients.targets(deployment_id)
+    green_events = [e["lifecycleEventName"] for e in targets[green[0]]["lifecycleEvents"]]
+    assert green_events[-3:] == ["BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"]
+    assert {e["status"] for e in targets[green[0]]["lifecycleEvents"]} == {"Succeeded"}
+    assert [e["lifecycleEventName"] for e in targets[blue[0]]["lifecycleEvents"]] == [
+        "BeforeBlockTraffic",
+        "BlockTraffic",
+        "AfterBlockTraffic",
+    ]
+    assert targets[blue[0]]["instanceLabel"] == "Blue"
+
+
+def test_lambda_traffic_shift_reports_hooks_and_weights(
+    emulator_clients: Any, unique_name: str
+) -> None:
+    cd = emulator_clients.codedeploy
+    cd.create_application(applicationName=unique_name, computePlatform="Lambda")
+    cd.create_deployment_group(
+        applicationName=unique_name, deploymentGroupName="live", serviceRoleArn=ROLE
+    )
+    appspec = {
+        "version": 0.0,
+        "Resources": [
+            {
+                "api": {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {
+                        "Name": "api",
+                        "Alias": "live",
+                        "CurrentVersion": "3",
+                        "TargetVersion": "4",
+                    },
+                }
+            }
+        ],
+        "Hooks": [{"BeforeAllowTraffic": "CodeDeployHook_check"}],
+    }
+    deployment_id = cd.create_deployment(
+        applicationName=unique_name,
+        deploymentGroupName="live",
+        revision={
+            "revisionType": "AppSpecContent",
+            "appSpecContent": {"content": json.dumps(appspec)},
+        },
+    )["deploymentId"]
+    info = emulator_clients.wait_for(deployment_id, DONE)
+    assert info["status"] == "Succeeded"
+    assert info["computePlatform"] == "Lambda"
+    assert "content" not in info["revision"]["appSpecContent"]
+    detail = cd.get_deployment_target(deploymentId=deployment_id, targetId="api")[
+        "deploymentTarget"
+    ]
+    assert detail["deploymentTargetType"] == "LambdaTarget"
+    target = detail["lambdaTarget"]
+    assert target["lambdaFunctionInfo"]["targetVersionWeight"] == 1.0
+    assert [(e["lifecycleEventName"], e["status"]) for e in target["lifecycleEvents"]] == [
+        ("BeforeAllowTraffic", "Succeeded"),
+        ("AllowTraffic", "Succeeded"),
+        ("AfterAllowTraffic", "Succeeded"),
+    ]
+    assert target["lifecycleEvents"][0]["diagnostics"]["scriptName"] == "CodeDeployHook_check"
+
+
+ECS_APPSPEC = """version: 0.0
+Resources:
+  - TargetService:
+      Type: AWS::ECS::Service
+      Properties:
+        TaskDefinition: arn:aws:ecs:us-east-1:123456789012:task-definition/web:7
+        LoadBalancerInfo:
+          ContainerName: web
+          ContainerPort: 80
+Hooks:
+  - AfterAllowTestTraffic: CodeDeployHook_smoke
+"""
+
+
+def hook_execution_id(cd: Any, deployment_id: str, target_id: str) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        target = cd.get_deployment_target(deploymentId=deployment_id, targetId=target_id)
+        for event in target["deploymentTarget"]["ecsTarget"]["lifecycleEvents"]:
+            message = (event.get("diagnostics") or {}).get("message", "")
+            found = re.search(r"lifecycleEventHookExecutionId (\S+)", message)
+            if event["status"] == "InProgress" and found:
+                return found.group(1)
+        time.sleep(0.02)
+    raise AssertionError("the hook never started")
+
+
+def test_ecs_hooks_wait_for_put_lifecycle_event_hook_execution_status(tmp_path: Path) -> None:
+    with start(state_dir=tmp_path, wait_for_hooks=True, hook_env=dict(os.environ)) as running:
+        settings = {
+            "endpoint_url": running.endpoint_url,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "x",
+            "aws_secret_access_key": "x",
+        }
+        cd = boto3.client("codedeploy", **settings)
+        cd.create_application(applicationName="shop", computePlatform="ECS")
+        cd.create_deployment_group(
+            applicationName="shop",
+            deploymentGroupName="blue-green",
+            serviceRoleArn=ROLE,
+            ecsServices=[{"serviceName": "web", "clusterName": "main"}],
+        )
+        revision = {"revisionType": "AppSpecContent", "appSpecContent": {"content": ECS_APPSPEC}}
+
+        def run(verdict: str) -> dict[str, Any]:
+            deployment_id = cd.create_deployment(
+                applicationName="shop", deploymentGroupName="blue-green", revision=revision
+            )["deploymentId"]
+            execution = hook_execution_id(cd, deployment_id, "main:web")
+            answer = cd.put_lifecycle_event_hook_execution_status(
+                deploymentId=deployment_id, lifecycleEventHookExecutionId=execution, status=verdict
+            )
+            assert answer["lifecycleEventHookExecutionId"] == execution
+            deadline = time.monotonic() + 20
+            while True:
+                info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+                if info["status"] in DONE or time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            with pytest.raises(ClientError) as raised:
+                cd.put_lifecycle_event_hook_execution_status(
+                    deploymentId=deployment_id,
+                    lifecycleEventHookExecutionId=execution,
+                    status=verdict,
+                )
+            assert raised.value.response["Error"]["Code"] == (
+                "LifecycleEventAlreadyCompletedException"
+            )
+            return dict(info)
+
+        passed = run("Succeeded")
+        assert passed["status"] == "Succeeded"
+        target = cd.get_deployment_target(deploymentId=passed["deploymentId"], targetId="main:web")[
+            "deploymentTarget"
+        ]["ecsTarget"]
+        weights = {t["taskSetLabel"]: t["trafficWeight"] for t in target["taskSetsInfo"]}
+        assert weights == {"Blue": 0.0, "Green": 100.0}
+        assert [e["lifecycleEventName"] for e in target["lifecycleEvents"]] == [
+            "BeforeInstall",
+            "Install",
+            "AfterInstall",
+            "AllowTestTraffic",
+            "AfterAllowTestTraffic",
+            "BeforeAllowTraffic",
+            "AllowTraffic",
+            "AfterAllowTraffic",
+        ]
+        with pytest.raises(ClientError) as raised:
+            cd.list_deployment_instances(deploymentId=passed["deploymentId"])
+        assert raised.value.response["Error"]["Code"] == "InvalidComputePlatformException"
+
+        refused = run("Failed")
+        assert refused["status"] == "Failed"
+        assert refused["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE"
