@@ -49,6 +49,15 @@ def test_an_appspec_one_level_down_is_pointed_out(tmp_path: Path) -> None:
     )
 
 
+def test_an_unreadable_appspec_is_bad_input() -> None:
+    # /proc/self/mem is a regular file whose read fails (EIO) even for root, whom permission
+    # bits would not stop.
+    with pytest.raises(InputError) as caught:
+        validate_path(Path("/proc/self/mem"))
+    assert caught.value.message.startswith("input source: cannot read /proc/self/mem: ")
+    assert caught.value.exit_code == ExitCode.BAD_INPUT
+
+
 def test_a_missing_path_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         validate_path(tmp_path / "nope")

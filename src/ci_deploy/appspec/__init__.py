@@ -116,7 +116,13 @@ def validate_path(
     """Validate the appspec of a revision directory (checking its files and scripts too) or an
     appspec file. Invalid content never raises: it is reported as diagnostics."""
     appspec_path, revision = find_appspec(path, appspec_filename)
-    data = appspec_path.read_bytes()
+    try:
+        data = appspec_path.read_bytes()
+    except OSError as error:
+        raise InputError(
+            f"input source: cannot read {appspec_path}: {error.strerror or error}",
+            hint="check the file's permissions",
+        ) from error
     extra: list[Diagnostic] = []
     if (
         revision is not None
