@@ -714,17 +714,26 @@ def real_cli_env(tmp_path: Path) -> dict[str, str | None]:
     }
 
 
-DEPLOY_PIPELINE = (
-    "return ciDeploy(application: params.APPLICATION, deploymentGroup: 'prod', "
-    "source: params.SOURCE, s3Location: params.S3_LOCATION, endpointUrl: params.ENDPOINT_URL)"
+DEPLOY_CALL = (
+    "ciDeploy(application: params.APPLICATION, deploymentGroup: 'prod', source: params.SOURCE, "
+    "s3Location: params.S3_LOCATION, endpointUrl: params.ENDPOINT_URL{extra})"
 )
 
 
-def deploy_build(tmp_path: Path, name: str, target: Target, source: Path) -> Build:
+def deploy_build(
+    tmp_path: Path, name: str, target: Target, source: Path, pipeline: str = "return {call}"
+) -> Build:
+    """A build whose pipeline calls the step on ``target``; ``{call}`` in ``pipeline`` is the
+    call, ``{call:EXTRA}`` the call with more keys."""
+    call = re.sub(
+        r"\{call(?::([^}]*))?\}",
+        lambda found: DEPLOY_CALL.format(extra=f", {found.group(1)}" if found.group(1) else ""),
+        pipeline,
+    )
     return Build(
         name,
         tmp_path / f"ws-{name}",
-        DEPLOY_PIPELINE,
+        call,
         real_cli_env(tmp_path),
         params={
             "APPLICATION": target.application,
@@ -865,3 +874,32 @@ def test_aborting_the_build_stops_the_deployment(
     assert f"cancelled: stopping deployment {found.group(1)}" in log
     info = emulator_clients.wait_for(found.group(1), ("Stopped", "Failed", "Succeeded"))
     assert info["status"] == "Stopped"
+
+
+def test_giving_up_waiting_marks_the_build_unstable_and_the_deployment_goes_on(
+    tmp_path: Path, target: Target, emulator_clients: Any
+) -> None:
+    started, release = tmp_path / "hook-started", tmp_path / "hook-release"
+    source = slow_revision(tmp_path / "slow", started, release)
+    pipeline = (
+        "def deployment = {call:waitTimeoutSeconds: 1, timeoutResult: 'UNSTABLE'}\n"
+        'echo "branching on ${deployment.status}"\n'
+        "return deployment"
+    )
+    build = deploy_build(tmp_path, "impatient", target, source, pipeline)
+    try:
+        outcome = run_pipelines(tmp_path, [build])["builds"]["impatient"]
+    finally:
+        release.touch()
+    log = build.log_path.read_text(encoding="utf-8")
+    assert outcome["result"] == "UNSTABLE", log
+    deployment_id = outcome["value"]["deploymentId"]
+    assert outcome["value"]["status"] == "InProgress"
+    assert (
+        f"WARNING: ciDeploy: deployment {deployment_id} was still InProgress when ci-deploy "
+        "gave up waiting (exit code 4); it may still finish\n"
+    ) in log
+    assert "branching on InProgress\n" in log
+    assert log.endswith("Finished: UNSTABLE\n")
+    info = emulator_clients.wait_for(deployment_id, ("Succeeded", "Failed", "Stopped"))
+    assert info["status"] == "Succeeded"

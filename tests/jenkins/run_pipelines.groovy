@@ -9,7 +9,8 @@
 //                    "params": {...}, "pipeline": groovy text}]}
 // RESULTS: {"describe": {...} or null,
 //           "builds": {name: {"result": SUCCESS|UNSTABLE|FAILURE, "value": the pipeline's value,
-//                             "error": the error step's message or null, "exception": class or null}}}
+//                             "error": the error step's message or null, "exception": class or null,
+//                             "seconds": how long the pipeline ran}}}
 //
 // The stubs behave like the real steps where the library depends on it: `sh` writes the script
 // to a file in the workspace's @tmp dir and runs it (directly when it has a #! line, else with
@@ -233,6 +234,7 @@ Map runBuild(File library, Map spec) {
         binding.setVariable(file.name - '.groovy', { Object[] arguments -> variable.invokeMethod('call', arguments) })
     }
     Map outcome = [value: null, error: null, exception: null]
+    long started = System.nanoTime()
     try {
         outcome.value = shell.evaluate(spec.pipeline, "${spec.name}.Jenkinsfile")
     } catch (AbortException abort) {
@@ -247,6 +249,7 @@ Map runBuild(File library, Map spec) {
         outcome.error = other.message
         build.worsen('FAILURE')
     }
+    outcome.seconds = (System.nanoTime() - started) / 1e9
     build.line("Finished: ${build.result}")
     build.log.close()
     outcome.result = build.result
