@@ -410,6 +410,30 @@ def test_a_failing_hook_fails_the_step_with_an_annotation_on_its_script(
     assert "<details open><summary>Log tail</summary>" in summary
 
 
+def test_deploying_a_broken_appspec_annotates_its_lines_and_uploads_nothing(
+    harness: ActionHarness, workspace: Path
+) -> None:
+    app = workspace / "app"
+    app.mkdir()
+    (app / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n  ValidateService:\n"
+        "    - location: scripts/missing.sh\n      timeout: 9000\n"
+    )
+    run = harness.run(deploy_inputs("app", "gh-broken", emulator="true"), timeout_seconds=120)
+    assert run.exit_code == 2, run.log
+    located = sorted(
+        (a.properties["file"], int(a.properties["line"]), a.properties["title"])
+        for a in run.annotations("error")
+        if "file" in a.properties
+    )
+    assert located == [
+        ("app/appspec.yml", 5, "AppSpec: hook-script-not-found"),
+        ("app/appspec.yml", 6, "AppSpec: hook-timeout-invalid"),
+    ]
+    assert "uploaded" not in run.log
+    assert run.outputs["status"] == ""
+
+
 def test_sigterm_mid_deployment_stops_the_codedeploy_deployment(
     harness: ActionHarness, workspace: Path, emulator: Any, unique_name: str
 ) -> None:

@@ -23,6 +23,7 @@ from ci_deploy.errors import AppSpecError, InputError
 from ci_deploy.github_deployments import reporting_to_github
 from ci_deploy.inputs import Request
 from ci_deploy.report.diagnostics import render_text
+from ci_deploy.report.github import appspec_annotations, workspace_of
 from ci_deploy.revision import parse_s3_location
 
 
@@ -120,5 +121,8 @@ def run(request: Request, streams: Streams) -> int:
             streams.stderr.write(
                 render_text(d for d in error.diagnostics if isinstance(d, Diagnostic))
             )
+            if request.text("ci_system") == "github":  # annotations on the appspec's lines
+                lines = appspec_annotations(error.diagnostics, workspace_of(request.env))
+                streams.stderr.write("".join(line + "\n" for line in lines))
             raise
         return conclude(outcome.result(), outcome.verdict, streams, report)

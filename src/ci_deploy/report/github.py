@@ -455,37 +455,9 @@ class GithubReporter:
     # -- appspec diagnostics
 
     def appspec_problems(self, diagnostics: Iterable[object]) -> None:
-        """Annotate AppSpec problems on their file, line and column.
-
-        Each diagnostic is read by attribute: ``message``, and when present ``path``/``file``,
-        ``line``, ``column``/``col``, ``severity``/``level`` (error or warning), ``rule``/``code``.
-        """
-        for diagnostic in diagnostics:
-            message = str(getattr(diagnostic, "message", diagnostic))
-            level = str(getattr(diagnostic, "severity", getattr(diagnostic, "level", "error")))
-            rule = getattr(diagnostic, "rule", getattr(diagnostic, "code", None))
-            path = getattr(diagnostic, "path", getattr(diagnostic, "file", None))
-            line = getattr(diagnostic, "line", None)
-            column = getattr(diagnostic, "column", getattr(diagnostic, "col", None))
-            self._annotate(
-                "warning" if level.lower() == "warning" else "error",
-                message,
-                title=f"AppSpec: {rule}" if rule else "AppSpec",
-                file=self._workspace_relative(path),
-                line=line if isinstance(line, int) else None,
-                col=column if isinstance(column, int) else None,
-            )
-
-    def _workspace_relative(self, path: object) -> str | None:
-        if path is None or str(path) == "":
-            return None
-        candidate = Path(str(path))
-        workspace = self._paths.workspace
-        absolute = candidate if candidate.is_absolute() else workspace / candidate
-        try:
-            return absolute.resolve().relative_to(workspace.resolve()).as_posix()
-        except ValueError:
-            return str(path)
+        """Annotate AppSpec problems on their file, line and column."""
+        for line in appspec_annotations(diagnostics, self._paths.workspace):
+            self._print(line)
 
     # -- the end
 
@@ -549,6 +521,47 @@ class GithubReporter:
         self._stream.flush()
 
 
+def workspace_relative(path: object, workspace: Path) -> str | None:
+    """``path`` relative to the workspace, so the annotation links to the file in the commit;
+    as given when it lies outside."""
+    if path is None or str(path) == "":
+        return None
+    candidate = Path(str(path))
+    absolute = candidate if candidate.is_absolute() else workspace / candidate
+    try:
+        return absolute.resolve().relative_to(workspace.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def appspec_annotations(diagnostics: Iterable[object], workspace: Path) -> list[str]:
+    """``::error``/``::warning`` lines for AppSpec diagnostics, on file, line and column.
+
+    Each diagnostic is read by attribute: ``message``, and when present ``file``/``path``,
+    ``line``, ``column``/``col``, ``severity``/``level`` (error or warning), ``code``/``rule``.
+    At most MAX_ANNOTATIONS, since GitHub shows only ten per step.
+    """
+    lines = []
+    for diagnostic in diagnostics:
+        message = str(getattr(diagnostic, "message", diagnostic))
+        level = str(getattr(diagnostic, "severity", getattr(diagnostic, "level", "error")))
+        rule = getattr(diagnostic, "code", getattr(diagnostic, "rule", None))
+        path = getattr(diagnostic, "file", getattr(diagnostic, "path", None))
+        line = getattr(diagnostic, "line", None)
+        column = getattr(diagnostic, "column", getattr(diagnostic, "col", None))
+        lines.append(
+            annotation(
+                "warning" if level.lower() == "warning" else "error",
+                message,
+                title=f"AppSpec: {rule}" if rule else "AppSpec",
+                file=workspace_relative(path, workspace),
+                line=line if isinstance(line, int) else None,
+                col=column if isinstance(column, int) else None,
+            )
+        )
+    return lines[:MAX_ANNOTATIONS]
+
+
 def outputs_of(result: Mapping[str, Any]) -> dict[str, str]:
     """The action's outputs, by their action.yml names."""
     revision = result.get("revision")
@@ -567,17 +580,20 @@ def outputs_of(result: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def workspace_of(env: Mapping[str, str]) -> Path:
+    return Path(env.get("GITHUB_WORKSPACE", "").strip() or ".")
+
+
 def paths_from(env: Mapping[str, str]) -> GithubPaths:
     def file(name: str) -> Path | None:
         value = env.get(name, "")
         return Path(value) if value.strip() else None
 
-    workspace = env.get("GITHUB_WORKSPACE", "").strip() or "."
     source = env.get("CI_DEPLOY_SOURCE", "").strip() or "."
     return GithubPaths(
         output=file("GITHUB_OUTPUT"),
         step_summary=file("GITHUB_STEP_SUMMARY"),
-        workspace=Path(workspace),
+        workspace=workspace_of(env),
         source=Path(source),
     )
 
