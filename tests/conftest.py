@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -292,3 +296,85 @@ def emulator_clients(emulator: RunningEmulator) -> Iterator[EmulatorClients]:
     clients = EmulatorClients(emulator.endpoint_url)
     yield clients
     assert clients.violations == [], "\n".join(clients.violations)
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake GitHub API received."""
+
+    method: str
+    path: str
+    authorization: str
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeGithub:
+    """Answers the deployments API like api.github.com; ``fail`` maps a path suffix to a status."""
+
+    url: str = ""
+    requests: list[RecordedRequest] = field(default_factory=list)
+    fail: dict[str, int] = field(default_factory=dict)
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGithub]:
+    """A loopback fake of the GitHub REST deployments API (repository octo/web): records every
+    request (``.requests``) and answers like api.github.com; ``.url`` is its base URL (pass it
+    as GITHUB_API_URL); ``.fail[path_suffix] = status`` makes those requests fail."""
+    fake = FakeGithub()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: the test asserts on the recorded requests."""
+
+        def do_GET(self) -> None:
+            self._record({})
+            self._send(404, {"message": "Not Found"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            self._record(body)
+            for suffix, status in fake.fail.items():
+                if self.path.endswith(suffix):
+                    self._send(
+                        status, {"message": "Conflict: Commit status checks failed for main."}
+                    )
+                    return
+            if self.path == "/repos/octo/web/deployments":
+                self._send(
+                    201,
+                    {
+                        "id": 42,
+                        "url": f"{fake.url}/repos/octo/web/deployments/42",
+                        "sha": body.get("ref"),
+                        "environment": body.get("environment"),
+                    },
+                )
+            elif self.path == "/repos/octo/web/deployments/42/statuses":
+                self._send(201, {"id": len(fake.requests), "state": body.get("state")})
+            else:
+                self._send(404, {"message": "Not Found"})
+
+        def _record(self, body: dict[str, Any]) -> None:
+            auth = self.headers.get("Authorization") or ""
+            fake.requests.append(RecordedRequest(self.command, self.path, auth, body))
+
+        def _send(self, status: int, payload: Mapping[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()

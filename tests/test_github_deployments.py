@@ -1,12 +1,9 @@
-"""GitHub deployments and statuses through PyGithub, against a loopback fake of the REST API."""
+"""GitHub deployments and statuses through PyGithub, against a loopback fake of the REST API
+(the ``fake_github`` fixture in conftest.py)."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -27,83 +24,6 @@ CONSOLE = (
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    authorization: str
-    body: dict[str, Any]
-
-
-@dataclass
-class FakeGithub:
-    """Answers the deployments API like api.github.com; ``fail`` maps a path suffix to a status."""
-
-    url: str = ""
-    requests: list[Recorded] = field(default_factory=list)
-    fail: dict[str, int] = field(default_factory=dict)
-
-
-@pytest.fixture
-def fake_github() -> Iterator[FakeGithub]:
-    fake = FakeGithub()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet: the test asserts on the recorded requests."""
-
-        def do_GET(self) -> None:
-            self._record({})
-            self._send(404, {"message": "Not Found"})
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            self._record(body)
-            for suffix, status in fake.fail.items():
-                if self.path.endswith(suffix):
-                    self._send(
-                        status, {"message": "Conflict: Commit status checks failed for main."}
-                    )
-                    return
-            if self.path == "/repos/octo/web/deployments":
-                self._send(
-                    201,
-                    {
-                        "id": 42,
-                        "url": f"{fake.url}/repos/octo/web/deployments/42",
-                        "sha": body.get("ref"),
-                        "environment": body.get("environment"),
-                    },
-                )
-            elif self.path == "/repos/octo/web/deployments/42/statuses":
-                self._send(201, {"id": len(fake.requests), "state": body.get("state")})
-            else:
-                self._send(404, {"message": "Not Found"})
-
-        def _record(self, body: dict[str, Any]) -> None:
-            auth = self.headers.get("Authorization") or ""
-            fake.requests.append(Recorded(self.command, self.path, auth, body))
-
-        def _send(self, status: int, payload: Mapping[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 class Recording:
     """The inner reporter: remembers what it was given."""
 
@@ -118,7 +38,7 @@ class Recording:
         self.results.append(result)
 
 
-def request(fake: FakeGithub, **values: str | None) -> Request:
+def request(fake: Any, **values: str | None) -> Request:
     env = {
         "GITHUB_API_URL": fake.url,
         "GITHUB_SERVER_URL": "https://github.example",
@@ -139,13 +59,13 @@ def result(status: str) -> dict[str, Any]:
     return {"deployment_id": "d-ABCDEF123", "status": status, "console_url": CONSOLE}
 
 
-def wrapped(fake: FakeGithub, inner: Recording, **values: str | None) -> GithubDeploymentReporter:
+def wrapped(fake: Any, inner: Recording, **values: str | None) -> GithubDeploymentReporter:
     reporter = github_deployment_reporter(request(fake, **values), inner, seconds_between_writes=0)
     assert isinstance(reporter, GithubDeploymentReporter)
     return reporter
 
 
-def test_a_successful_deployment_goes_in_progress_then_success(fake_github: FakeGithub) -> None:
+def test_a_successful_deployment_goes_in_progress_then_success(fake_github: Any) -> None:
     inner = Recording()
     reporter = wrapped(fake_github, inner)
     reporter.event(Notice("uploading"))
@@ -189,7 +109,7 @@ def test_a_successful_deployment_goes_in_progress_then_success(fake_github: Fake
 
 @pytest.mark.parametrize(("status", "state"), [("Failed", "failure"), ("Stopped", "failure")])
 def test_a_failed_or_stopped_deployment_is_a_failure(
-    fake_github: FakeGithub, status: str, state: str
+    fake_github: Any, status: str, state: str
 ) -> None:
     reporter = wrapped(fake_github, Recording())
     reporter.event(DeploymentStatusChanged("d-ABCDEF123", "InProgress"))
@@ -199,7 +119,7 @@ def test_a_failed_or_stopped_deployment_is_a_failure(
 
 
 def test_not_waiting_leaves_the_deployment_in_progress_with_its_console_link(
-    fake_github: FakeGithub,
+    fake_github: Any,
 ) -> None:
     reporter = wrapped(fake_github, Recording())
     reporter.event(DeploymentStatusChanged("d-ABCDEF123", "Created"))
@@ -208,7 +128,7 @@ def test_not_waiting_leaves_the_deployment_in_progress_with_its_console_link(
     assert fake_github.requests[-1].body["environment_url"] == CONSOLE
 
 
-def test_an_api_error_is_a_warning_not_a_failed_deployment(fake_github: FakeGithub) -> None:
+def test_an_api_error_is_a_warning_not_a_failed_deployment(fake_github: Any) -> None:
     fake_github.fail["/deployments"] = 409
     inner = Recording()
     reporter = wrapped(fake_github, inner)
@@ -223,7 +143,7 @@ def test_an_api_error_is_a_warning_not_a_failed_deployment(fake_github: FakeGith
     assert inner.results == [result("Succeeded")]
 
 
-def test_an_error_before_the_result_marks_the_deployment_failed(fake_github: FakeGithub) -> None:
+def test_an_error_before_the_result_marks_the_deployment_failed(fake_github: Any) -> None:
     inner = Recording()
     with (
         pytest.raises(KeyboardInterrupt),
@@ -239,7 +159,7 @@ def test_an_error_before_the_result_marks_the_deployment_failed(fake_github: Fak
     )
 
 
-def test_an_error_after_the_result_posts_nothing_more(fake_github: FakeGithub) -> None:
+def test_an_error_after_the_result_posts_nothing_more(fake_github: Any) -> None:
     with (
         pytest.raises(RuntimeError),
         reporting_to_github(
@@ -252,14 +172,14 @@ def test_an_error_after_the_result_posts_nothing_more(fake_github: FakeGithub) -
     assert [r.body["state"] for r in fake_github.requests[1:]] == ["in_progress", "failure"]
 
 
-def test_without_an_environment_the_reporter_is_unchanged(fake_github: FakeGithub) -> None:
+def test_without_an_environment_the_reporter_is_unchanged(fake_github: Any) -> None:
     inner = Recording()
     assert github_deployment_reporter(request(fake_github, github_deployment=None), inner) is inner
     assert github_deployment_reporter(request(fake_github, github_deployment="  "), inner) is inner
     assert fake_github.requests == []
 
 
-def test_an_environment_without_a_token_is_bad_input(fake_github: FakeGithub) -> None:
+def test_an_environment_without_a_token_is_bad_input(fake_github: Any) -> None:
     with pytest.raises(InputError) as caught:
         github_deployment_reporter(request(fake_github, github_token=""), Recording())
     assert caught.value.exit_code == ExitCode.BAD_INPUT
