@@ -434,6 +434,46 @@ def test_deploying_a_broken_appspec_annotates_its_lines_and_uploads_nothing(
     assert run.outputs["status"] == ""
 
 
+def test_github_deployment_reports_the_deployment_with_the_job_token(
+    tmp_path: Path, workspace: Path, fake_github: Any
+) -> None:
+    """github-deployment: the action passes the job's token (its default) and ci-deploy creates
+    a GitHub deployment on the run's commit, in_progress then success, via the API URL."""
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    env = harness_env(f"{BIN}:/usr/bin:/bin")
+    env.update(
+        {
+            "GITHUB_API_URL": fake_github.url,
+            "GITHUB_SERVER_URL": "https://github.example",
+            "GITHUB_RUN_ID": "99",
+        }
+    )
+    harness = ActionHarness(REPO, workspace, temp, env, github={"token": "ghs_job_token"})
+    shutil.copytree(REPO / "examples" / "web-app", workspace / "app")
+    inputs = deploy_inputs("app", "gh-envs", emulator="true", **{"github-deployment": "staging"})
+    run = harness.run(inputs, timeout_seconds=180)
+    assert run.exit_code == 0, run.log
+
+    assert run.named("add-mask")[0].message == "ghs_job_token"
+    assert "ghs_job_token" not in run.log.replace("::add-mask::ghs_job_token", "")
+    paths = [(r.method, r.path) for r in fake_github.requests]
+    assert paths == [
+        ("POST", "/repos/octo/web/deployments"),
+        ("POST", "/repos/octo/web/deployments/42/statuses"),
+        ("POST", "/repos/octo/web/deployments/42/statuses"),
+    ]
+    assert {r.authorization for r in fake_github.requests} == {"token ghs_job_token"}
+    create, progress, done = (r.body for r in fake_github.requests)
+    assert create["ref"] == "0" * 40
+    assert create["environment"] == "staging"
+    assert create["payload"] == {"codedeploy_deployment_id": run.outputs["deployment-id"]}
+    assert progress["state"] == "in_progress"
+    assert done["state"] == "success"
+    assert done["environment_url"] == run.outputs["deployment-url"]
+    assert done["log_url"] == "https://github.example/octo/web/actions/runs/99"
+
+
 def test_sigterm_mid_deployment_stops_the_codedeploy_deployment(
     harness: ActionHarness, workspace: Path, emulator: Any, unique_name: str
 ) -> None:
