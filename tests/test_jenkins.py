@@ -554,6 +554,23 @@ def test_commands_and_version_follow_the_core(fake_runs: FakeRuns) -> None:
     assert described["timeoutResults"] == ["FAILURE", "UNSTABLE"]
 
 
+def test_the_step_shell_scripts_pass_shellcheck(fake_runs: FakeRuns, tmp_path: Path) -> None:
+    scripts = fake_runs.results["describe"]["scripts"]
+    assert sorted(scripts) == ["FIND_SCRIPT", "RUN_SCRIPT"]
+    for name, text in scripts.items():
+        assert text.startswith("#!/bin/sh\n")  # run as is by Jenkins: no `sh -xe` tracing
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is missing: scripts/install-tools installs it"
+    done = subprocess.run(
+        [shellcheck, "--shell=sh", "--severity=style", *sorted(str(p) for p in tmp_path.iterdir())],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_the_step_own_variables_are_not_input_variables() -> None:
     names = set(re.findall(r"\bCI_DEPLOY_[A-Z_]+", STEP.read_text(encoding="utf-8")))
     inputs = {spec.env for spec in TABLE}

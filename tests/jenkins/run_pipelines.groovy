@@ -263,7 +263,8 @@ Map describe(File library, String name) {
         [name: key, type: value == null ? null : value.class.simpleName, text: variable.envText(value), env: variable.envName(key)]
     }
     return [keys: keys, cliVersion: variable.CLI_VERSION, commands: variable.COMMANDS, stepKeys: variable.STEP_KEYS,
-            timeoutResults: variable.TIMEOUT_RESULTS]
+            timeoutResults: variable.TIMEOUT_RESULTS,
+            scripts: [FIND_SCRIPT: variable.FIND_SCRIPT, RUN_SCRIPT: variable.RUN_SCRIPT]]
 }
 
 Map spec = new JsonSlurper().parse(new File(args[0]), 'UTF-8')
