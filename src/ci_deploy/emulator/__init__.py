@@ -45,6 +45,7 @@ class RunningEmulator:
             "AWS_ACCESS_KEY_ID": "emulator",
             "AWS_SECRET_ACCESS_KEY": "emulator",
             "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,  # the AWS CLI v1 reads only this one
         }
 
     def wait(self, timeout_seconds: float | None = None) -> bool:
