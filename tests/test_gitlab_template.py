@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,7 +150,7 @@ def test_inputs_reach_the_script_only_through_the_environment() -> None:
     assert "$[[" not in script
     # one ci-deploy call that replaces the shell, so a cancel's SIGTERM reaches it
     assert re.findall(r'^exec "\$cli".*$', script, flags=re.MULTILINE) == [
-        'exec "$cli" "$CI_DEPLOY_COMMAND"'
+        'exec "$cli" "$CI_DEPLOY_COMMAND" > .ci-deploy/result.json'
     ]
 
 
@@ -295,6 +297,54 @@ def git(repo: Path, *args: str) -> None:
     )
 
 
+def pipeline_repo(
+    tmp_path: Path,
+    inputs: dict[str, Any],
+    *,
+    files: dict[str, str] | None = None,
+    extra_jobs: dict[str, Any] | None = None,
+) -> Path:
+    """A committed repository whose .gitlab-ci.yml includes the template with ``inputs``, plus
+    ``files`` (``*.sh`` executable) and ``extra_jobs``."""
+    repo = tmp_path / "repo"
+    (repo / "gitlab").mkdir(parents=True)
+    (repo / "gitlab" / "ci-deploy.yml").write_text(TEMPLATE.read_text(encoding="utf-8"))
+    for name, text in (files or {}).items():
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        if name.endswith(".sh"):
+            path.chmod(0o755)
+    pipeline = {
+        "stages": ["test", "deploy", "verify"],
+        "include": [{"local": "gitlab/ci-deploy.yml", "inputs": inputs}],
+        **(extra_jobs or {}),
+    }
+    (repo / ".gitlab-ci.yml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--message", "pipeline")
+    return repo
+
+
+def gitlab_ci_local(
+    tmp_path: Path, variables: dict[str, str] | None = None, options: tuple[str, ...] = ()
+) -> tuple[list[str], dict[str, str]]:
+    """The gitlab-ci-local command line (shell executor, even for a job with an image) and its
+    environment: this venv's bin first on PATH, a private HOME."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+    }
+    command = [str(GITLAB_CI_LOCAL), "--force-shell-executor", "--no-color", *options]
+    for name, value in (variables or {}).items():
+        command += ["--variable", f"{name}={value}"]
+    return command, env
+
+
 def run_pipeline(
     tmp_path: Path,
     inputs: dict[str, Any],
@@ -305,33 +355,9 @@ def run_pipeline(
     options: tuple[str, ...] = (),
     timeout: float = 120,
 ) -> Run:
-    """Commit a repository whose .gitlab-ci.yml includes the template with ``inputs`` (plus
-    ``files``), run gitlab-ci-local in it, and return its exit code and output."""
-    repo = tmp_path / "repo"
-    (repo / "gitlab").mkdir(parents=True)
-    (repo / "gitlab" / "ci-deploy.yml").write_text(TEMPLATE.read_text(encoding="utf-8"))
-    for name, text in (files or {}).items():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_text(text, encoding="utf-8")
-    pipeline = {
-        "stages": ["test", "deploy", "verify"],
-        "include": [{"local": "gitlab/ci-deploy.yml", "inputs": inputs}],
-        **(extra_jobs or {}),
-    }
-    (repo / ".gitlab-ci.yml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--message", "pipeline")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-    }
-    command = [str(GITLAB_CI_LOCAL), "--force-shell-executor", "--no-color", *options]
-    for name, value in (variables or {}).items():
-        command += ["--variable", f"{name}={value}"]
+    """Run gitlab-ci-local in a ``pipeline_repo`` and return its exit code and output."""
+    repo = pipeline_repo(tmp_path, inputs, files=files, extra_jobs=extra_jobs)
+    command, env = gitlab_ci_local(tmp_path, variables, options)
     done = subprocess.run(
         command, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -507,3 +533,246 @@ def test_the_job_as_included_validates_against_the_schema(
     assert "$[[" not in json.dumps(pipeline[job_name])
     checked = check_schema(expanded)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: the real ci-deploy against the emulator, under gitlab-ci-local
+
+EXAMPLES = REPO / "examples"
+
+
+def revision_files(example: str, under: str = "app") -> dict[str, str]:
+    root = EXAMPLES / example
+    return {
+        f"{under}/{path.relative_to(root).as_posix()}": path.read_text(encoding="utf-8")
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture
+def fleet(emulator: Any, emulator_clients: Any, unique_name: str) -> dict[str, Any]:
+    """An application, a deployment group of 3 instances and a bucket on the session's
+    emulator, and the variables a job needs to reach it (dummy credentials, no AWS config)."""
+    codedeploy, s3 = emulator_clients.codedeploy, emulator_clients.s3
+    codedeploy.create_application(applicationName=unique_name, computePlatform="Server")
+    codedeploy.create_deployment_group(
+        applicationName=unique_name,
+        deploymentGroupName="fleet",
+        serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+    )
+    s3.create_bucket(Bucket=unique_name)
+    return {
+        "inputs": {
+            "application": unique_name,
+            "deployment_group": "fleet",
+            "s3_location": f"s3://{unique_name}/bundles",
+            "endpoint_url": emulator.endpoint_url,
+            "regions": "us-east-1",
+        },
+        "variables": {
+            "AWS_ACCESS_KEY_ID": "emulator",
+            "AWS_SECRET_ACCESS_KEY": "emulator",
+            "AWS_CONFIG_FILE": "/nonexistent",
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        },
+        "codedeploy": codedeploy,
+        "name": unique_name,
+    }
+
+
+@pytest.mark.adapter
+def test_a_pipeline_deploys_the_example_and_later_jobs_get_the_deployment_id(
+    tmp_path: Path, fleet: dict[str, Any]
+) -> None:
+    later = {
+        "smoke-test": {
+            "stage": "verify",
+            "needs": ["ci-deploy"],
+            "script": ['echo "got $CI_DEPLOY_DEPLOYMENT_ID $CI_DEPLOY_STATUS"'],
+        }
+    }
+    run = run_pipeline(
+        tmp_path,
+        {"needs": [], "source": "app", **fleet["inputs"]},
+        files=revision_files("web-app"),
+        extra_jobs=later,
+        variables=fleet["variables"],
+        timeout=180,
+    )
+    assert run.job_result() == ("PASS", 0), run.output
+    dotenv = run.dotenv()
+    deployment_id = dotenv["CI_DEPLOY_DEPLOYMENT_ID"]
+    assert re.fullmatch(r"d-[A-Z0-9]{9}", deployment_id), dotenv
+    assert dotenv["CI_DEPLOY_STATUS"] == "Succeeded"
+    assert dotenv["CI_DEPLOY_DEPLOYMENT_URL"] == (
+        "https://console.aws.amazon.com/codesuite/codedeploy/deployments/"
+        f"{deployment_id}?region=us-east-1"
+    )
+    deployment = fleet["codedeploy"].get_deployment(deploymentId=deployment_id)
+    assert deployment["deploymentInfo"]["status"] == "Succeeded"
+    assert f"got {deployment_id} Succeeded" in run.log("smoke-test")
+    log = run.log()
+    # one section per instance (gitlab-ci-local renders the markers as "<name>_started" and
+    # "<name> took <time>"), then the verdict
+    sections = re.findall(r"^(ci_deploy_[a-z0-9_.-]+)_started$", log, flags=re.MULTILINE)
+    assert [name.split("_")[3] for name in sections] == [
+        "i-0000000000000001",
+        "i-0000000000000002",
+        "i-0000000000000003",
+    ]
+    assert all(re.search(rf"^{name} took \d+ms$", log, flags=re.MULTILINE) for name in sections)
+    assert log.strip().endswith(f"deployment {deployment_id}: Succeeded (Succeeded 3)")
+    # the result JSON is an artifact, not log noise
+    result = json.loads((run.repo / ".ci-deploy" / "result.json").read_text())
+    assert result["deployment_id"] == deployment_id and result["status"] == "Succeeded"
+    # the Code Quality pass found nothing: an empty report, which clears old findings in a MR
+    report = run.repo / ".ci-deploy" / "gl-code-quality-report.json"
+    assert json.loads(report.read_text()) == []
+
+
+BROKEN_APPSPEC = """\
+version: 0.0
+os: linux
+hooks:
+  AfterInstal:
+    - location: scripts/after_install.sh
+      timeout: 30
+"""
+
+
+@pytest.mark.adapter
+def test_a_broken_appspec_yields_the_code_quality_report_and_a_failed_job(
+    tmp_path: Path,
+) -> None:
+    files = revision_files("web-app")
+    files["app/appspec.yml"] = BROKEN_APPSPEC
+    inputs = {
+        "needs": [],
+        "source": "app",
+        "application": "web",
+        "deployment_group": "prod",
+        "s3_location": "s3://revisions/web",
+        # nothing listens here: an invalid appspec stops the job before any AWS call
+        "endpoint_url": "http://127.0.0.1:9",
+    }
+    run = run_pipeline(tmp_path, inputs, files=files)
+    assert run.job_result() == ("FAIL", 2), run.output
+    report = json.loads((run.repo / ".ci-deploy" / "gl-code-quality-report.json").read_text())
+    assert report, "the report lists the problem"
+    (issue,) = [item for item in report if item["location"]["lines"]["begin"] == 4]
+    assert issue["location"]["path"] == "app/appspec.yml"
+    assert "AfterInstal" in issue["description"]
+    assert issue["severity"] in {"major", "critical", "blocker"}
+    assert re.fullmatch(r"[0-9a-f]{64}", issue["fingerprint"])
+    # the log shows the same problem as a line a reader can follow
+    assert re.search(r"app/appspec\.yml:4:\d+: error: .*AfterInstal", run.log())
+    assert not (run.repo / ".ci-deploy" / "ci-deploy.env").exists()
+
+
+SLOW_APPSPEC = """\
+version: 0.0
+os: linux
+hooks:
+  ApplicationStart:
+    - location: scripts/slow.sh
+      timeout: 300
+"""
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat_line = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat_line.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def hook_running(fleet: dict[str, Any], timeout: float = 60.0) -> str:
+    """Poll the emulator (bounded) until the slow ApplicationStart hook runs; its deployment."""
+    codedeploy = fleet["codedeploy"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = codedeploy.list_deployments(
+            applicationName=fleet["name"], deploymentGroupName="fleet"
+        )["deployments"]
+        for deployment_id in listed:
+            ids = codedeploy.list_deployment_targets(deploymentId=deployment_id)["targetIds"]
+            targets = (
+                codedeploy.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=ids)[
+                    "deploymentTargets"
+                ]
+                if ids
+                else []
+            )
+            for target in targets:
+                events = target["instanceTarget"]["lifecycleEvents"]
+                if any(
+                    e["lifecycleEventName"] == "ApplicationStart" and e["status"] == "InProgress"
+                    for e in events
+                ):
+                    return str(deployment_id)
+        time.sleep(0.2)
+    raise AssertionError(f"no ApplicationStart hook ran within {timeout}s")
+
+
+@pytest.mark.adapter
+def test_cancelling_the_job_stops_the_deployment(tmp_path: Path, fleet: dict[str, Any]) -> None:
+    """GitLab Runner cancels a job with SIGTERM to its processes; the script exec'd ci-deploy,
+    so the signal reaches it there. gitlab-ci-local has no cancel of its own (Ctrl-C leaves
+    shell jobs running), so the test sends the runner's SIGTERM to the job's ci-deploy."""
+    files = {"app/appspec.yml": SLOW_APPSPEC, "app/scripts/slow.sh": "#!/bin/sh\nsleep 120\n"}
+    repo = pipeline_repo(tmp_path, {"needs": [], "source": "app", **fleet["inputs"]}, files=files)
+    command, env = gitlab_ci_local(tmp_path, fleet["variables"])
+    with subprocess.Popen(
+        command,
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as pipeline:
+        try:
+            deployment_id = hook_running(fleet)
+            watchers = [
+                pid
+                for pid in descendants(pipeline.pid)
+                if any(Path(part).name == "ci-deploy" for part in cmdline(pid)[:2])
+                and "deploy" in cmdline(pid)[1:3]
+            ]
+            assert len(watchers) == 1, [cmdline(pid) for pid in descendants(pipeline.pid)]
+            os.kill(watchers[0], signal.SIGTERM)
+            output, _ = pipeline.communicate(timeout=90)
+        finally:
+            if pipeline.poll() is None:
+                os.killpg(pipeline.pid, signal.SIGKILL)
+    run = Run(repo, pipeline.returncode, output, output)
+    assert run.job_result() == ("FAIL", 130), output
+    info = fleet["codedeploy"].get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == "Stopped"
+    log = run.log()
+    assert f"cancelled: stopping deployment {deployment_id}" in log
+    assert run.dotenv()["CI_DEPLOY_STATUS"] == "Stopped"
