@@ -718,3 +718,28 @@ def test_a_deployment_id_is_used_once(tmp_path: Path) -> None:
     deploy(tmp_path, source, "d-ONCE00001")
     with pytest.raises(InputError, match="already deployed"):
         deploy(tmp_path, source, "d-ONCE00001")
+
+
+def test_a_failure_during_copy_says_what_was_installed_and_keeps_it_recorded(
+    tmp_path: Path,
+) -> None:
+    first, _ = deploy(tmp_path, files_revision(tmp_path, "v1", {"x/inner.txt": "i"}), "d-MID000001")
+    web = tmp_path / "root/srv/web"
+    (web / "x/foreign.txt").write_text("keeps x a non-empty directory")
+    v2 = files_revision(tmp_path, "v2", {"a.txt": "a", "x": "now a file"})
+    failed, recorder = deploy(tmp_path, v2, "d-MID000002")
+
+    assert failed.status == "Failed"
+    diagnostics = recorder.ended()["Install"].diagnostics
+    assert diagnostics is not None
+    assert f"cannot install {web / 'x'}: Is a directory" in diagnostics.message
+    assert "path(s) were installed before the failure" in diagnostics.message
+    assert str(web / "a.txt") in failed.installed
+    record = (tmp_path / "state/deployment-instructions/group-1-cleanup").read_text()
+    for path in [*first.installed, *failed.installed]:
+        assert f'"{path}"' in record
+    # The next good revision cleans up both: v1's leftovers and v2's partial install.
+    (web / "x/foreign.txt").unlink()
+    third, _ = deploy(tmp_path, files_revision(tmp_path, "v3", {"b.txt": "b"}), "d-MID000003")
+    assert third.status == "Succeeded"
+    assert sorted(os.listdir(web)) == ["b.txt"]
