@@ -31,6 +31,9 @@ HELP = LIBRARY / "vars" / "ciDeploy.txt"
 HARNESS = ROOT / "tests" / "jenkins"
 FAKE_CLI = HARNESS / "fake-ci-deploy"
 STEP_KEYS = ["installCommand", "cliPath", "timeoutResult"]
+# When the input table changed, `.venv/bin/python tests/jenkins/sync_keys.py` rewrites the step's
+# input keys, its help and the README table; the contract tests below then hold them again.
+SYNC = "out of date with the input table: run tests/jenkins/sync_keys.py"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 pytestmark = pytest.mark.adapter
@@ -538,7 +541,7 @@ def test_default_config_holds_the_adapter_inputs_and_their_defaults(fake_runs: F
     described = fake_runs.results["describe"]
     keys = {key["name"]: key for key in described["keys"]}
     inputs = adapter_inputs()
-    assert list(keys) == [spec.jenkins_name for spec in inputs] + STEP_KEYS
+    assert list(keys) == [spec.jenkins_name for spec in inputs] + STEP_KEYS, SYNC
     assert described["stepKeys"] == STEP_KEYS
     for spec in inputs:
         key = keys[spec.jenkins_name]
@@ -631,11 +634,10 @@ def help_keys(names: list[str] | None = None) -> dict[str, tuple[str, str, str]]
 
 def test_the_help_file_documents_every_key_with_type_default_and_description() -> None:
     documented = help_keys()
-    assert [(name, kind, default) for name, (kind, default, _) in documented.items()] == (
-        expected_docs()
-    )
+    listed = [(name, kind, default) for name, (kind, default, _) in documented.items()]
+    assert listed == expected_docs(), SYNC
     for spec in adapter_inputs():
-        assert documented[spec.jenkins_name][2] == documented_description(spec)
+        assert documented[spec.jenkins_name][2] == documented_description(spec), SYNC
     help_text = HELP.read_text(encoding="utf-8")
     for example in [
         "withAWS(",
@@ -655,13 +657,13 @@ def readme_keys() -> dict[str, tuple[str, str, str]]:
 
 def test_the_readme_keys_table_matches_the_step() -> None:
     documented = readme_keys()
-    assert [(n, k, d) for n, (k, d, _) in documented.items()] == expected_docs()
+    assert [(n, k, d) for n, (k, d, _) in documented.items()] == expected_docs(), SYNC
     step_help = help_keys(STEP_KEYS)
     for name in STEP_KEYS:
         assert documented[name][2] == step_help[name][2]
     for spec in adapter_inputs():
         description = documented_description(spec).replace("|", "&#124;")
-        assert documented[spec.jenkins_name][2] == description
+        assert documented[spec.jenkins_name][2] == description, SYNC
 
 
 def test_the_readme_documents_the_library_layout() -> None:
