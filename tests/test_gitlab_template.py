@@ -776,3 +776,55 @@ def test_cancelling_the_job_stops_the_deployment(tmp_path: Path, fleet: dict[str
     log = run.log()
     assert f"cancelled: stopping deployment {deployment_id}" in log
     assert run.dotenv()["CI_DEPLOY_STATUS"] == "Stopped"
+
+
+STAND_IN_PYTHON = """\
+#!{python}
+# Stands in for the image's python3: `-m venv DIR` makes DIR/bin/python (this stand-in again);
+# `-m pip install SPEC` puts a recording ci-deploy beside the python that ran it.
+import json, os, sys
+from pathlib import Path
+with open({record!r}, "a") as out:
+    out.write(json.dumps({{"python": sys.argv[1:]}}) + "\\n")
+args = sys.argv[1:]
+if args[:2] == ["-m", "venv"]:
+    (Path(args[2]) / "bin").mkdir(parents=True)
+    (Path(args[2]) / "bin" / "python").symlink_to(os.path.abspath(__file__))
+elif args[:3] == ["-m", "pip", "install"]:
+    cli = Path(sys.argv[0]).parent / "ci-deploy"
+    cli.write_text({fake_cli!r})
+    cli.chmod(0o755)
+"""
+
+
+@pytest.mark.adapter
+def test_without_a_ci_deploy_the_job_installs_this_release_in_a_venv(tmp_path: Path) -> None:
+    record = tmp_path / "calls.jsonl"
+    stand_in = tmp_path / "image-bin" / "python3"
+    stand_in.parent.mkdir()
+    fake = FAKE_CLI.format(python=sys.executable, record=str(record))
+    stand_in.write_text(
+        STAND_IN_PYTHON.format(python=sys.executable, record=str(record), fake_cli=fake)
+    )
+    stand_in.chmod(0o755)
+    run = run_pipeline(
+        tmp_path,
+        {"needs": [], "command": "status", "deployment_id": "d-1"},
+        # the job's PATH: the image's python3 and the base system, no ci-deploy
+        variables={"PATH": f"{stand_in.parent}{os.pathsep}/usr/bin{os.pathsep}/bin"},
+    )
+    assert run.job_result() == ("PASS", 0), run.output
+    venv_call, pip_call, cli_call = calls(record)
+    assert venv_call["python"][:2] == ["-m", "venv"]
+    venv = Path(venv_call["python"][2])
+    assert not venv.is_relative_to(run.repo)  # never inside the project, so never bundled
+    assert pip_call["python"] == [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        f"ci-deploy=={ci_deploy.__version__}",
+    ]
+    assert cli_call["argv"] == ["status"]
+    assert cli_call["env"]["CI_DEPLOY_DEPLOYMENT_ID"] == "d-1"
