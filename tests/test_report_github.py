@@ -167,7 +167,7 @@ def test_secrets_are_masked_before_anything_else(tmp_path: Path) -> None:
     assert stream.getvalue() == "::add-mask::s3cr3t\n"
 
 
-def test_progress_is_grouped_per_deployment_and_closed_at_the_end(tmp_path: Path) -> None:
+def test_progress_is_grouped_per_deployment_and_closed_by_finish(tmp_path: Path) -> None:
     rep, stream = reporter(tmp_path)
     rep.event(Notice("uploaded web/abc.zip"))
     rep.event(DeploymentStatusChanged("d-ABCDEF123", "InProgress", {"InProgress": 2}))
@@ -175,7 +175,9 @@ def test_progress_is_grouped_per_deployment_and_closed_at_the_end(tmp_path: Path
     rep.event(LifecycleEventStarted("d-ABCDEF123", "i-1", "BeforeInstall"))
     rep.event(LifecycleEventEnded("d-ABCDEF123", "i-1", "BeforeInstall", "Succeeded", 1.25))
     rep.event(DeploymentStatusChanged("d-ABCDEF123", "Succeeded", {"Succeeded": 2}))
-    lines = stream.getvalue().splitlines()[1:]
+    rep.event(TargetStatusChanged("d-ABCDEF123", "i-1", "Succeeded"))
+    rep.finish(result())
+    lines = stream.getvalue().splitlines()[1:-1]
     assert lines == [
         "::group::ci-deploy",
         "uploaded web/abc.zip",
@@ -186,6 +188,7 @@ def test_progress_is_grouped_per_deployment_and_closed_at_the_end(tmp_path: Path
         "  i-1: BeforeInstall started",
         "  i-1: BeforeInstall Succeeded in 1.2s",
         "deployment d-ABCDEF123: Succeeded (Succeeded 2)",
+        "  i-1: Succeeded",
         "::endgroup::",
     ]
 

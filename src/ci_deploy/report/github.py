@@ -30,8 +30,6 @@ from ci_deploy.events import (
 )
 from ci_deploy.report.text import format_event
 
-TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
-
 # GitHub shows at most 10 error and 10 warning annotations per step; keep ours under that so the
 # runner's own "failed with exit code" annotation still shows.
 MAX_ANNOTATIONS = 8
@@ -384,9 +382,9 @@ class GithubReporter:
                 self._open(f"CodeDeploy deployment {event.deployment_id}")
             elif self._group is None:
                 self._open(f"CodeDeploy deployment {event.deployment_id}")
+            # The group stays open at a terminal status: the same poll's target events follow
+            # it. finish() or the next deployment closes it.
             self._print(format_event(event))
-            if event.status in TERMINAL_STATUSES:
-                self._close()
             return
         if isinstance(event, Notice):
             if self._group is None:
