@@ -53,9 +53,30 @@ def run_steps() -> list[dict[str, Any]]:
 # Contract: action.yml <-> the core's input table
 
 
+def missing_inputs_hint() -> str:
+    """What to paste into action.yml (inputs, the run step's env, README table) for inputs the
+    table gained: the failure message of the contract tests."""
+    missing = [spec for spec in adapter_inputs() if spec.action_name not in ACTION["inputs"]]
+    if not missing:
+        return ""
+    lines = ["add to action.yml inputs (in table order):"]
+    for spec in missing:
+        default = spec.default_text()
+        lines += [
+            f"  {spec.action_name}:",
+            f"    description: {spec.help}",
+            "    required: false",
+            f"    default: '{default}'",
+        ]
+    lines.append("and to the run step's env:")
+    lines += [f"        {spec.env}: ${{{{ inputs.{spec.action_name} }}}}" for spec in missing]
+    lines.append("and a row to the README's GitHub Actions inputs table.")
+    return "\n".join(lines)
+
+
 def test_inputs_are_the_adapter_inputs_in_table_order_plus_the_action_s_own() -> None:
     expected = [spec.action_name for spec in adapter_inputs()] + list(ACTION_ONLY_INPUTS)
-    assert list(ACTION["inputs"]) == expected
+    assert list(ACTION["inputs"]) == expected, missing_inputs_hint()
 
 
 def test_input_defaults_are_the_core_s_defaults() -> None:
@@ -79,7 +100,7 @@ def test_the_run_step_maps_every_input_to_its_environment_variable() -> None:
     step = next(step for step in run_steps() if step.get("id") == "run")
     env = step["env"]
     for spec in adapter_inputs():
-        assert env[spec.env] == f"${{{{ inputs.{spec.action_name} }}}}", spec.name
+        assert env.get(spec.env) == f"${{{{ inputs.{spec.action_name} }}}}", missing_inputs_hint()
     assert env["CI_DEPLOY_CI_SYSTEM"] == "github"
     assert env["CI_DEPLOY_FORMAT"] == "github"
 
