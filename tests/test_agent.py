@@ -743,3 +743,27 @@ def test_a_failure_during_copy_says_what_was_installed_and_keeps_it_recorded(
     third, _ = deploy(tmp_path, files_revision(tmp_path, "v3", {"b.txt": "b"}), "d-MID000003")
     assert third.status == "Succeeded"
     assert sorted(os.listdir(web)) == ["b.txt"]
+
+
+def test_source_slash_installs_everything_including_the_appspec(tmp_path: Path) -> None:
+    appspec = HEAD + "files:\n  - source: /\n    destination: /srv/all\n"
+    source = write_revision(tmp_path / "rev", appspec, files={"a/b.txt": "b"})
+    result, _ = deploy(tmp_path, source, "d-SLASH0001")
+    assert result.status == "Succeeded"
+    assert sorted(os.listdir(tmp_path / "root/srv/all")) == ["a", "appspec.yml"]
+
+
+def test_owner_and_group_unknown_here_are_warnings(tmp_path: Path) -> None:
+    appspec = (
+        HEAD
+        + "files:\n  - source: web\n    destination: /srv/web\n"
+        + "permissions:\n  - object: /srv/web\n    owner: no-such-user-here\n"
+        + "    group: no-such-group-here\n    mode: '640'\n    type: [file]\n"
+    )
+    source = write_revision(tmp_path / "rev", appspec, files={"web/index.html": "i"})
+    result, recorder = deploy(tmp_path, source, "d-OWNER0001")
+    assert result.status == "Succeeded"
+    assert stat.S_IMODE((tmp_path / "root/srv/web/index.html").stat().st_mode) == 0o640
+    warnings = recorder.warnings()
+    assert any("owner 'no-such-user-here' does not exist on this host" in w for w in warnings)
+    assert any("group 'no-such-group-here' does not exist on this host" in w for w in warnings)

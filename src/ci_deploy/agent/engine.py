@@ -209,7 +209,8 @@ class _Deployment:
                 self.warn(
                     f"{name}: {script.location} exited but a background process it started "
                     "still holds its stdout/stderr open; the agent would wait here until the "
-                    "script's timeout and fail. Redirect the background command's output, "
+                    "script's timeout and fail. ci-deploy stopped reading, so the process's "
+                    "later writes there fail. Redirect the background command's output, "
                     "e.g. 'server > /var/log/server.log 2>&1 &'"
                 )
             if not outcome.ok:
@@ -245,7 +246,7 @@ def run_deployment(
                 f"{group.group_dir}",
                 hint="use a new deployment id for each deployment",
             )
-        (deployment_dir / "logs").mkdir(parents=True)
+        group.create_deployment_dir(spec.deployment_id)
         log_path = deployment_dir / "logs" / "scripts.log"
         with log_path.open("a", encoding="utf-8") as log_stream:
             log = ScriptLog(log_stream, clock)

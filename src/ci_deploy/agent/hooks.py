@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import selectors
 import shlex
 import signal
@@ -113,7 +114,7 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 def _command(path: Path, script: HookScript) -> list[str] | str:
     """argv for the script, or an error message when ``runas`` cannot be honoured."""
-    if script.runas is None:
+    if script.runas is None or script.runas == pwd.getpwuid(os.geteuid()).pw_name:
         return [str(path)]
     if os.geteuid() != 0:
         return (

@@ -54,15 +54,26 @@ def _targets(entry: Permission, obj: str, installed: set[str], kinds: dict[str, 
     return found
 
 
-def _ids(entry: Permission) -> tuple[int, int]:
+def _ids(entry: Permission, index: int, warnings: list[str]) -> tuple[int, int]:
+    """uid/gid to chown to (-1: leave as is). A name unknown on this host is a warning: the
+    rehearsal host is not the instance (where the agent fails the deployment instead)."""
     uid = gid = -1
-    try:
-        if entry.owner is not None:
+    if entry.owner is not None:
+        try:
             uid = pwd.getpwnam(entry.owner).pw_uid
-        if entry.group is not None:
+        except KeyError:
+            warnings.append(
+                f"permissions[{index}]: owner {entry.owner!r} does not exist on this host; not "
+                "applied (the agent fails the deployment if it does not exist on the instance)"
+            )
+    if entry.group is not None:
+        try:
             gid = grp.getgrnam(entry.group).gr_gid
-    except KeyError as error:
-        raise RevisionError(f"permissions: no such user or group on this host: {error}") from error
+        except KeyError:
+            warnings.append(
+                f"permissions[{index}]: group {entry.group!r} does not exist on this host; not "
+                "applied (the agent fails the deployment if it does not exist on the instance)"
+            )
     return uid, gid
 
 
@@ -77,18 +88,21 @@ def apply_permissions(entries: Iterable[Permission], root: Path, installed: list
     for index, entry in enumerate(entries):
         obj = destination_path(root, entry.object, f"permissions[{index}].object")
         targets = [path for path in _targets(entry, obj, installed_set, kinds) if path not in links]
-        uid, gid = _ids(entry)
+        uid, gid = _ids(entry, index, warnings)
+        refused = False
         for path in targets:
             if entry.mode is not None:
                 os.chmod(path, entry.mode)
-            if uid != -1 or gid != -1:
+            if (uid != -1 or gid != -1) and not refused:
                 try:
                     os.chown(path, uid, gid)
-                except PermissionError as error:
-                    raise RevisionError(
-                        f"permissions[{index}]: cannot set owner/group of {path}: not permitted "
-                        "(run as root, or drop owner/group for local rehearsals)"
-                    ) from error
+                except PermissionError:
+                    refused = True
+        if refused:
+            warnings.append(
+                f"permissions[{index}]: owner/group under {entry.object} not applied: only root "
+                "may change them (the agent runs as root)"
+            )
         if entry.acls and targets:
             warnings.extend(_apply_acls(entry.acls, targets, index))
         if entry.has_context:

@@ -22,6 +22,8 @@ from pathlib import Path
 from ci_deploy.errors import InputError
 
 _RECORD_FORMAT = 1
+# Order of deployments within a group (timestamps can tie on coarse-grained file systems).
+_SEQUENCE_FILE = "sequence"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,14 @@ class GroupState:
         path = Path(text)
         return path if (path / "deployment-archive").is_dir() else None
 
+    def create_deployment_dir(self, deployment_id: str) -> Path:
+        """Make the deployment's directory, numbered after the group's previous ones."""
+        existing = [_sequence(path) for path in self.group_dir.glob("*") if path.is_dir()]
+        path = self.deployment_dir(deployment_id)
+        (path / "logs").mkdir(parents=True)
+        (path / _SEQUENCE_FILE).write_text(str(max(existing, default=0) + 1), encoding="utf-8")
+        return path
+
     def mark_installed(self, deployment_id: str) -> None:
         _write_atomically(self.last_successful_file, str(self.deployment_dir(deployment_id)))
 
@@ -111,7 +121,7 @@ class GroupState:
             protected.add(last)
         revisions = sorted(
             (path for path in self.group_dir.iterdir() if path.is_dir()),
-            key=lambda path: (path.stat().st_mtime_ns, path.name),
+            key=lambda path: (_sequence(path), path.name),
             reverse=True,
         )
         deleted = []
@@ -120,6 +130,13 @@ class GroupState:
                 shutil.rmtree(path, ignore_errors=True)
                 deleted.append(path)
         return deleted
+
+
+def _sequence(deployment_dir: Path) -> int:
+    try:
+        return int((deployment_dir / _SEQUENCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return -1
 
 
 def _write_atomically(path: Path, text: str) -> None:
