@@ -197,6 +197,7 @@ def test_sigterm_stops_the_deployment_and_kills_the_running_hook(tmp_path: Path)
             str(tmp_path / "r"),
             "--state-dir",
             str(tmp_path / "s"),
+            "--json",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -206,8 +207,11 @@ def test_sigterm_stops_the_deployment_and_kills_the_running_hook(tmp_path: Path)
     while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=20)
+    out, err = process.communicate(timeout=20)
     assert process.returncode == 130
+    result = json.loads(out)  # the machine-readable result is still printed
+    assert result["status"] == "Stopped"
+    assert [event["status"] for event in result["events"]][2:4] == ["Failed", "Skipped"]
     assert "  localhost: BeforeInstall Failed" in err
     assert "was stopped because the deployment was stopped" in err
     assert "  localhost: ValidateService Skipped" in err

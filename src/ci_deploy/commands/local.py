@@ -123,7 +123,7 @@ def _download(url: str, target: Path, endpoint_url: str | None) -> tuple[Path, d
     return target, env
 
 
-def _run_with_interrupt(spec: DeploymentSpec, sink: TextRenderer) -> DeploymentResult:
+def _run_with_interrupt(spec: DeploymentSpec, sink: TextRenderer) -> tuple[DeploymentResult, bool]:
     """Run in a worker thread so SIGINT/SIGTERM in the main thread can stop the deployment
     the engine's way (the hook's process group killed, the rest Skipped) and still report."""
     cancel = threading.Event()
@@ -158,9 +158,7 @@ def _run_with_interrupt(spec: DeploymentSpec, sink: TextRenderer) -> DeploymentR
     value = outcome[0]
     if isinstance(value, BaseException):
         raise value
-    if interrupted:
-        raise Interrupted(f"deployment {spec.deployment_id} stopped: interrupted", value)
-    return value
+    return value, interrupted
 
 
 def run(request: Request, streams: Streams) -> int:
@@ -194,7 +192,7 @@ def run(request: Request, streams: Streams) -> int:
         )
         render = TextRenderer(streams.stderr)
         render(Notice(f"deploying {written} to {root or '/'} (deployment {spec.deployment_id})"))
-        result = _run_with_interrupt(spec, render)
+        result, interrupted = _run_with_interrupt(spec, render)
     render(DeploymentStatusChanged(result.deployment_id, result.status, {}, result.error_message))
     if result.log_path is not None:
         render(Notice(f"hook output: {result.log_path}"))
@@ -208,6 +206,8 @@ def run(request: Request, streams: Streams) -> int:
             "state_dir": str(spec.state_dir),
         }
         streams.stdout.write(json.dumps(payload, indent=2) + "\n")
+    if interrupted:
+        raise Interrupted(f"deployment {result.deployment_id} stopped: interrupted", result)
     if result.status != "Succeeded":
         raise DeploymentFailed(
             f"deployment {result.deployment_id} {result.status}: {result.error_message}", result
