@@ -174,6 +174,22 @@ def test_explicit_key_sets_the_bundle_type(tmp_path: Path, s3_client: Any, coded
         assert "appspec.yml" in archive.getnames()
 
 
+def test_region_placeholder_and_explicit_key(
+    tmp_path: Path, s3_client: Any, codedeploy: Any
+) -> None:
+    name = bucket(s3_client)
+    s3_client.create_bucket(Bucket=f"{name}-us-east-1")
+    request = PushRequest(
+        source=revision_dir(tmp_path / "rev"),
+        application="web",
+        s3_location=f"s3://{name}-{{region}}/web.tar",
+        register=False,
+    )
+    result, _ = push(request, s3_client, codedeploy)
+    assert result.revision["s3Location"]["bucket"] == f"{name}-us-east-1"
+    assert result.revision["s3Location"]["bundleType"] == "tar"
+
+
 def test_explicit_key_conflicting_with_bundle_type_is_an_error(
     tmp_path: Path, s3_client: Any, codedeploy: Any
 ) -> None:
@@ -369,7 +385,7 @@ def test_cli_push_to_a_missing_bucket_exits_3(
         "--application",
         "web",
         "--s3-location",
-        "s3://bucket-that-is-not-there",
+        "s3://bucket-that-is-not-{region}",
         "--endpoint-url",
         moto_endpoint,
         "--region",
@@ -377,6 +393,6 @@ def test_cli_push_to_a_missing_bucket_exits_3(
         "--no-register",
     ]
     assert run(argv, {}, streams) == 3
-    assert "bucket 'bucket-that-is-not-there' does not exist (us-east-1)" in streams.err
+    assert "bucket 'bucket-that-is-not-us-east-1' does not exist (us-east-1)" in streams.err
     assert "hint: create it in us-east-1 or fix --s3-location" in streams.err
     assert streams.out == ""

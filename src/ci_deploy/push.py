@@ -141,8 +141,8 @@ def prepare_bundle(request: PushRequest, directory: Path) -> BundleResult:
         )
     kind = request.bundle_type
     if kind is None and request.s3_location:
-        explicit = parse_s3_location(request.s3_location).key
-        wanted = key_bundle_type(explicit) if explicit else None
+        # The bucket may still hold a {region} placeholder: only the key's name matters here.
+        wanted = key_bundle_type(request.s3_location.rstrip("/").rsplit("/", 1)[-1])
         kind = wanted if wanted in {"zip", "tar", "tgz"} else None
     kind = kind or "zip"
     return build(
