@@ -303,6 +303,7 @@ def pipeline_repo(
     *,
     files: dict[str, str] | None = None,
     extra_jobs: dict[str, Any] | None = None,
+    more_inputs: tuple[dict[str, Any], ...] = (),
 ) -> Path:
     """A committed repository whose .gitlab-ci.yml includes the template with ``inputs``, plus
     ``files`` (``*.sh`` executable) and ``extra_jobs``."""
@@ -317,7 +318,9 @@ def pipeline_repo(
             path.chmod(0o755)
     pipeline = {
         "stages": ["test", "deploy", "verify"],
-        "include": [{"local": "gitlab/ci-deploy.yml", "inputs": inputs}],
+        "include": [
+            {"local": "gitlab/ci-deploy.yml", "inputs": each} for each in (inputs, *more_inputs)
+        ],
         **(extra_jobs or {}),
     }
     (repo / ".gitlab-ci.yml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
@@ -353,10 +356,13 @@ def run_pipeline(
     extra_jobs: dict[str, Any] | None = None,
     variables: dict[str, str] | None = None,
     options: tuple[str, ...] = (),
+    more_inputs: tuple[dict[str, Any], ...] = (),
     timeout: float = 120,
 ) -> Run:
     """Run gitlab-ci-local in a ``pipeline_repo`` and return its exit code and output."""
-    repo = pipeline_repo(tmp_path, inputs, files=files, extra_jobs=extra_jobs)
+    repo = pipeline_repo(
+        tmp_path, inputs, files=files, extra_jobs=extra_jobs, more_inputs=more_inputs
+    )
     command, env = gitlab_ci_local(tmp_path, variables, options)
     done = subprocess.run(
         command, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout, check=False
@@ -630,6 +636,39 @@ def test_a_pipeline_deploys_the_example_and_later_jobs_get_the_deployment_id(
     # the Code Quality pass found nothing: an empty report, which clears old findings in a MR
     report = run.repo / ".ci-deploy" / "gl-code-quality-report.json"
     assert json.loads(report.read_text()) == []
+
+
+@pytest.mark.adapter
+def test_a_later_wait_job_picks_up_the_deployment_from_the_dotenv_report(
+    tmp_path: Path, fleet: dict[str, Any]
+) -> None:
+    """Start without waiting, then watch it in a later stage: the second include names no
+    deployment_id; the first job's dotenv report supplies CI_DEPLOY_DEPLOYMENT_ID."""
+    start = {"needs": [], "source": "app", "wait": False, **fleet["inputs"]}
+    watch = {
+        "as": "watch",
+        "stage": "verify",
+        "needs": ["ci-deploy"],
+        "command": "wait",
+        "environment_action": "verify",
+        "endpoint_url": fleet["inputs"]["endpoint_url"],
+        "regions": "us-east-1",
+    }
+    run = run_pipeline(
+        tmp_path,
+        start,
+        more_inputs=(watch,),
+        files=revision_files("web-app"),
+        variables=fleet["variables"],
+        timeout=180,
+    )
+    assert run.job_result("ci-deploy") == ("PASS", 0), run.output
+    assert run.job_result("watch") == ("PASS", 0), run.output
+    started = run.dotenv("ci-deploy")
+    assert started["CI_DEPLOY_STATUS"] in {"Created", "Queued", "InProgress", "Succeeded"}
+    watched = run.dotenv("watch")
+    assert watched["CI_DEPLOY_DEPLOYMENT_ID"] == started["CI_DEPLOY_DEPLOYMENT_ID"]
+    assert watched["CI_DEPLOY_STATUS"] == "Succeeded"
 
 
 BROKEN_APPSPEC = """\
