@@ -141,6 +141,7 @@ class FakeDeployment:
     stopped: Frame | None = None
     rollback_id: str | None = None
     status_changed_at: dict[str, float] = field(default_factory=dict)
+    region: str = "us-east-1"
 
     def __post_init__(self) -> None:
         self.created = self.created or self.clock()
@@ -191,6 +192,7 @@ class FakeCodeDeploy:
         self.next_frames: list[list[Frame]] = []
         self.group_info: dict[str, Any] = {"computePlatform": "Server"}
         self.lock = threading.Lock()
+        self.region = "us-east-1"  # of the request being handled
         self._counter = 0
         fake = self
 
@@ -199,8 +201,11 @@ class FakeCodeDeploy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 operation = self.headers.get("X-Amz-Target", "").removeprefix(TARGET_PREFIX)
+                # SigV4: Credential=KEY/DATE/REGION/codedeploy/aws4_request
+                scope = self.headers.get("Authorization", "").split("Credential=")[-1].split("/")
+                region = scope[2] if len(scope) > 2 else "us-east-1"
                 try:
-                    answer = fake.handle(operation, body)
+                    answer = fake.handle(operation, body, region)
                     status, payload = 200, answer
                 except ApiError as error:
                     status = error.status
@@ -254,8 +259,11 @@ class FakeCodeDeploy:
 
     # -- the API
 
-    def handle(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    def handle(
+        self, operation: str, body: dict[str, Any], region: str = "us-east-1"
+    ) -> dict[str, Any]:
         with self.lock:
+            self.region = region
             self.calls.append((operation, body))
             self.call_times.append(self.clock())
             queued = self.faults.get(operation)
@@ -359,6 +367,7 @@ class FakeCodeDeploy:
             for d in self.deployments.values()
             if d.application == body.get("applicationName")
             and d.group == body.get("deploymentGroupName")
+            and d.region == self.region
             and (not statuses or d.frame().status in statuses)
         ]
         return {"deployments": ids}
@@ -370,6 +379,7 @@ class FakeCodeDeploy:
             if (
                 other.application == application
                 and other.group == group
+                and other.region == self.region
                 and other.frame().status not in ("Succeeded", "Failed", "Stopped")
             ):
                 raise ApiError(
@@ -379,5 +389,7 @@ class FakeCodeDeploy:
         frames = self.next_frames.pop(0) if self.next_frames else in_place_frames(["i-1"])
         self._counter += 1
         did = f"d-NEW{self._counter:06d}"
-        self.deployments[did] = FakeDeployment(did, application, group, frames, clock=self.clock)
+        self.deployments[did] = FakeDeployment(
+            did, application, group, frames, clock=self.clock, region=self.region
+        )
         return {"deploymentId": did}

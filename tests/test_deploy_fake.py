@@ -5,12 +5,17 @@ ECS group. GitHub and AppSpecContent revisions need no S3."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from ci_deploy import cli
 from fake_codedeploy import Frame, instance_target
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CI_DEPLOY = str(Path(sys.executable).with_name("ci-deploy"))
 GITHUB = ["--github-repository", "octo/web", "--commit-id", "a" * 40, "--no-register"]
 
 
@@ -232,3 +237,85 @@ def test_several_regions_need_a_bucket_each(aws_env, streams, tmp_path) -> None:
     assert code == 2
     assert "input s3_location: several regions need a bucket per region" in streams.err
     assert "hint: put {region} in --s3-location" in streams.err
+
+
+BLUE_GREEN = {
+    "computePlatform": "Server",
+    "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+}
+
+
+def test_target_instances_for_a_blue_green_group(fake_codedeploy, aws_env, streams) -> None:
+    fake_codedeploy.group_info = BLUE_GREEN
+    fake_codedeploy.next_frames = [quick()]
+    code = deploy(
+        fake_codedeploy,
+        aws_env,
+        streams,
+        *GITHUB,
+        "--target-instances",
+        "asg:web-asg,tag:Role=web",
+        "--no-wait",
+    )
+    assert code == 0, streams.err
+    (body,) = fake_codedeploy.calls_of("CreateDeployment")
+    assert body["targetInstances"] == {
+        "autoScalingGroups": ["web-asg"],
+        "tagFilters": [{"Key": "Role", "Value": "web", "Type": "KEY_AND_VALUE"}],
+    }
+
+
+def test_target_instances_refused_for_an_in_place_group(fake_codedeploy, aws_env, streams) -> None:
+    code = deploy(fake_codedeploy, aws_env, streams, *GITHUB, "--target-instances", "asg:web-asg")
+    assert code == 2
+    assert "input target_instances: deployment group 'prod' deploys in place" in streams.err
+    assert not fake_codedeploy.calls_of("CreateDeployment")
+
+
+def test_target_instances_parse_strictly(fake_codedeploy, aws_env, streams) -> None:
+    fake_codedeploy.group_info = BLUE_GREEN
+    code = deploy(fake_codedeploy, aws_env, streams, *GITHUB, "--target-instances", "web-asg")
+    assert code == 2
+    assert (
+        "input target_instances: expected asg:NAME or tag:KEY=VALUE, got 'web-asg'" in streams.err
+    )
+
+
+def test_sigterm_during_a_parallel_rollout_stops_every_region(fake_codedeploy, aws_env) -> None:
+    running = {"i-1": instance_target("i-1", [("Install", "InProgress")])}
+    fake_codedeploy.next_frames = [[Frame("InProgress", running)], [Frame("InProgress", running)]]
+    process = subprocess.Popen(
+        [
+            CI_DEPLOY,
+            "deploy",
+            *GITHUB,
+            "--application",
+            "web",
+            "--deployment-group",
+            "prod",
+            "--endpoint-url",
+            fake_codedeploy.endpoint_url,
+            "--region",
+            "us-east-1,eu-west-1",
+            "--rollout",
+            "parallel",
+        ],
+        env=aws_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(fake_codedeploy.calls_of("BatchGetDeploymentTargets")) < 2:
+            assert time.monotonic() < deadline, "both regions never polled"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    stopped = {body["deploymentId"] for body in fake_codedeploy.calls_of("StopDeployment")}
+    assert stopped == set(fake_codedeploy.deployments)
+    result = json.loads(out)
+    assert [d["status"] for d in result["deployments"]] == ["Stopped", "Stopped"]

@@ -4,6 +4,7 @@ across regions; and rollback, which redeploys an earlier deployment's pinned rev
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -175,6 +176,7 @@ class DeploymentOptions:
     auto_rollback: tuple[str, ...] = ()
     update_outdated_instances_only: bool = False
     wait_for_active: bool = True
+    target_instances: tuple[str, ...] = ()
 
 
 def default_description(env: Mapping[str, str]) -> str | None:
@@ -218,6 +220,41 @@ def auto_rollback_configuration(choices: Sequence[str]) -> dict[str, Any] | None
     return {"enabled": True, "events": events}
 
 
+def target_instances(items: Sequence[str]) -> dict[str, Any] | None:
+    """``--target-instances asg:web-asg,tag:Role=web`` -> CreateDeployment's targetInstances."""
+    if not items:
+        return None
+    groups: list[str] = []
+    tags: list[dict[str, str]] = []
+    for item in items:
+        kind, _, rest = item.partition(":")
+        key, equals, value = rest.partition("=")
+        if kind == "asg" and rest:
+            groups.append(rest)
+        elif kind == "tag" and equals and key:
+            tags.append({"Key": key, "Value": value, "Type": "KEY_AND_VALUE"})
+        else:
+            raise InputError(
+                f"input target_instances: expected asg:NAME or tag:KEY=VALUE, got {item!r}",
+                hint="e.g. --target-instances asg:web-asg or --target-instances tag:Role=web",
+            )
+    found: dict[str, Any] = {}
+    if groups:
+        found["autoScalingGroups"] = groups
+    if tags:
+        found["tagFilters"] = tags
+    return found
+
+
+def check_target_instances(options: DeploymentOptions, group: DeploymentGroup) -> None:
+    if options.target_instances and not group.blue_green:
+        raise InputError(
+            f"input target_instances: deployment group '{group.name}' deploys in place; "
+            "replacement instances apply to blue/green groups",
+            hint="drop --target-instances, or deploy to a blue/green group",
+        )
+
+
 def create_deployment_params(
     options: DeploymentOptions, revision: Mapping[str, Any], compute_platform: str
 ) -> dict[str, Any]:
@@ -241,6 +278,9 @@ def create_deployment_params(
         params["autoRollbackConfiguration"] = rollback
     if options.update_outdated_instances_only:
         params["updateOutdatedInstancesOnly"] = True
+    targets = target_instances(options.target_instances)
+    if targets is not None:
+        params["targetInstances"] = targets
     return params
 
 
@@ -333,13 +373,25 @@ def run_regions(
     *,
     rollout: str,
     sink: EventSink,
+    cancel: threading.Event | None = None,
 ) -> tuple[list[RegionRun], dict[str, Verdict | None]]:
     """Deploy to every region; serial stops at the first region that does not succeed."""
     runs: list[RegionRun] = []
     verdicts: dict[str, Verdict | None] = {}
     if rollout == "parallel" and len(regions) > 1:
         with ThreadPoolExecutor(max_workers=len(regions)) as pool:
-            for run, verdict in pool.map(one_region, regions):
+            futures = [pool.submit(one_region, region) for region in regions]
+            for future in futures:
+                while True:
+                    try:
+                        run, verdict = future.result()
+                        break
+                    except KeyboardInterrupt:
+                        # Signals reach the main thread only: pass the cancellation on to
+                        # every region's watcher, then collect how each one ended.
+                        if cancel is None or cancel.is_set():
+                            raise
+                        cancel.set()
                 runs.append(run)
                 verdicts[run.region] = verdict
         return runs, verdicts
@@ -365,6 +417,24 @@ def run_regions(
 
 # ---------------------------------------------------------------------------------------------
 # deploy and rollback
+
+
+def cancellable(time_: Timekeeping, cancel: threading.Event) -> Timekeeping:
+    """Timekeeping whose sleep raises KeyboardInterrupt (once per thread) when ``cancel`` is
+    set: how a cancelled job reaches watchers running in worker threads."""
+    interrupted: set[int] = set()
+
+    def sleep(seconds: float) -> None:
+        me = threading.get_ident()
+        if me in interrupted:
+            time_.sleep(seconds)
+            return
+        if cancel.wait(seconds):
+            interrupted.add(me)
+            raise KeyboardInterrupt("cancelled")
+
+    return Timekeeping(clock=time_.clock, sleep=sleep, pacing=time_.pacing)
+
 
 ClientsFor = Callable[[str | None], Clients]
 
@@ -424,6 +494,9 @@ def deploy(
     """validate -> bundle (once) -> per region: upload -> CreateDeployment -> watch."""
     time_ = time_ or Timekeeping()
     started = time_.clock()
+    cancel = threading.Event()
+    if request.rollout == "parallel" and len(request.regions) > 1:
+        time_ = cancellable(time_, cancel)
     push = request.push
     options = request.options
     regions: list[str | None] = list(request.regions) or [None]
@@ -445,6 +518,7 @@ def deploy(
             located = replace(push, s3_location=_in_region(push.s3_location, clients.region))
             pushed = push_revision(located, clients, sink, bundle=bundle)
             group = api.get_deployment_group(options.application, options.deployment_group)
+            check_target_instances(options, group)
             params = create_deployment_params(options, pushed.revision, group.compute_platform)
             deployment_id = create_deployment(
                 api,
@@ -465,7 +539,9 @@ def deploy(
                 bundle_sha256=pushed.bundle_sha256,
             )
 
-        runs, verdicts = run_regions(regions, one_region, rollout=request.rollout, sink=sink)
+        runs, verdicts = run_regions(
+            regions, one_region, rollout=request.rollout, sink=sink, cancel=cancel
+        )
     return Outcome(
         runs=runs,
         verdicts=verdicts,

@@ -369,6 +369,18 @@ TABLE: tuple[Input, ...] = (
         verbs=("deploy",),
         default=False,
     ),
+    Input(
+        "target_instances",
+        "list",
+        "Blue/green replacement instances for this deployment: asg:NAME (an Auto Scaling "
+        "group to copy) or tag:KEY=VALUE (EC2 tag filter); default: the group's setting.",
+        verbs=("deploy",),
+        default=(),
+        metavar="asg:NAME|tag:KEY=VALUE",
+        # Not in the adapters yet (their contract tests list every adapter input); they can
+        # pass it through CI_DEPLOY_TARGET_INSTANCES meanwhile.
+        cli_only=True,
+    ),
     # -- waiting
     Input(
         "wait",

@@ -46,6 +46,7 @@ def deploy_request(request: Request) -> DeployRequest:
         auto_rollback=request.items("auto_rollback"),
         update_outdated_instances_only=request.flag("update_outdated_instances_only"),
         wait_for_active=request.flag("wait_for_active"),
+        target_instances=request.items("target_instances"),
     )
     return DeployRequest(
         push=replace(push, description=truncate_description(description) if description else None),
