@@ -17,17 +17,18 @@ from pathlib import Path
 _READ = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 _WRITE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 _CHUNK = 1 << 30
+_NO_RANGE = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)
 
 
-def _copy_range(fin: int, fout: int, size: int) -> None:
-    copied = 0
-    use_range = hasattr(os, "copy_file_range")
+def _copy_rest(fin: int, fout: int, copied: int, size: int) -> None:
+    """Finish a copy that one copy_file_range call did not complete (or could not do)."""
+    use_range = True
     while copied < size:
         if use_range:
             try:
                 sent = os.copy_file_range(fin, fout, min(size - copied, _CHUNK))
             except OSError as error:
-                if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                if error.errno not in _NO_RANGE:
                     raise
                 use_range = False
                 continue
@@ -41,14 +42,24 @@ def _copy_range(fin: int, fout: int, size: int) -> None:
 def copy_file(src: str, dst: str, st: os.stat_result) -> None:
     """Copy regular file ``src`` (whose stat is ``st``) to ``dst``, keeping mode and times.
 
-    ``dst`` must not be a symlink (O_NOFOLLOW refuses to write through one).
+    ``dst`` must not be a symlink (O_NOFOLLOW refuses to write through one). This is the
+    install's inner loop: one copy_file_range call copies a typical file whole.
     """
     fin = os.open(src, _READ)
     try:
         fout = os.open(dst, _WRITE, 0o600)
         try:
-            _copy_range(fin, fout, st.st_size)
-            os.fchmod(fout, stat.S_IMODE(st.st_mode))
+            size = st.st_size
+            if size:
+                try:
+                    copied = os.copy_file_range(fin, fout, min(size, _CHUNK))
+                except OSError as error:
+                    if error.errno not in _NO_RANGE:
+                        raise
+                    copied = 0
+                if copied < size:
+                    _copy_rest(fin, fout, copied, size)
+            os.fchmod(fout, st.st_mode & 0o7777)
             os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
         finally:
             os.close(fout)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from ci_deploy.agent.copy import copy_file
 from ci_deploy.agent.revision import AppSpec, RevisionError
@@ -40,8 +41,8 @@ class InstallStopped(InstallError):
     """The deployment was cancelled during Install."""
 
 
-@dataclass(frozen=True)
-class _Op:
+class _Op(NamedTuple):
+    # A NamedTuple, not a dataclass: one is made per installed path, so creation cost counts.
     kind: str  # dir|file|link
     source: str  # for dir: the bundle directory it mirrors ("" for a created parent)
     dest: str
