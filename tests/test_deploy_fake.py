@@ -107,6 +107,7 @@ def test_serial_rollout_stops_at_the_first_failing_region(
     assert "serial rollout stopped at eu-west-1: not deploying to ap-south-1" in streams.err
     failed_id = result["deployment_ids"]["eu-west-1"]
     assert f"deployment {failed_id} (eu-west-1) Failed: HEALTH_CONSTRAINTS: failed" in streams.err
+    assert f"ci-deploy: error: deployment {failed_id} (eu-west-1) Failed" in streams.err
 
 
 def test_every_create_deployment_option_reaches_the_api(fake_codedeploy, aws_env, streams) -> None:

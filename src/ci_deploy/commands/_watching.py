@@ -66,19 +66,25 @@ def conclude(
     the error that carries one)."""
     print_result(result, streams)
     report.finish(result)
-    deployment_id = result["deployment_id"]
+    # Name the region that decided the outcome (the worst status), not just the first one.
     status = result["status"]
+    deciding = next(
+        (d for d in result.get("deployments", ()) if d["status"] == status),
+        {"deployment_id": result["deployment_id"], "region": result["region"]},
+    )
+    deployment_id = deciding["deployment_id"]
+    where = f" ({deciding['region']})" if len(result.get("regions", ())) > 1 else ""
     if verdict in ("failed", "stopped"):
         for line in failure_summary(result):
             streams.stderr.write(line + "\n")
-        raise DeploymentFailed(f"deployment {deployment_id} {status}", result)
+        raise DeploymentFailed(f"deployment {deployment_id}{where} {status}", result)
     if verdict == "timeout":
         raise WaitTimeout(
-            f"gave up waiting: deployment {deployment_id} is still {status} "
-            f"(see {result['console_url']})",
+            f"gave up waiting: deployment {deployment_id}{where} is still {status} "
+            f"(see {deciding.get('console_url', result['console_url'])})",
             result,
             hint=f"it may still finish; watch it again with 'ci-deploy wait {deployment_id}'",
         )
     if verdict == "cancelled":
-        raise Interrupted(f"cancelled while deployment {deployment_id} was {status}", result)
+        raise Interrupted(f"cancelled while deployment {deployment_id}{where} was {status}", result)
     return ExitCode.OK
