@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from ci_deploy import cli
+from ci_deploy.appspec import validate_path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -221,3 +222,17 @@ def test_sigterm_stops_the_deployment_and_kills_the_running_hook(tmp_path: Path)
         not Path(f"/proc/{hook}").exists()
         or "Z" in Path(f"/proc/{hook}/stat").read_text().rsplit(")", 1)[1].split()[0]
     )
+
+
+@pytest.mark.parametrize("example", ["web-app", "failing-hook"])
+def test_the_examples_are_clean_appspecs_with_clean_scripts(example: str) -> None:
+    result = validate_path(EXAMPLES / example, "server")
+    assert result.diagnostics == []
+    scripts = sorted(str(path) for path in (EXAMPLES / example / "scripts").glob("*.sh"))
+    for script in scripts:
+        if not script.endswith("common.sh"):  # sourced, not run
+            assert os.access(script, os.X_OK), script
+    checked = subprocess.run(
+        ["shellcheck", "-x", *scripts], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout
