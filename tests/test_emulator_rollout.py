@@ -69,12 +69,15 @@ def make_group(clients: Any, app: str, count: int, **settings: Any) -> None:
     )
 
 
-def by_index(emulator: Any, targets: dict[str, Any]) -> dict[int, dict[str, Any]]:
+def by_index(emulator: Any, app: str, targets: dict[str, Any]) -> dict[int, dict[str, Any]]:
     """Targets keyed by their instance's position in the fleet (what the hooks see)."""
-    instances = {
-        i.instance_id: i.index for g in emulator.service.groups.values() for i in g.instances
-    }
-    return {instances[target_id]: target for target_id, target in targets.items()}
+    positions = {i.instance_id: i.index for i in emulator.instances(app, "prod")}
+    return {positions[target_id]: target for target_id, target in targets.items()}
+
+
+def root_of(emulator: Any, app: str, instance_id: str) -> Path:
+    (instance,) = [i for i in emulator.instances(app, "prod") if i.instance_id == instance_id]
+    return Path(instance.root)
 
 
 def first_start(target: dict[str, Any]) -> float:
@@ -98,7 +101,7 @@ def test_half_at_a_time_tolerates_one_failure_in_four_and_waits_for_health(
     assert info["status"] == "Succeeded"
     assert info["deploymentOverview"]["Succeeded"] == 3
     assert info["deploymentOverview"]["Failed"] == 1
-    targets = by_index(emulator, emulator_clients.targets(deployment_id))
+    targets = by_index(emulator, unique_name, emulator_clients.targets(deployment_id))
     failed = targets[2]
     assert failed["status"] == "Failed"
     validate = next(
@@ -127,7 +130,7 @@ def test_half_at_a_time_stops_scheduling_when_the_minimum_cannot_be_met(
     assert info["errorInformation"]["message"].startswith(
         "The overall deployment failed because too many individual instances failed"
     )
-    targets = by_index(emulator, emulator_clients.targets(deployment_id))
+    targets = by_index(emulator, unique_name, emulator_clients.targets(deployment_id))
     assert [targets[i]["status"] for i in (1, 2, 3, 4)] == [
         "Succeeded",
         "Failed",
@@ -135,9 +138,12 @@ def test_half_at_a_time_stops_scheduling_when_the_minimum_cannot_be_met(
         "Skipped",
     ]
     assert {e["status"] for e in targets[4]["lifecycleEvents"]} == {"Skipped"}
-    untouched = emulator.state_dir / "instances" / targets[4]["targetId"] / "root" / "srv/app"
+    assert [t["targetId"] for _, t in sorted(targets.items())] == [
+        f"i-000000000000000{n}" for n in (1, 2, 3, 4)
+    ]
+    untouched = root_of(emulator, unique_name, targets[4]["targetId"]) / "srv/app"
     assert not (untouched / "app.txt").exists()
-    installed = emulator.state_dir / "instances" / targets[1]["targetId"] / "root" / "srv/app"
+    installed = root_of(emulator, unique_name, targets[1]["targetId"]) / "srv/app"
     assert (installed / "app.txt").read_text() == "v1"
 
 
@@ -153,7 +159,7 @@ def test_one_at_a_time_fails_at_the_first_failure_but_not_at_the_last(
     info = emulator_clients.wait_for(early, DONE)
     assert info["status"] == "Failed"
     assert info["errorInformation"]["code"] == "HEALTH_CONSTRAINTS"
-    targets = by_index(emulator, emulator_clients.targets(early))
+    targets = by_index(emulator, unique_name, emulator_clients.targets(early))
     assert [targets[i]["status"] for i in (1, 2, 3, 4)] == [
         "Succeeded",
         "Failed",
@@ -292,7 +298,7 @@ def test_failed_deployment_rolls_back_to_the_last_successful_revision(
     assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == bad
     assert rollback["revision"] == good_revision
     for target_id in emulator_clients.targets(rollback_id):
-        app = emulator.state_dir / "instances" / target_id / "root" / "srv/app/app.txt"
+        app = root_of(emulator, unique_name, target_id) / "srv/app/app.txt"
         assert app.read_text() == "v1"
 
 

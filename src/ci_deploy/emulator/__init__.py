@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from ci_deploy.emulator.model import SimulatedInstance
 from ci_deploy.emulator.rollout import Engine
 from ci_deploy.emulator.server import Dispatcher, HttpServer, bind, make_s3_app
 from ci_deploy.emulator.service import INSTANCE_COUNT_TAG, Service
 
-__all__ = ["INSTANCE_COUNT_TAG", "RunningEmulator", "start"]
+__all__ = ["INSTANCE_COUNT_TAG", "RunningEmulator", "SimulatedInstance", "start"]
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -47,6 +48,12 @@ class RunningEmulator:
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,  # the AWS CLI v1 reads only this one
         }
+
+    def instances(self, application: str, deployment_group: str) -> list[SimulatedInstance]:
+        """The group's current fleet: ids, 1-based positions, install roots, agent state dirs."""
+        with self.service.lock:
+            group = self.service.groups.get((application, deployment_group))
+            return list(group.instances) if group is not None else []
 
     def wait(self, timeout_seconds: float | None = None) -> bool:
         """Block until ``stop()`` (True) or the timeout (False)."""

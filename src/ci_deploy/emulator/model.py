@@ -56,6 +56,7 @@ class DeploymentGroup:
     settings: dict[str, Any]  # every CreateDeploymentGroup member except the names
     compute_platform: str
     instances: list[SimulatedInstance] = field(default_factory=list)
+    instances_created: int = 0
     last_successful: dict[str, Any] | None = None  # LastDeploymentInfo
     last_attempted: dict[str, Any] | None = None
     last_successful_revision: dict[str, Any] | None = None

@@ -195,7 +195,6 @@ class Service:
         self.revisions: dict[str, dict[str, RegisteredRevision]] = {}
         self.deployments: dict[str, Deployment] = {}
         self.rollouts: dict[str, Rollout] = {}
-        self.instance_counter = 0
         self._random = random.SystemRandom()
 
     # -- the protocol entry point --------------------------------------------------------------
@@ -258,10 +257,12 @@ class Service:
 
     # -- fleets --------------------------------------------------------------------------------
 
-    def _new_instance(self, index: int) -> SimulatedInstance:
-        self.instance_counter += 1
-        instance_id = f"i-{self.instance_counter:016x}"
-        home = self.instance_dir / instance_id
+    def _new_instance(self, group: DeploymentGroup, index: int) -> SimulatedInstance:
+        # Ids are numbered per group (a fresh group's fleet is always i-...1 to i-...N, which
+        # keeps tests and demos predictable); blue/green replacements continue the count.
+        group.instances_created += 1
+        instance_id = f"i-{group.instances_created:016x}"
+        home = self.instance_dir / group.group_id / instance_id
         instance = SimulatedInstance(instance_id, index, home / "root", home / "agent")
         instance.root.mkdir(parents=True, exist_ok=True)
         instance.state_dir.mkdir(parents=True, exist_ok=True)
@@ -274,11 +275,11 @@ class Service:
                 found = _check_tag_filters(group.settings.get(key))
                 count = found if found is not None else count
             total = self.default_instances if count is None else count
-            group.instances = [self._new_instance(index) for index in range(1, total + 1)]
+            group.instances = [self._new_instance(group, index) for index in range(1, total + 1)]
         return list(group.instances)
 
     def replacement_fleet(self, group: DeploymentGroup, size: int) -> list[SimulatedInstance]:
-        return [self._new_instance(index) for index in range(1, size + 1)]
+        return [self._new_instance(group, index) for index in range(1, size + 1)]
 
     def adopt_fleet(self, group: DeploymentGroup, instances: list[SimulatedInstance]) -> None:
         group.instances = instances
