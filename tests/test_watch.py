@@ -427,3 +427,39 @@ def test_default_timeout_from_group_wait_times_with_a_floor() -> None:
     assert default_timeout_seconds(blue_green) == 600 + 90 * 60
     short = DeploymentGroup("web", "prod", "ECS", blue_green=True, termination_wait_minutes=5)
     assert default_timeout_seconds(short) == TIMEOUT_FLOOR_SECONDS
+
+
+class FlakyListApi(ScriptedApi):
+    """ListDeploymentTargets fails once, on its second call."""
+
+    def __init__(self, steps: Sequence[Step]) -> None:
+        super().__init__(steps)
+        self.lists = 0
+
+    def list_deployment_targets(self, deployment_id: str) -> list[str]:
+        self.lists += 1
+        if self.lists == 2:
+            raise TransientAwsError("ListDeploymentTargets: 503", code="InternalFailure")
+        return super().list_deployment_targets(deployment_id)
+
+
+def test_a_poll_failing_half_way_lists_the_targets_again() -> None:
+    blue = target("i-1", ("Install", "InProgress"))
+    green = target("i-2", ("Install", "InProgress"))
+    done = {
+        "i-1": target("i-1", ("Install", "Succeeded")),
+        "i-2": target("i-2", ("Install", "Succeeded")),
+    }
+    steps = [
+        Step("InProgress", {"i-1": blue}),
+        Step("InProgress", {"i-1": blue, "i-2": green}),
+        Step("InProgress", {"i-1": blue, "i-2": green}),
+        Step("InProgress", {"i-1": blue, "i-2": green}),
+        Step("Succeeded", done),
+    ]
+    api = FlakyListApi(steps)
+    outcome, events, _ = watch(api)
+    assert outcome.verdict == "succeeded"
+    assert outcome.transient_errors == 1
+    assert sorted(outcome.targets) == ["i-1", "i-2"]
+    assert TargetStatusChanged("d-1", "i-2", "InProgress") in events

@@ -133,6 +133,8 @@ class _State:
     transient_errors: int = 0
     consecutive_errors: int = 0
     continued: bool = False
+    # The overview counts moved since targets were last listed and fetched.
+    counts_moved: bool = False
 
     def unfinished(self) -> list[str]:
         return [
@@ -273,17 +275,20 @@ class Watcher:
             )
         if deployment.status in ("Created", "Queued") and not state.target_ids:
             return changed
-        if overview_changed or not state.target_ids:
+        # Kept until the calls succeed, so a poll that fails half-way still re-reads them.
+        state.counts_moved |= overview_changed
+        if state.counts_moved or not state.target_ids:
             # New targets appear (blue/green replacement instances) only with new counts.
             state.target_ids = self.api.list_deployment_targets(deployment_id)
         # While targets only run their last lifecycle event, its end shows in the overview
         # counts: skip fetching them until those move (or the deployment ends).
-        quiet = state.finishing() and not overview_changed and not deployment.finished
+        quiet = state.finishing() and not state.counts_moved and not deployment.finished
         unfinished = state.unfinished()
         if unfinished and not quiet:
             for target in self.api.batch_get_deployment_targets(deployment_id, unfinished):
                 changed |= self._compare(deployment_id, state.targets.get(target.target_id), target)
                 state.targets[target.target_id] = target
+        state.counts_moved = False
         if deployment.status == "Ready" and options.on_ready == "continue" and not state.continued:
             self.api.continue_deployment(deployment_id, "READY_WAIT")
             state.continued = True
