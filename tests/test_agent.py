@@ -237,6 +237,21 @@ def test_timeout_kills_the_script_and_its_children(tmp_path: Path) -> None:
     assert [r.status for r in result.events][3:] == ["Skipped"] * 4
 
 
+def test_timeout_applies_to_a_script_that_closed_its_output(tmp_path: Path) -> None:
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({"AfterInstall": "quiet.sh"}, timeout=1),
+        scripts={"quiet.sh": "echo going quiet\nexec > /dev/null 2>&1\nsleep 30"},
+    )
+    began = time.monotonic()
+    result, recorder = deploy(tmp_path, source, "d-QUIET0001")
+    assert time.monotonic() - began < 5
+    diagnostics = recorder.ended()["AfterInstall"].diagnostics
+    assert diagnostics is not None and diagnostics.error_code == "ScriptTimedOut"
+    assert diagnostics.log_tail == "[stdout]going quiet\n"
+    assert result.status == "Failed"
+
+
 def test_failing_script_reports_exit_code_and_last_2kb_of_output(tmp_path: Path) -> None:
     source = write_revision(
         tmp_path / "rev",

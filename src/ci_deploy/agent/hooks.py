@@ -222,8 +222,12 @@ def _pump(
     deadline = time.monotonic() + timeout_seconds
     exited_at: float | None = None
     try:
-        while selector.get_map():
+        while True:
             now = time.monotonic()
+            running = process.poll() is None
+            pipes_open = bool(selector.get_map())
+            if not running and not pipes_open:
+                return False, False, False
             if now >= deadline:
                 _kill_group(process)
                 _drain(selector, output)
@@ -232,18 +236,22 @@ def _pump(
                 _kill_group(process)
                 _drain(selector, output)
                 return False, True, False
-            if exited_at is None and process.poll() is not None:
-                exited_at = now
-            if exited_at is not None and now - exited_at >= HELD_OPEN_GRACE_SECONDS:
-                _drain(selector, output)
-                return False, False, True
-            for key, _ in selector.select(min(_POLL_SECONDS, deadline - now)):
+            if not running:
+                exited_at = now if exited_at is None else exited_at
+                if now - exited_at >= HELD_OPEN_GRACE_SECONDS:
+                    _drain(selector, output)
+                    return False, False, True
+            wait = min(_POLL_SECONDS, deadline - now)
+            if not pipes_open:  # the script closed its output but still runs
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(wait)
+                continue
+            for key, _ in selector.select(wait):
                 data = os.read(key.fd, 65536)
                 if data:
                     output.feed(key.data, data)
                 else:
                     selector.unregister(key.fileobj)
-        return False, False, False
     finally:
         for key in list(selector.get_map().values()):
             selector.unregister(key.fileobj)
