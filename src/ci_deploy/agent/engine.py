@@ -33,7 +33,7 @@ from ci_deploy.agent.permissions import apply_permissions
 from ci_deploy.agent.revision import AppSpec, RevisionError, load_appspec
 from ci_deploy.agent.state import GroupState
 from ci_deploy.agent.unpack import detect_bundle_type, unpack
-from ci_deploy.errors import InputError
+from ci_deploy.errors import CiDeployError, InputError
 from ci_deploy.events import (
     Diagnostics,
     EventSink,
@@ -116,7 +116,7 @@ class _Deployment:
             self.appspec = load_appspec(self.archive, spec.appspec_filename)
             for warning in self.appspec.warnings:
                 self.warn(warning)
-        except RevisionError as error:
+        except (RevisionError, CiDeployError) as error:
             raise _Failure(Diagnostics("UnknownError", None, str(error), "")) from error
         except OSError as error:
             message = f"cannot unpack {spec.source}: {error.strerror} ({error.filename})"
@@ -168,7 +168,7 @@ class _Deployment:
         archive = self.previous / "deployment-archive"
         try:
             appspec = load_appspec(archive, self.spec.appspec_filename)
-        except RevisionError as error:
+        except (RevisionError, CiDeployError) as error:
             failure = _Failure(Diagnostics("UnknownError", None, str(error), ""))
             self._maybe_ignore(name, failure)
             return
