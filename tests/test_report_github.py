@@ -349,3 +349,24 @@ def test_without_runner_files_finish_only_prints(tmp_path: Path) -> None:
     rep.finish(result())
     assert "::notice" in stderr.getvalue()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pushed_revision_has_its_own_summary_and_outputs(tmp_path: Path) -> None:
+    rep, _ = reporter(tmp_path)
+    pushed = {
+        "revision": result()["revision"],
+        "bundle_sha256": "b" * 64,
+        "uploaded": True,
+        "size": 3856,
+        "registered": True,
+        "region": "us-east-1",
+    }
+    rep.finish(pushed)
+    summary = (tmp_path / "summary").read_text()
+    assert summary.startswith("## 📦 CodeDeploy revision uploaded\n")
+    assert "| Revision | `s3://b/web/abc.zip (type zip, version v1, ETag e1)` |" in summary
+    assert "| Bundle SHA-256 | `" + "b" * 64 + "` |" in summary
+    outputs = (tmp_path / "output").read_text()
+    assert "deployment-id<<ghadelimiter_tok0\n\nghadelimiter_tok0\n" in outputs
+    assert "deployment-ids<<ghadelimiter_tok1\n{}\nghadelimiter_tok1\n" in outputs
+    assert f"bundle-sha256<<ghadelimiter_tok5\n{'b' * 64}\nghadelimiter_tok5\n" in outputs

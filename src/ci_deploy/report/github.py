@@ -277,13 +277,18 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
     who = " / ".join(
         str(result[key]) for key in ("application", "deployment_group") if result.get(key)
     )
-    heading = f"## {icon(status)} CodeDeploy"
-    heading += f" {md_cell(who)}" if who else ""
-    heading += f": {md_cell(status)}" if status else ""
+    deployments = deployments_of(result)
+    if not deployments and not status and result.get("revision"):
+        # push: a revision, no deployment
+        done = "uploaded" if result.get("uploaded") else "ready (existing object)"
+        heading = f"## 📦 CodeDeploy revision {done}"
+    else:
+        heading = f"## {icon(status)} CodeDeploy"
+        heading += f" {md_cell(who)}" if who else ""
+        heading += f": {md_cell(status)}" if status else ""
     lines = [heading, ""]
 
     facts: list[tuple[str, str]] = []
-    deployments = deployments_of(result)
     for deployment in deployments:
         ident = md_code(str(deployment.get("deployment_id")))
         url = deployment.get("console_url")
