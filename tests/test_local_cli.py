@@ -236,3 +236,19 @@ def test_the_examples_are_clean_appspecs_with_clean_scripts(example: str) -> Non
         ["shellcheck", "-x", *scripts], capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout
+
+
+@pytest.mark.parametrize("kind", ["zip", "tgz"])
+def test_a_bundle_built_by_ci_deploy_bundle_deploys(
+    tmp_path: Path, streams: object, kind: str
+) -> None:
+    bundle = tmp_path / f"web-app.{kind}"
+    built = cli.run(
+        ["bundle", str(EXAMPLES / "web-app"), "--output", str(bundle)],
+        {"PATH": os.environ["PATH"]},
+        streams,  # type: ignore[arg-type]
+    )
+    assert built == 0
+    args = [str(bundle), "--root", str(tmp_path / "r"), "--state-dir", str(tmp_path / "s")]
+    assert run_local(args, streams) == 0, streams.err  # type: ignore[attr-defined]
+    assert "healthy" in (tmp_path / "r/var/log/web-app/hooks.log").read_text()
