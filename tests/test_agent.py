@@ -782,3 +782,24 @@ def test_owner_and_group_unknown_here_are_warnings(tmp_path: Path) -> None:
     warnings = recorder.warnings()
     assert any("owner 'no-such-user-here' does not exist on this host" in w for w in warnings)
     assert any("group 'no-such-group-here' does not exist on this host" in w for w in warnings)
+
+
+def test_block_traffic_hooks_come_from_the_previous_revision(tmp_path: Path) -> None:
+    log = tmp_path / "block.log"
+
+    def revision(name: str) -> Path:
+        events = {"BeforeBlockTraffic": "block.sh", "AfterBlockTraffic": "block.sh"}
+        body = f'echo "$LIFECYCLE_EVENT from {name}" >> {log}'
+        return write_revision(
+            tmp_path / name, HEAD + hooks_yaml(events), scripts={"block.sh": body}
+        )
+
+    asked = ("BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop")
+    first, _ = deploy(tmp_path, revision("v1"), "d-BLOCK0001", events=asked)
+    assert [r.name for r in first.events] == [*asked, "DownloadBundle", "Install"]
+    assert not log.exists()  # nothing to block on a first deployment
+    deploy(tmp_path, revision("v2"), "d-BLOCK0002", events=asked)
+    assert log.read_text().splitlines() == [
+        "BeforeBlockTraffic from v1",
+        "AfterBlockTraffic from v1",
+    ]
