@@ -288,3 +288,24 @@ def test_invalid_appspec_stops_the_bundle_with_diagnostics(tmp_path: Path, strea
     code = run(["bundle", str(source), "--output", str(output), "--no-validate"], {}, streams)
     assert code == 0
     assert output.exists()
+
+
+def test_bad_outputs_name_the_input(tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "rev")
+    with pytest.raises(InputError, match=r"^input output: .* is a directory$"):
+        build(BundleOptions(source=source, output=tmp_path))
+    with pytest.raises(InputError, match=r"^input output: directory .*missing does not exist$"):
+        build(BundleOptions(source=source, output=tmp_path / "missing" / "o.zip"))
+
+
+def test_special_files_and_followed_loops_are_errors(tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "rev")
+    (source / "app" / "again").symlink_to("..")
+    with pytest.raises(InputError, match=r"^symlink loop at app/again"):
+        build(BundleOptions(source=source, output=tmp_path / "o.zip", follow_symlinks=True))
+    (source / "app" / "again").unlink()
+    os.mkfifo(source / "pipe")
+    with pytest.raises(InputError, match=r"^pipe is not a regular file, directory or symlink"):
+        build(BundleOptions(source=source, output=tmp_path / "o.zip"))
+    result = build(BundleOptions(source=source, output=tmp_path / "o.zip", excludes=("pipe",)))
+    assert result.files == 6

@@ -701,6 +701,16 @@ def build(options: BundleOptions) -> BundleResult:
             hint="bundle a revision directory (a prebuilt archive needs no bundling)",
         )
     bundle_type = bundle_type_for(options.output, options.bundle_type)
+    output = options.output
+    if output.is_dir():
+        raise InputError(
+            f"input output: {output} is a directory", hint="name the bundle file, e.g. app.zip"
+        )
+    if not output.parent.is_dir():
+        raise InputError(
+            f"input output: directory {output.parent} does not exist",
+            hint="create it first or write the bundle elsewhere",
+        )
     warnings: list[Diagnostic] = []
     rules = ignore_rules(source, options.excludes)
     entries = scan(source, rules, follow_symlinks=options.follow_symlinks, skip=[options.output])
@@ -708,16 +718,12 @@ def build(options: BundleOptions) -> BundleResult:
         appspec = appspec_at_root(source, entries, options.appspec_filename)
         warnings = load_appspec(source, options.compute_platform, appspec).warnings
     workers = options.workers or default_workers()
-    output = options.output
-    directory = output.parent if str(output.parent) else Path()
-    if not directory.is_dir():
-        raise InputError(
-            f"input output: directory {directory} does not exist",
-            hint="create it first or write the bundle elsewhere",
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed or removed below
+            prefix=f".{output.name}.", suffix=".tmp", dir=output.parent, delete=False
         )
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed or removed below
-        prefix=f".{output.name}.", suffix=".tmp", dir=directory, delete=False
-    )
+    except OSError as error:
+        raise InputError(f"input output: cannot write in {output.parent}: {error}") from error
     temporary = Path(handle.name)
     try:
         with handle:
@@ -728,6 +734,9 @@ def build(options: BundleOptions) -> BundleResult:
                 write_tar(writer, entries, workers, gzip=bundle_type == "tgz")
         temporary.chmod(0o644)
         temporary.replace(output)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise InputError(f"input output: cannot write {output}: {error}") from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
