@@ -309,3 +309,18 @@ def test_special_files_and_followed_loops_are_errors(tmp_path: Path) -> None:
         build(BundleOptions(source=source, output=tmp_path / "o.zip"))
     result = build(BundleOptions(source=source, output=tmp_path / "o.zip", excludes=("pipe",)))
     assert result.files == 6
+
+
+@pytest.mark.parametrize("kind", ["tar", "tgz"])
+def test_large_files_stream_into_tar_and_tgz(tmp_path: Path, kind: str) -> None:
+    source = make_tree(tmp_path / "rev")
+    text = b"streamed in chunks, never read whole\n" * 250_000  # 9.25 MB
+    (source / "big.txt").write_bytes(text)
+    path, _ = bundle(source, tmp_path / f"out.{kind}")
+    target = tmp_path / "untarred"
+    target.mkdir()
+    subprocess.run(["tar", "-xf", str(path), "-C", str(target)], check=True)
+    assert (target / "big.txt").read_bytes() == text
+    assert (target / "app" / "index.html").read_bytes() == (
+        source / "app" / "index.html"
+    ).read_bytes()
