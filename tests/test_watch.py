@@ -58,6 +58,8 @@ class Step:
     status: str
     targets: dict[str, Target] = field(default_factory=dict)
     error: tuple[str, str] | None = None
+    auto_rollback: tuple[str, ...] = ()
+    rollback_id: str | None = None
 
 
 def target(tid: str, *events: tuple[str, str], diag: Diagnostics | None = None) -> Target:
@@ -123,6 +125,8 @@ class ScriptedApi:
             overview=overview,
             error_code=step.error[0] if step.error else None,
             error_message=step.error[1] if step.error else None,
+            auto_rollback_events=step.auto_rollback,
+            rollback_deployment_id=step.rollback_id,
         )
 
     def list_deployment_targets(self, deployment_id: str) -> list[str]:
@@ -463,3 +467,26 @@ def test_a_poll_failing_half_way_lists_the_targets_again() -> None:
     assert outcome.transient_errors == 1
     assert sorted(outcome.targets) == ["i-1", "i-2"]
     assert TargetStatusChanged("d-1", "i-2", "InProgress") in events
+
+
+def test_failure_with_auto_rollback_waits_briefly_for_the_rollback_id() -> None:
+    events_ = ("DEPLOYMENT_FAILURE",)
+    steps = [
+        Step("InProgress"),
+        Step("Failed", auto_rollback=events_),
+        Step("Failed", auto_rollback=events_),
+        Step("Failed", auto_rollback=events_, rollback_id="d-ROLLBACK"),
+    ]
+    api = ScriptedApi(steps)
+    outcome, events, _ = watch(api)
+    assert outcome.verdict == "failed"
+    assert outcome.deployment.rollback_deployment_id == "d-ROLLBACK"
+    assert Notice("rollback deployment: d-ROLLBACK") in events
+
+
+def test_failure_without_auto_rollback_ends_at_once() -> None:
+    api = ScriptedApi([Step("InProgress"), Step("Failed"), Step("Failed", rollback_id="d-X")])
+    outcome, _, _ = watch(api)
+    assert outcome.verdict == "failed"
+    assert outcome.deployment.rollback_deployment_id is None
+    assert api.calls.count("GetDeployment") == 2

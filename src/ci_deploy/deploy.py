@@ -19,6 +19,7 @@ from ci_deploy.aws.codedeploy import (
     Deployment,
     DeploymentGroup,
     DeploymentLimitExceeded,
+    TransientAwsError,
 )
 from ci_deploy.aws.session import Clients
 from ci_deploy.errors import AwsError, InputError
@@ -119,7 +120,11 @@ def watch_options(
 
 
 def _group_of(api: CodeDeployApi, deployment_id: str, sink: EventSink) -> DeploymentGroup | None:
-    deployment = api.get_deployment(deployment_id)
+    try:
+        deployment = api.get_deployment(deployment_id)
+    except TransientAwsError as error:
+        sink(Notice(f"cannot read the deployment yet: {error.message}", "warning"))
+        return None
     try:
         return api.get_deployment_group(deployment.application, deployment.deployment_group)
     except AwsError as error:
@@ -515,10 +520,11 @@ def deploy(
         def one_region(region: str | None) -> tuple[RegionRun, Verdict | None]:
             clients = clients_for(region)
             api = CodeDeployApi(clients.codedeploy, clients.region)
-            located = replace(push, s3_location=_in_region(push.s3_location, clients.region))
-            pushed = push_revision(located, clients, sink, bundle=bundle)
+            # The group first: a wrong name fails before anything is uploaded.
             group = api.get_deployment_group(options.application, options.deployment_group)
             check_target_instances(options, group)
+            located = replace(push, s3_location=_in_region(push.s3_location, clients.region))
+            pushed = push_revision(located, clients, sink, bundle=bundle)
             params = create_deployment_params(options, pushed.revision, group.compute_platform)
             deployment_id = create_deployment(
                 api,

@@ -77,6 +77,8 @@ class Pacing:
     # After StopDeployment on cancel, how long to wait for the stop to take.
     stop_wait_seconds: float = 20.0
     stop_poll_seconds: float = 2.0
+    # After Failed/Stopped with automatic rollback: extra looks for the rollback deployment id.
+    rollback_lookups: int = 3
 
 
 @dataclass(frozen=True)
@@ -224,12 +226,36 @@ class Watcher:
                 assert state.deployment is not None
                 verdict = verdict_of(state.deployment, options.on_ready)
                 if verdict is not None:
+                    self._await_rollback_id(deployment_id, state)
                     return self._outcome(state, verdict, started)
                 interval = self._next_interval(interval, changed, state)
                 if not self._wait(interval, deadline):
                     return self._outcome(state, "timeout", started)
         except KeyboardInterrupt:
             return self._cancel(deployment_id, state, options, started)
+
+    def _await_rollback_id(self, deployment_id: str, state: _State) -> None:
+        """A deployment that ended Failed/Stopped with automatic rollback configured names its
+        rollback deployment in rollbackInfo, which may lag the status by a moment: look again a
+        few times so the report can name it."""
+        deployment = state.deployment
+        assert deployment is not None
+        trigger = {"Failed": "DEPLOYMENT_FAILURE", "Stopped": "DEPLOYMENT_STOP_ON_REQUEST"}
+        wanted = trigger.get(deployment.status)
+        if wanted is None or deployment.rollback_deployment_id:
+            return
+        if not (set(deployment.auto_rollback_events) & {wanted, "DEPLOYMENT_STOP_ON_ALARM"}):
+            return
+        for _ in range(self.pacing.rollback_lookups):
+            self.sleep(self.pacing.moving_seconds)
+            try:
+                latest = self.api.get_deployment(deployment_id)
+            except AwsError:
+                return
+            if latest.rollback_deployment_id:
+                state.deployment = latest
+                self.sink(Notice(f"rollback deployment: {latest.rollback_deployment_id}"))
+                return
 
     def _wait(self, seconds: float, deadline: float) -> bool:
         """Sleep up to ``seconds`` without passing the deadline (one more poll happens at the

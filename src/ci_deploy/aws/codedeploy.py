@@ -94,6 +94,8 @@ class Deployment:
     start_time: datetime | None = None
     complete_time: datetime | None = None
     status_messages: tuple[str, ...] = ()
+    # autoRollbackConfiguration in effect: the events that trigger a rollback (empty: none).
+    auto_rollback_events: tuple[str, ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -171,6 +173,7 @@ def parse_deployment(raw: Mapping[str, Any]) -> Deployment:
     error = raw.get("errorInformation") or {}
     rollback = raw.get("rollbackInfo") or {}
     overview_raw = raw.get("deploymentOverview") or {}
+    auto_rollback = raw.get("autoRollbackConfiguration") or {}
     # deploymentOverview may be absent early in blue/green deployments (sourcetoad#91).
     overview = {key: int(overview_raw.get(key) or 0) for key in OVERVIEW_KEYS}
     return Deployment(
@@ -190,6 +193,11 @@ def parse_deployment(raw: Mapping[str, Any]) -> Deployment:
         start_time=raw.get("startTime"),
         complete_time=raw.get("completeTime"),
         status_messages=tuple(str(m) for m in raw.get("deploymentStatusMessages") or ()),
+        auto_rollback_events=(
+            tuple(str(e) for e in auto_rollback.get("events") or ())
+            if auto_rollback.get("enabled")
+            else ()
+        ),
     )
 
 
