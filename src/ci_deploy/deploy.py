@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -75,7 +75,6 @@ class Outcome:
     revision: Mapping[str, Any] | None = None
     bundle_sha256: str | None = None
     total_seconds: float | None = None
-    notes: list[str] = field(default_factory=list)
 
     def result(self) -> dict[str, Any]:
         return build_result(
