@@ -977,6 +977,17 @@ class Service:
         application = self.applications.get(deployment.application)
         if application is None or self.groups.get((application.name, group.name)) is not group:
             return
+        try:
+            plan = (
+                self._traffic_plan(application, group, previous)
+                if application.compute_platform != "Server"
+                else {}
+            )
+        except ApiError as error:
+            deployment.rollback_info = {
+                "rollbackMessage": f"Automatic rollback failed to start: {error.message}"
+            }
+            return
         rollback = self._start_deployment(
             application,
             group,
@@ -985,9 +996,7 @@ class Service:
             creator="codeDeployRollback",
             options=dict(deployment.options),
             auto_rollback=None,
-            traffic_plan=self._traffic_plan(application, group, previous)
-            if application.compute_platform != "Server"
-            else {},
+            traffic_plan=plan,
         )
         deployment.rollback_info = {
             "rollbackDeploymentId": rollback.deployment_id,
