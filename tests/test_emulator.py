@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from typing import Any
 
 import boto3
@@ -458,10 +459,10 @@ def test_targets_are_not_listed_before_the_deployment_starts(tmp_path: Any) -> N
         )
         stopped = cd.stop_deployment(deploymentId=deployment_id)
         assert stopped["status"] == "Pending"
+        deadline = time.monotonic() + 30
         info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-        for _ in range(200):
-            if info["status"] == "Stopped":
-                break
+        while info["status"] != "Stopped" and time.monotonic() < deadline:
+            time.sleep(0.02)
             info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
         assert info["status"] == "Stopped"
         assert info["errorInformation"]["code"] == "MANUAL_STOP"
