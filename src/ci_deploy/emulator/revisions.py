@@ -14,6 +14,7 @@ from urllib.parse import quote
 import yaml
 from werkzeug.test import Client
 
+from ci_deploy.appspec import validate_text
 from ci_deploy.emulator.faults import ApiError
 
 SERVER_BUNDLE_TYPES = ("tar", "tgz", "zip")
@@ -146,12 +147,25 @@ def _invalid(message: str) -> ApiError:
     return ApiError("InvalidRevisionException", f"The AppSpec file is invalid: {message}")
 
 
-def parse_appspec_content(content: str, sha256: str | None) -> Mapping[str, Any]:
+def parse_appspec_content(content: str, sha256: str | None, platform: str) -> Mapping[str, Any]:
+    """The ECS/Lambda AppSpec as a mapping, after the project's validator found no error
+    (``platform`` is ecs or lambda); the first errors become the InvalidRevisionException."""
     if sha256 and hashlib.sha256(content.encode()).hexdigest() != sha256.lower():
         raise ApiError(
             "InvalidRevisionException",
             "The sha256 of the AppSpec content does not match the content.",
         )
+    result = validate_text(
+        content,
+        "AppSpecContent",
+        compute_platform=platform,
+        as_json=content.lstrip().startswith("{"),
+    )
+    if not result.ok:
+        problems = "; ".join(
+            f"line {d.line}, column {d.column}: {d.message}" for d in result.errors[:3]
+        )
+        raise _invalid(problems)
     try:
         document = yaml.safe_load(content)
     except yaml.YAMLError as error:

@@ -881,15 +881,16 @@ class Service:
         self, application: Application, group: DeploymentGroup, location: Mapping[str, Any]
     ) -> dict[str, Any]:
         kind = location["revisionType"]
+        platform = application.compute_platform.lower()
         if kind == "AppSpecContent":
             content = location["appSpecContent"]
             document = revisions.parse_appspec_content(
-                str(content["content"]), content.get("sha256")
+                str(content["content"]), content.get("sha256"), platform
             )
         elif kind == "String":
             raw = location.get("string") or {}
             document = revisions.parse_appspec_content(
-                str(raw.get("content", "")), raw.get("sha256")
+                str(raw.get("content", "")), raw.get("sha256"), platform
             )
         else:
             s3 = location["s3Location"]
@@ -902,7 +903,9 @@ class Service:
                     "No application revision found for revision: the object "
                     f"s3://{s3['bucket']}/{s3['key']} does not exist.",
                 )
-            document = revisions.parse_appspec_content(data.decode("utf-8", errors="replace"), None)
+            document = revisions.parse_appspec_content(
+                data.decode("utf-8", errors="replace"), None, platform
+            )
         if application.compute_platform == "ECS":
             ecs = revisions.check_ecs(document)
             services = group.settings.get("ecsServices") or [
