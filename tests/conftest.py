@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -378,3 +378,19 @@ def fake_github() -> Iterator[FakeGithub]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def emulator_clients_at() -> Iterator[Callable[[str], EmulatorClients]]:
+    """Makes EmulatorClients for an emulator a test started itself (other options than the
+    session's); each one's responses are shape-checked like ``emulator_clients``."""
+    made: list[EmulatorClients] = []
+
+    def make(endpoint_url: str) -> EmulatorClients:
+        clients = EmulatorClients(endpoint_url)
+        made.append(clients)
+        return clients
+
+    yield make
+    for clients in made:
+        assert clients.violations == [], "\n".join(clients.violations)

@@ -9,7 +9,6 @@ import os
 import time
 from typing import Any
 
-import boto3
 import botocore.session
 import pytest
 import requests
@@ -424,18 +423,13 @@ def test_second_active_deployment_in_a_group_is_refused(
     assert info["previousRevision"]["s3Location"] == location
 
 
-def test_targets_are_not_listed_before_the_deployment_starts(tmp_path: Any) -> None:
+def test_targets_are_not_listed_before_the_deployment_starts(
+    tmp_path: Any, emulator_clients_at: Any
+) -> None:
     # Pacing holds a deployment in Created long enough to see the service's answer.
     with start(state_dir=tmp_path, event_delay_ms=60_000, hook_env=dict(os.environ)) as paced:
-        clients_env = paced.client_env()
-        settings = {
-            "endpoint_url": paced.endpoint_url,
-            "region_name": clients_env["AWS_REGION"],
-            "aws_access_key_id": "x",
-            "aws_secret_access_key": "x",
-        }
-        s3 = boto3.client("s3", **settings)
-        cd = boto3.client("codedeploy", **settings)
+        clients = emulator_clients_at(paced.endpoint_url)
+        s3, cd = clients.s3, clients.codedeploy
         s3.create_bucket(Bucket="paced")
         s3.put_object(Bucket="paced", Key="a.zip", Body=b"PK\x05\x06" + b"\0" * 18)
         cd.create_application(applicationName="paced")

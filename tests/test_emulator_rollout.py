@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -501,15 +500,12 @@ def hook_execution_id(cd: Any, deployment_id: str, target_id: str) -> str:
     raise AssertionError("the hook never started")
 
 
-def test_ecs_hooks_wait_for_put_lifecycle_event_hook_execution_status(tmp_path: Path) -> None:
+def test_ecs_hooks_wait_for_put_lifecycle_event_hook_execution_status(
+    tmp_path: Path, emulator_clients_at: Any
+) -> None:
     with start(state_dir=tmp_path, wait_for_hooks=True, hook_env=dict(os.environ)) as running:
-        settings = {
-            "endpoint_url": running.endpoint_url,
-            "region_name": "us-east-1",
-            "aws_access_key_id": "x",
-            "aws_secret_access_key": "x",
-        }
-        cd = boto3.client("codedeploy", **settings)
+        clients = emulator_clients_at(running.endpoint_url)
+        cd = clients.codedeploy
         cd.create_application(applicationName="shop", computePlatform="ECS")
         cd.create_deployment_group(
             applicationName="shop",
