@@ -196,3 +196,17 @@ def test_stop_and_continue_send_what_the_user_asked(stubbed) -> None:
     )
     assert api.stop_deployment("d-1", rollback=True) == ("Pending", "Stopping")
     api.continue_deployment("d-1")
+
+
+def test_batch_get_deployments_25_at_a_time(stubbed) -> None:
+    api, stubber = stubbed
+    ids = [f"d-{n:09d}" for n in range(27)]
+    for chunk in (ids[:25], ids[25:]):
+        stubber.add_response(
+            "batch_get_deployments",
+            {"deploymentsInfo": [{"deploymentId": did, "status": "Succeeded"} for did in chunk]},
+            {"deploymentIds": chunk},
+        )
+    found = api.batch_get_deployments(ids)
+    assert [d.deployment_id for d in found] == ids
+    assert api.stats.calls == {"BatchGetDeployments": 2}

@@ -577,7 +577,7 @@ _ROLLBACK_LOOKBACK = 50
 def previous_success(api: CodeDeployApi, application: str, group: str) -> Deployment:
     """The last successful deployment of the group before its current (newest) one."""
     ids = api.list_deployments(application, group, ALL_DEPLOYMENT_STATUSES)[:_ROLLBACK_LOOKBACK]
-    deployments = [api.get_deployment(did) for did in ids]
+    deployments = api.batch_get_deployments(ids)
     floor = datetime.min.replace(tzinfo=timezone.utc)
     deployments.sort(key=lambda d: d.create_time or floor, reverse=True)
     if not deployments:
