@@ -12,6 +12,7 @@ Run: .venv/bin/python benchmarks/bundle.py [--runs N] [--skip-memory]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import shutil
@@ -108,10 +109,13 @@ def main() -> int:
             "tar -czf": out / "b.tgz",
         }
         times: dict[str, list[float]] = {name: [] for name in builders}
+        digests: dict[str, set[str]] = {"ci-deploy zip": set(), "ci-deploy tgz": set()}
         for _ in range(args.runs):
             for name, command in builders.items():
                 outputs[name].unlink(missing_ok=True)
                 times[name].append(timed(command, tree))
+                if name in digests:
+                    digests[name].add(hashlib.sha256(outputs[name].read_bytes()).hexdigest())
         median = {name: statistics.median(values) for name, values in times.items()}
         sizes = {name: path.stat().st_size for name, path in outputs.items()}
         for name in builders:
@@ -125,6 +129,9 @@ def main() -> int:
             "(target <= 1.02)"
         )
         print(f"tgz: wall {tgz_wall:.2f}x tar -czf (target <= 0.5), size {tgz_size:.3f}x")
+        for name, seen in digests.items():
+            verdict = "reproducible" if len(seen) == 1 else "NOT reproducible"
+            print(f"{name}: {args.runs} builds, {len(seen)} distinct sha256: {verdict}")
         shutil.rmtree(tree)
         if not args.skip_memory:
             big = work / "big"

@@ -25,7 +25,7 @@ from typing import IO, Literal
 
 import pathspec
 
-from ci_deploy.appspec import Diagnostic, load_appspec
+from ci_deploy.appspec import APPSPEC_NAMES, Diagnostic, load_appspec
 from ci_deploy.errors import AppSpecError, InputError, InputValueError
 
 _isal: ModuleType | None
@@ -38,7 +38,6 @@ BUNDLE_TYPES = ("zip", "tar", "tgz")
 FIXED_TIME = 315532800  # 1980-01-01T00:00:00Z
 IGNORE_FILE = ".codedeployignore"
 DEFAULT_IGNORES = (".git",)  # a directory, or a file in worktrees and submodules
-APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
 
 LARGE_FILE_BYTES = 4 << 20  # above this a file is streamed in chunks, never read whole
 CHUNK_BYTES = 4 << 20
@@ -47,7 +46,12 @@ BATCH_ENTRIES = 256
 SAMPLE_BYTES = 64 << 10
 SAMPLE_FROM_BYTES = 128 << 10
 INCOMPRESSIBLE_RATIO = 0.97
-ISAL_LEVEL = 2
+# ISA-L level 3, not the faster 1 or 2: levels 1 and 2 read hash tables that ISA-L leaves
+# uninitialised, so their output depends on what malloc hands back (MALLOC_PERTURB_ changes it,
+# and worker threads made it differ between runs). Level 3 gives the same bytes whatever the
+# memory held, and is still ~3x faster than zlib level 6. benchmarks/bundle.py checks that
+# repeated builds of its 20,000-file tree give one SHA-256.
+ISAL_LEVEL = 3
 ZLIB_LEVEL = 6
 
 # Already-compressed formats: deflating them again only costs time.
