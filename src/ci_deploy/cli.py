@@ -169,7 +169,10 @@ def run(argv: Sequence[str], env: Mapping[str, str], streams: Streams) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    # A shell starting us in the background hands us SIGINT ignored; a cancelled CI job must
+    # still reach the cleanup, so both signals are (re)installed here.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     streams = Streams(stdout=sys.stdout, stderr=sys.stderr, interactive=sys.stderr.isatty())
     try:
         code = run(list(sys.argv[1:] if argv is None else argv), dict(os.environ), streams)

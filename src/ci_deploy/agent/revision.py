@@ -14,7 +14,6 @@ from typing import Any
 from ci_deploy import appspec as validator
 from ci_deploy.agent.model import ALL_EVENTS, FILE_EXISTS_BEHAVIORS, RESERVED_EVENTS
 
-DEFAULT_APPSPEC_NAMES = ("appspec.yaml", "appspec.yml")
 DEFAULT_TIMEOUT_SECONDS = 3600
 
 
@@ -60,8 +59,10 @@ class AppSpec:
 
 
 def find_appspec(revision: Path, filename: str | None) -> Path | None:
-    """The agent's lookup: the requested name, then appspec.yaml, then appspec.yml."""
-    names = (filename, *DEFAULT_APPSPEC_NAMES) if filename else DEFAULT_APPSPEC_NAMES
+    """The agent's lookup: the requested name (appspec.yml when none), then the other default
+    name (``validator.APPSPEC_NAMES`` holds the order the validator and the bundler use too)."""
+    defaults = validator.APPSPEC_NAMES
+    names = tuple(dict.fromkeys((filename, *defaults))) if filename else defaults
     for name in names:
         candidate = revision / name
         if candidate.is_file():
