@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
 @dataclass(eq=False)
-class Node:
+class Node(ABC):
     line: int
     column: int
 
+    @abstractmethod
     def to_python(self) -> object:
-        raise NotImplementedError
+        """The plain Python value (dicts, lists, scalars) this node stands for."""
 
     @property
+    @abstractmethod
     def kind(self) -> str:
         """How a message names this node's type: 'a string', 'a list', ..."""
-        raise NotImplementedError
 
 
 @dataclass(eq=False)
