@@ -803,3 +803,43 @@ def test_block_traffic_hooks_come_from_the_previous_revision(tmp_path: Path) -> 
         "BeforeBlockTraffic from v1",
         "AfterBlockTraffic from v1",
     ]
+
+
+def test_block_traffic_events_alone_run_the_installed_revision_without_reinstalling(
+    tmp_path: Path,
+) -> None:
+    """What the service asks of a blue/green deployment's original instances."""
+    log = tmp_path / "block.log"
+    events = {"BeforeBlockTraffic": "block.sh", "AfterBlockTraffic": "block.sh"}
+    installed = write_revision(
+        tmp_path / "v1",
+        HEAD + "files:\n  - source: app.txt\n    destination: /srv/app\n" + hooks_yaml(events),
+        files={"app.txt": "v1"},
+        scripts={"block.sh": f'echo "$LIFECYCLE_EVENT $DEPLOYMENT_ID" >> {log}'},
+    )
+    assert deploy(tmp_path, installed, "d-BLUE00001")[0].status == "Succeeded"
+    block = ("BeforeBlockTraffic", "AfterBlockTraffic")
+    result, recorder = deploy(tmp_path, tmp_path / "not-needed", "d-BLUE00002", events=block)
+    assert result.status == "Succeeded"
+    assert [r.name for r in result.events] == list(block)
+    assert list(recorder.ended()) == list(block)
+    assert log.read_text().splitlines() == [
+        "BeforeBlockTraffic d-BLUE00002",
+        "AfterBlockTraffic d-BLUE00002",
+    ]
+    assert (tmp_path / "root/srv/app/app.txt").read_text() == "v1"
+    assert result.installed == ()
+    # The installed revision stays the one the next deployment's ApplicationStop runs from.
+    again, _ = deploy(tmp_path, tmp_path / "not-needed", "d-BLUE00003", events=block)
+    assert again.status == "Succeeded"
+    assert log.read_text().count("BeforeBlockTraffic") == 2
+
+
+def test_a_missing_source_is_still_refused_when_the_events_download_it(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"input source: .* does not exist"):
+        deploy(
+            tmp_path,
+            tmp_path / "gone",
+            "d-GONE00001",
+            events=("BeforeBlockTraffic", "ApplicationStop"),
+        )

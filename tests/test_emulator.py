@@ -353,9 +353,10 @@ def test_create_deployment_rejects_what_the_service_rejects(
     assert error_of(
         cd.create_deployment, **base, revision=s3_revision({**location, "bundleType": "YAML"})
     )[0] == ("InvalidRevisionException")
-    github = {"revisionType": "GitHub", "gitHubLocation": {"repository": "o/r", "commitId": "a"}}
-    assert error_of(cd.create_deployment, **base, revision=github)[0] == (
-        "InvalidRevisionException"
+    github = {"revisionType": "GitHub", "gitHubLocation": {"repository": "o r", "commitId": "a"}}
+    assert error_of(cd.create_deployment, **base, revision=github) == (
+        "InvalidRevisionException",
+        "The GitHub repository must be given as owner/name (got 'o r').",
     )
     assert error_of(cd.create_deployment, **base)[0] == "RevisionRequiredException"
     assert error_of(

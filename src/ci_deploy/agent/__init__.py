@@ -3,6 +3,7 @@
 from ci_deploy.agent.engine import run_deployment
 from ci_deploy.agent.model import (
     ALL_EVENTS,
+    BLOCK_TRAFFIC_EVENTS,
     DEFAULT_EVENTS,
     DeploymentResult,
     DeploymentSpec,
@@ -11,6 +12,7 @@ from ci_deploy.agent.model import (
 
 __all__ = [
     "ALL_EVENTS",
+    "BLOCK_TRAFFIC_EVENTS",
     "DEFAULT_EVENTS",
     "DeploymentResult",
     "DeploymentSpec",

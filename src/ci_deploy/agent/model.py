@@ -31,6 +31,9 @@ ALL_EVENTS: tuple[str, ...] = (
 PREVIOUS_REVISION_EVENTS = frozenset({"ApplicationStop", "BeforeBlockTraffic", "AfterBlockTraffic"})
 # Events the agent runs itself; scripts listed under them are never run.
 RESERVED_EVENTS = frozenset({"DownloadBundle", "Install"})
+# What the service asks of the original instances of a blue/green deployment: only the last
+# successful revision's Block-traffic hooks, nothing downloaded or installed.
+BLOCK_TRAFFIC_EVENTS: tuple[str, ...] = ("BeforeBlockTraffic", "AfterBlockTraffic")
 FILE_EXISTS_BEHAVIORS: tuple[str, ...] = ("DISALLOW", "OVERWRITE", "RETAIN")
 BUNDLE_TYPES: tuple[str, ...] = ("zip", "tar", "tgz", "directory")
 
@@ -78,7 +81,11 @@ class DeploymentResult:
 
 def resolve_events(requested: tuple[str, ...]) -> tuple[str, ...]:
     """The events to run: the default lifecycle, or ``requested`` checked against the agent's
-    order with DownloadBundle and Install inserted where they belong (as codedeploy-local)."""
+    order with DownloadBundle and Install inserted where they belong (as codedeploy-local).
+
+    A subset of BLOCK_TRAFFIC_EVENTS alone runs as the service runs it on a blue/green
+    deployment's original instances: no download, no install (the new revision is not needed).
+    """
     if not requested:
         return DEFAULT_EVENTS
     unknown = [name for name in requested if name not in ALL_EVENTS]
@@ -90,7 +97,9 @@ def resolve_events(requested: tuple[str, ...]) -> tuple[str, ...]:
         )
     if len(set(requested)) != len(requested):
         raise InputError(f"input events: an event is listed twice: {','.join(requested)}")
-    wanted = set(requested) | RESERVED_EVENTS
+    wanted = set(requested)
+    if not wanted <= set(BLOCK_TRAFFIC_EVENTS):
+        wanted |= RESERVED_EVENTS
     ordered = tuple(name for name in ALL_EVENTS if name in wanted)
     given_order = [name for name in ordered if name in requested]
     if given_order != list(requested):
@@ -123,14 +132,13 @@ def validate_spec(spec: DeploymentSpec) -> None:
         raise InputValueError("bundle_type", "one of " + ", ".join(BUNDLE_TYPES), spec.bundle_type)
     if spec.keep_revisions < 1:
         raise InputValueError("keep_revisions", "a number >= 1", spec.keep_revisions)
-    if not spec.source.exists():
+    if "DownloadBundle" in resolve_events(spec.events) and not spec.source.exists():
         raise InputError(
             f"input source: {spec.source} does not exist",
             hint="pass a revision directory or a zip/tar/tgz bundle",
         )
     if spec.root is not None and not spec.root.is_absolute():
         raise InputValueError("root", "an absolute path", str(spec.root))
-    resolve_events(spec.events)
 
 
 def _time(value: datetime | None) -> str | None:

@@ -43,6 +43,7 @@ class SimulatedInstance:
     index: int  # 1-based position in the group's fleet
     root: Path
     state_dir: Path
+    revision_key: str | None = None  # the revision its last successful deployment installed
 
     def arn(self, region: str) -> str:
         return f"arn:aws:ec2:{region}:{ACCOUNT_ID}:instance/{self.instance_id}"
@@ -224,6 +225,9 @@ class Deployment:
     targets_assigned: bool = False
     stop_requested: threading.Event = field(default_factory=threading.Event)
     proceed: threading.Event = field(default_factory=threading.Event)  # ContinueDeployment
+    # Blue/green: the originals wait for termination; ContinueDeployment(TERMINATION_WAIT).
+    termination_wait_started: bool = False
+    skip_termination_wait: threading.Event = field(default_factory=threading.Event)
     hooks: dict[str, HookExecution] = field(default_factory=dict)
     auto_rollback: dict[str, Any] | None = None
     rollback_on_stop: bool = False
@@ -283,7 +287,7 @@ class Deployment:
             info["blueGreenDeploymentConfiguration"] = group.settings.get(
                 "blueGreenDeploymentConfiguration", {}
             )
-            info["instanceTerminationWaitTimeStarted"] = False
+            info["instanceTerminationWaitTimeStarted"] = self.termination_wait_started
         if group.settings.get("loadBalancerInfo"):
             info["loadBalancerInfo"] = group.settings["loadBalancerInfo"]
         if self.revision.get("revisionType") == "AppSpecContent":

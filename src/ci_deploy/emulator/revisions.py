@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,7 @@ ECS_HOOK_EVENTS = (
     "AfterAllowTraffic",
 )
 LAMBDA_HOOK_EVENTS = ("BeforeAllowTraffic", "AfterAllowTraffic")
+GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 WsgiApp = Callable[..., Iterable[bytes]]
 
@@ -110,6 +111,36 @@ class BundleStore:
         return response.get_data()
 
 
+def revision_key(location: Mapping[str, Any]) -> str:
+    """Identifies a revision: the same key is the same revision (registered revisions, and
+    updateOutdatedInstancesOnly)."""
+    kind = location.get("revisionType")
+    if kind == "S3":
+        s3 = location.get("s3Location") or {}
+        parts: Any = [
+            s3.get("bucket"),
+            s3.get("key"),
+            s3.get("bundleType"),
+            s3.get("version"),
+            s3.get("eTag"),
+        ]
+    elif kind == "GitHub":
+        github = location.get("gitHubLocation") or {}
+        parts = [github.get("repository"), github.get("commitId")]
+    elif kind == "AppSpecContent":
+        content = location.get("appSpecContent") or {}
+        parts = [
+            content.get("sha256")
+            or hashlib.sha256(str(content.get("content", "")).encode()).hexdigest()
+        ]
+    else:
+        raw = location.get("string") or {}
+        parts = [
+            raw.get("sha256") or hashlib.sha256(str(raw.get("content", "")).encode()).hexdigest()
+        ]
+    return json.dumps([kind, *parts])
+
+
 def check_s3_location(location: Mapping[str, Any], compute_platform: str) -> None:
     """The checks CreateDeployment makes on an S3 revision before anything runs."""
     if not location.get("bucket") or not location.get("key"):
@@ -125,9 +156,23 @@ def check_s3_location(location: Mapping[str, Any], compute_platform: str) -> Non
         )
 
 
-def copy_bundle(source: Path, destination: Path) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, destination)
+def check_github_location(location: object, compute_platform: str) -> None:
+    """The checks CreateDeployment makes on a GitHub revision (EC2/on-premises only)."""
+    if compute_platform != "Server":
+        raise ApiError(
+            "InvalidRevisionException",
+            "GitHub revisions are for the Server (EC2/on-premises) compute platform only.",
+        )
+    if not isinstance(location, Mapping):
+        raise ApiError("InvalidRevisionException", "A GitHub revision needs a gitHubLocation.")
+    repository, commit = location.get("repository"), location.get("commitId")
+    if not isinstance(repository, str) or not GITHUB_REPOSITORY.fullmatch(repository):
+        raise ApiError(
+            "InvalidRevisionException",
+            f"The GitHub repository must be given as owner/name (got {repository!r}).",
+        )
+    if not isinstance(commit, str) or not commit:
+        raise ApiError("InvalidRevisionException", "A GitHub revision needs a commitId.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_deploy.agent import ALL_EVENTS, DEFAULT_EVENTS, DeploymentResult, DeploymentSpec
+from ci_deploy.agent import (
+    ALL_EVENTS,
+    BLOCK_TRAFFIC_EVENTS,
+    DEFAULT_EVENTS,
+    DeploymentResult,
+    DeploymentSpec,
+)
 from ci_deploy.emulator.configs import HealthPlan, health_plan
 from ci_deploy.emulator.model import (
     Deployment,
@@ -20,7 +26,7 @@ from ci_deploy.emulator.model import (
     Target,
     diagnostics_info,
 )
-from ci_deploy.emulator.revisions import S3Object
+from ci_deploy.emulator.revisions import S3Object, revision_key
 from ci_deploy.errors import CiDeployError
 from ci_deploy.events import Event, LifecycleEventEnded, LifecycleEventStarted
 
@@ -41,6 +47,21 @@ NO_INSTANCES_MESSAGE = (
     "Scaling groups correctly identify the instances you want to deploy to, and then try again."
 )
 MANUAL_STOP_MESSAGE = "The deployment was stopped by a user request."
+# The agent's own words when a GitHub tarball cannot be fetched (webfactory's issue #1: the
+# application was not connected to GitHub, so the request carried no token and GitHub said 404).
+GITHUB_DOWNLOAD_MESSAGE = (
+    "Could not download bundle at 'https://api.github.com/repos/{repository}/tarball/{commit}' "
+    "after 3 retries. Server returned codes: 404 'Not Found'; 404 'Not Found'; "
+    "404 'Not Found'; 404 'Not Found'."
+)
+NOT_CONNECTED_TO_GITHUB_MESSAGE = (
+    "The deployment failed because application {application} is not connected to GitHub: the "
+    "instances could not download {repository} at commit {commit} (GitHub answered 404). "
+    "Connect the application to your GitHub account (console: Create deployment, revision "
+    "stored on GitHub, Connect to GitHub), or deploy an S3 revision instead (ci-deploy push "
+    "uploads one). The ci-deploy emulator reaches no GitHub: its applications are never "
+    "connected."
+)
 
 ECS_EVENTS = (
     "BeforeInstall",
@@ -65,6 +86,13 @@ class Bundle:
     s3: S3Object | None
     bundle_type: str | None
     problem: str | None = None
+    # The deployment's errorInformation when the instances fail because of the bundle
+    # (otherwise the usual HEALTH_CONSTRAINTS).
+    error: tuple[str, str] | None = None
+
+    @property
+    def failure(self) -> tuple[str, str]:
+        return self.error or ("HEALTH_CONSTRAINTS", HEALTH_CONSTRAINTS_MESSAGE)
 
 
 def _epoch(value: datetime | None) -> float | None:
@@ -155,6 +183,20 @@ class Rollout:
     def fetch_bundle(self) -> Bundle:
         deployment = self.deployment
         revision = deployment.revision
+        if revision["revisionType"] == "GitHub":
+            github = revision["gitHubLocation"]
+            names = {
+                "application": deployment.application,
+                "repository": github["repository"],
+                "commit": github["commitId"],
+            }
+            return Bundle(
+                None,
+                None,
+                "tgz",
+                GITHUB_DOWNLOAD_MESSAGE.format(**names),
+                ("MISSING_GITHUB_TOKEN", NOT_CONNECTED_TO_GITHUB_MESSAGE.format(**names)),
+            )
         location = revision["s3Location"]
         bundle_type = location.get("bundleType")
         wanted = S3Object(location["bucket"], location["key"], "", location.get("version"))
@@ -183,7 +225,7 @@ class Rollout:
             shown = [*DEFAULT_EVENTS, "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"]
             return shown, (*DEFAULT_EVENTS, "BeforeAllowTraffic", "AfterAllowTraffic")
         if label == "Blue":
-            return list(BLUE_EVENTS), ()
+            return list(BLUE_EVENTS), BLOCK_TRAFFIC_EVENTS
         if group.has_load_balancer:
             shown = [
                 "BeforeBlockTraffic",
@@ -230,6 +272,8 @@ class Rollout:
             else:
                 for instance in fleet:
                     self.add_instance_target(instance, None)
+                if deployment.options.get("updateOutdatedInstancesOnly"):
+                    self.skip_up_to_date()
             deployment.targets_assigned = True
             deployment.status = "InProgress"
             deployment.start_time = self.now()
@@ -252,8 +296,20 @@ class Rollout:
         )
         self.deployment.targets[instance.instance_id] = target
 
+    def skip_up_to_date(self) -> None:
+        """updateOutdatedInstancesOnly: an instance whose last successful deployment was of
+        this very revision is Skipped, and stays healthy."""
+        wanted = revision_key(self.deployment.revision)
+        for target in self.deployment.targets.values():
+            if target.instance is not None and target.instance.revision_key == wanted:
+                target.status = "Skipped"
+                for event in target.events:
+                    event.status = "Skipped"
+
     def counts(self, targets: list[Target]) -> tuple[int, int, int]:
-        succeeded = sum(1 for t in targets if t.status == "Succeeded")
+        """(healthy on the new revision, offline, still to do); a Skipped instance already
+        runs this revision."""
+        succeeded = sum(1 for t in targets if t.status in {"Succeeded", "Skipped"})
         running = sum(1 for t in targets if t.status in {"InProgress", "Ready"})
         pending = sum(1 for t in targets if t.status == "Pending")
         return succeeded, running, pending
@@ -281,18 +337,21 @@ class Rollout:
             if deployment.stop_requested.is_set():
                 self.finish("Stopped", "MANUAL_STOP", MANUAL_STOP_MESSAGE)
             elif hopeless or succeeded < plan.required_successes:
-                self.finish("Failed", "HEALTH_CONSTRAINTS", HEALTH_CONSTRAINTS_MESSAGE)
+                self.finish("Failed", *bundle.failure)
             else:
                 self.finish("Succeeded")
 
     def run_blue_green(self, plan: HealthPlan, bundle: Bundle) -> None:
+        """The replacement (Green) instances install the revision and hold before
+        BeforeAllowTraffic while the deployment is Ready; once traffic is allowed on them, the
+        original (Blue) instances run the last successful revision's Block-traffic hooks; then
+        the originals wait out the termination wait (or TERMINATION_WAIT ends it)."""
         deployment = self.deployment
         group = deployment.group
+        settings = group.settings.get("blueGreenDeploymentConfiguration") or {}
         green = [t for t in deployment.targets.values() if t.label == "Green"]
         blue = [t for t in deployment.targets.values() if t.label == "Blue"]
-        ready_option = (group.settings.get("blueGreenDeploymentConfiguration") or {}).get(
-            "deploymentReadyOption"
-        ) or {"actionOnTimeout": "CONTINUE_DEPLOYMENT"}
+        ready_option = settings.get("deploymentReadyOption") or {}
         with self.changed:
             for target in green:
                 self.launch(target, bundle)
@@ -308,48 +367,86 @@ class Rollout:
                 and not deployment.stop_requested.is_set()
                 and ready_option.get("actionOnTimeout") == "STOP_DEPLOYMENT"
             ):
-                deployment.status = "Ready"
-                for target in green:
-                    if target.target_id in self.at_gate:
-                        self.set_target(target, "Ready")
-                wait_minutes = float(ready_option.get("waitTimeInMinutes") or 0)
-                deadline = self.now() + wait_minutes * 60 if wait_minutes else None
-                while not deployment.proceed.is_set() and not deployment.stop_requested.is_set():
-                    remaining = None if deadline is None else deadline - self.now()
-                    if remaining is not None and remaining <= 0:
-                        deployment.stop_requested.set()  # not continued in time: Stopped
-                        break
-                    self.changed.wait(remaining)
-                if not deployment.stop_requested.is_set():
-                    deployment.status = "InProgress"
-                    for target in green:
-                        if target.status == "Ready":
-                            self.set_target(target, "InProgress")
+                self.wait_ready(green, ready_option.get("waitTimeInMinutes"))
             if not healthy_enough:
                 for target in green:
                     target.cancel.set()
             self.gate_open.set()
-            while any(t.status in {"InProgress", "Ready"} for t in green):
-                self.changed.wait()
+            self.wait_until_finished(green)
             if deployment.stop_requested.is_set():
                 self.finish("Stopped", "MANUAL_STOP", MANUAL_STOP_MESSAGE)
                 return
             succeeded = sum(1 for t in green if t.status == "Succeeded")
             if succeeded < plan.required_successes:
-                self.finish("Failed", "HEALTH_CONSTRAINTS", HEALTH_CONSTRAINTS_MESSAGE)
+                self.finish("Failed", *bundle.failure)
                 return
             # Traffic now flows to the replacement fleet: the original one is blocked.
             for target in blue:
-                self.simulate_events(target, target.events)
-                self.set_target(target, "Succeeded")
+                self.launch(target, bundle)
+            self.wait_until_finished(blue)
             self.service.adopt_fleet(group, [t.instance for t in green if t.instance])
+            if not deployment.stop_requested.is_set():
+                blocked = [t for t in blue if t.status == "Failed"]
+                if blocked:
+                    self.finish(
+                        "Failed",
+                        "HEALTH_CONSTRAINTS",
+                        f"The deployment failed because blocking traffic failed on "
+                        f"{len(blocked)} original instance(s) "
+                        f"({', '.join(t.target_id for t in blocked)}); traffic already flows "
+                        "to the replacement instances.",
+                    )
+                    return
+                self.wait_for_termination(settings.get("terminateBlueInstancesOnDeploymentSuccess"))
+            if deployment.stop_requested.is_set():
+                self.finish("Stopped", "MANUAL_STOP", MANUAL_STOP_MESSAGE)
+                return
             self.finish("Succeeded")
 
-    def simulate_events(self, target: Target, events: list[LifecycleEvent]) -> None:
-        now = self.now()
-        for event in events:
-            event.status, event.start_time, event.end_time = "Succeeded", now, now
-            event.diagnostics = None
+    def hold(self, release: threading.Event, minutes: float | None) -> bool:
+        """Wait (caller holds the lock) until ``release`` is set or a stop is requested, for
+        at most ``minutes`` (no limit when 0 or absent); False when the time ran out."""
+        seconds = float(minutes or 0) * 60
+        deadline = self.now() + seconds if seconds else None
+        while not release.is_set() and not self.deployment.stop_requested.is_set():
+            remaining = None if deadline is None else deadline - self.now()
+            if remaining is not None and remaining <= 0:
+                return False
+            self.changed.wait(remaining)
+        return True
+
+    def wait_ready(self, green: list[Target], minutes: float | None) -> None:
+        """Ready: the replacement instances wait for ContinueDeployment(READY_WAIT); not
+        continued in time, the deployment is Stopped (actionOnTimeout STOP_DEPLOYMENT)."""
+        deployment = self.deployment
+        deployment.status = "Ready"
+        for target in green:
+            if target.target_id in self.at_gate:
+                self.set_target(target, "Ready")
+        if not self.hold(deployment.proceed, minutes):
+            deployment.stop_requested.set()
+        if not deployment.stop_requested.is_set():
+            deployment.status = "InProgress"
+            for target in green:
+                if target.status == "Ready":
+                    self.set_target(target, "InProgress")
+
+    def wait_for_termination(self, option: object) -> None:
+        """The originals are kept for terminationWaitTimeInMinutes before TERMINATE ends them;
+        the deployment stays InProgress meanwhile (ContinueDeployment(TERMINATION_WAIT) ends
+        the wait early)."""
+        if not isinstance(option, Mapping) or option.get("action") != "TERMINATE":
+            return
+        minutes = option.get("terminationWaitTimeInMinutes") or 0
+        if minutes <= 0:
+            return
+        self.deployment.termination_wait_started = True
+        self.changed.notify_all()
+        self.hold(self.deployment.skip_termination_wait, minutes)
+
+    def wait_until_finished(self, targets: list[Target]) -> None:
+        while any(t.status in {"InProgress", "Ready"} for t in targets):
+            self.changed.wait()
 
     # -- one instance --------------------------------------------------------------------------
 
@@ -476,6 +573,8 @@ class Rollout:
                 diagnostics_info(record.diagnostics) if record.diagnostics is not None else None
             )
         ok = result.status == "Succeeded"
+        if ok and target.instance is not None and target.label != "Blue":
+            target.instance.revision_key = revision_key(self.deployment.revision)
         for event in target.events:
             if event.name in SIMULATED_EVENTS and event.status in {"Pending", "InProgress"}:
                 now = self.now()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import string
@@ -25,7 +24,7 @@ from ci_deploy.emulator.model import (
     RegisteredRevision,
     SimulatedInstance,
 )
-from ci_deploy.emulator.revisions import BundleStore, WsgiApp
+from ci_deploy.emulator.revisions import BundleStore, WsgiApp, revision_key
 from ci_deploy.emulator.rollout import ECS_EVENTS, LAMBDA_EVENTS, Engine, Rollout
 
 PLATFORMS = ("Server", "Lambda", "ECS")
@@ -79,34 +78,6 @@ def _paginate(items: list[Any], token: object) -> tuple[list[Any], str | None]:
     return page, (f"page-{after}" if after < len(items) else None)
 
 
-def _revision_key(location: Mapping[str, Any]) -> str:
-    kind = location.get("revisionType")
-    if kind == "S3":
-        s3 = location.get("s3Location") or {}
-        parts: Any = [
-            s3.get("bucket"),
-            s3.get("key"),
-            s3.get("bundleType"),
-            s3.get("version"),
-            s3.get("eTag"),
-        ]
-    elif kind == "GitHub":
-        github = location.get("gitHubLocation") or {}
-        parts = [github.get("repository"), github.get("commitId")]
-    elif kind == "AppSpecContent":
-        content = location.get("appSpecContent") or {}
-        parts = [
-            content.get("sha256")
-            or hashlib.sha256(str(content.get("content", "")).encode()).hexdigest()
-        ]
-    else:
-        raw = location.get("string") or {}
-        parts = [
-            raw.get("sha256") or hashlib.sha256(str(raw.get("content", "")).encode()).hexdigest()
-        ]
-    return json.dumps([kind, *parts])
-
-
 def _check_tag_filters(filters: object) -> int | None:
     """Validate EC2/on-premises tag filters; return the simulated instance count they name."""
     if filters is None:
@@ -130,6 +101,26 @@ def _check_tag_filters(filters: object) -> int | None:
                 )
             count = int(value)
     return count
+
+
+def _check_termination(option: object) -> None:
+    """terminateBlueInstancesOnDeploymentSuccess (BlueInstanceTerminationOption)."""
+    if option is None:
+        return
+    if not isinstance(option, Mapping) or option.get("action", "TERMINATE") not in (
+        "TERMINATE",
+        "KEEP_ALIVE",
+    ):
+        raise ApiError(
+            "InvalidBlueGreenDeploymentConfigurationException",
+            "terminateBlueInstancesOnDeploymentSuccess.action must be TERMINATE or KEEP_ALIVE.",
+        )
+    minutes = option.get("terminationWaitTimeInMinutes", 0)
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= 2880:
+        raise ApiError(
+            "InvalidBlueGreenDeploymentConfigurationException",
+            "terminationWaitTimeInMinutes must be a whole number of minutes from 0 to 2880.",
+        )
 
 
 def _check_auto_rollback(config: object) -> dict[str, Any] | None:
@@ -496,6 +487,7 @@ class Service:
                     "deploymentReadyOption.actionOnTimeout must be CONTINUE_DEPLOYMENT or "
                     "STOP_DEPLOYMENT.",
                 )
+            _check_termination(blue_green.get("terminateBlueInstancesOnDeploymentSuccess"))
             settings["blueGreenDeploymentConfiguration"] = blue_green
         rollback = _check_auto_rollback(settings.get("autoRollbackConfiguration"))
         settings["autoRollbackConfiguration"] = rollback or {"enabled": False, "events": []}
@@ -621,11 +613,7 @@ class Service:
                     "String revisions are for the Lambda compute platform only.",
                 )
         elif kind == "GitHub":
-            raise ApiError(
-                "InvalidRevisionException",
-                "The emulator cannot reach GitHub: deploy an S3 revision (ci-deploy push "
-                "uploads one).",
-            )
+            revisions.check_github_location(location.get("gitHubLocation"), platform)
         else:
             raise ApiError("InvalidRevisionException", f"The revision type {kind} is not valid.")
         return dict(location)
@@ -639,7 +627,7 @@ class Service:
         registered: bool,
     ) -> RegisteredRevision:
         known = self.revisions.setdefault(application.name, {})
-        key = _revision_key(location)
+        key = revision_key(location)
         record = known.get(key)
         if record is None:
             record = RegisteredRevision(location, description, self.clock() if registered else None)
@@ -661,7 +649,7 @@ class Service:
     def _find_revision(self, application: Application, location: object) -> RegisteredRevision:
         if not isinstance(location, Mapping):
             raise ApiError("RevisionRequiredException", "The revision ID was not specified.")
-        record = self.revisions.get(application.name, {}).get(_revision_key(location))
+        record = self.revisions.get(application.name, {}).get(revision_key(location))
         if record is None:
             raise ApiError(
                 "RevisionDoesNotExistException",
@@ -1255,12 +1243,23 @@ class Service:
                 "DeploymentAlreadyCompletedException",
                 f"The deployment {deployment.deployment_id} has already completed.",
             )
-        if wait_type == "TERMINATION_WAIT" or deployment.status != "Ready":
+        waiting = (
+            deployment.termination_wait_started
+            if wait_type == "TERMINATION_WAIT"
+            else deployment.status == "Ready"
+        )
+        if not waiting:
+            state = "waiting for termination" if wait_type == "TERMINATION_WAIT" else "Ready"
             raise ApiError(
                 "DeploymentIsNotInReadyStateException",
-                f"The deployment {deployment.deployment_id} is not in the Ready state.",
+                f"The deployment {deployment.deployment_id} is not {state}.",
             )
-        deployment.proceed.set()
+        release = (
+            deployment.skip_termination_wait
+            if wait_type == "TERMINATION_WAIT"
+            else deployment.proceed
+        )
+        release.set()
         self.rollouts[deployment.deployment_id].changed.notify_all()
         return {}
 
