@@ -59,8 +59,7 @@ NOT_CONNECTED_TO_GITHUB_MESSAGE = (
     "instances could not download {repository} at commit {commit} (GitHub answered 404). "
     "Connect the application to your GitHub account (console: Create deployment, revision "
     "stored on GitHub, Connect to GitHub), or deploy an S3 revision instead (ci-deploy push "
-    "uploads one). The ci-deploy emulator reaches no GitHub: its applications are never "
-    "connected."
+    "uploads one). The emulator's applications are never connected to GitHub."
 )
 
 ECS_EVENTS = (
