@@ -80,7 +80,7 @@ def test_auto_rollback_events() -> None:
         "enabled": True,
         "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"],
     }
-    with pytest.raises(InputError, match="'none' cannot be combined"):
+    with pytest.raises(InputError, match=r"'none' \(--no-auto-rollback\) cannot be combined"):
         auto_rollback_configuration(("none", "failure"))
 
 

@@ -211,10 +211,48 @@ def test_a_description_over_256_characters_is_bad_input(aws_env, streams) -> Non
     assert "input description: at most 256 characters, got 257" in streams.err
 
 
-def test_auto_rollback_none_cannot_be_combined(fake_codedeploy, aws_env, streams) -> None:
-    code = deploy(fake_codedeploy, aws_env, streams, *GITHUB, "--auto-rollback", "none,failure")
+def test_no_auto_rollback_disables_it_for_this_deployment(
+    fake_codedeploy, aws_env, streams
+) -> None:
+    fake_codedeploy.next_frames = [quick()]
+    code = deploy(fake_codedeploy, aws_env, streams, *GITHUB, "--no-auto-rollback", "--no-wait")
+    assert code == 0, streams.err
+    (body,) = fake_codedeploy.calls_of("CreateDeployment")
+    assert body["autoRollbackConfiguration"] == {"enabled": False}
+
+
+def test_no_auto_rollback_is_the_environment_value_none(fake_codedeploy, aws_env, streams) -> None:
+    """Adapters pass the one input auto_rollback; `none` there is --no-auto-rollback."""
+    fake_codedeploy.next_frames = [quick()]
+    env = {**aws_env, "CI_DEPLOY_AUTO_ROLLBACK": "none"}
+    assert deploy(fake_codedeploy, env, streams, *GITHUB, "--no-wait") == 0, streams.err
+    (body,) = fake_codedeploy.calls_of("CreateDeployment")
+    assert body["autoRollbackConfiguration"] == {"enabled": False}
+
+
+def test_no_auto_rollback_with_events_is_bad_input_before_any_upload(
+    fake_codedeploy, aws_env, streams
+) -> None:
+    code = deploy(
+        fake_codedeploy,
+        aws_env,
+        streams,
+        str(EXAMPLES / "web-app"),
+        "--s3-location",
+        "s3://never-created/app",
+        "--auto-rollback",
+        "failure",
+        "--no-auto-rollback",
+    )
     assert code == 2
-    assert "input auto_rollback: 'none' cannot be combined with events" in streams.err
+    assert (
+        "ci-deploy: error: input auto_rollback: 'none' (--no-auto-rollback) cannot be combined "
+        "with events"
+    ) in streams.err
+    assert "hint: pass --no-auto-rollback (or --auto-rollback none) to disable it" in streams.err
+    # Refused before the bundle was built, the group read or anything uploaded.
+    assert "sha256" not in streams.err
+    assert not fake_codedeploy.calls_of("GetDeploymentGroup")
     assert not fake_codedeploy.calls_of("CreateDeployment")
 
 

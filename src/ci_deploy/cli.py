@@ -73,6 +73,14 @@ def _add_input(parser: argparse.ArgumentParser, spec: Input) -> None:
             metavar=spec.metavar or "VALUE[,VALUE]",
             **common,  # type: ignore[arg-type]
         )
+        if spec.no_flag_value is not None:
+            parser.add_argument(
+                "--no-" + spec.flag.removeprefix("--"),
+                dest=spec.name,
+                action="append_const",
+                const=spec.no_flag_value,
+                help=f"The same as {spec.flag} {spec.no_flag_value}.",
+            )
     elif spec.kind == "choice":
         parser.add_argument(*names, metavar="|".join(spec.choices), **common)  # type: ignore[arg-type]
     else:

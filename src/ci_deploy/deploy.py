@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,10 @@ from ci_deploy.aws.codedeploy import (
     TransientAwsError,
 )
 from ci_deploy.aws.session import Clients
-from ci_deploy.errors import AwsError, InputError
-from ci_deploy.events import EventSink, Notice
+from ci_deploy.errors import AwsError, CiDeployError, InputError
+from ci_deploy.events import Event, EventSink, Notice
 from ci_deploy.push import PushRequest, prepare_bundle, push_revision, revision_kind
-from ci_deploy.result import RegionRun, build_result
+from ci_deploy.result import RegionError, RegionRun, build_result
 from ci_deploy.watch import (
     OnReady,
     Pacing,
@@ -66,7 +66,9 @@ class Timekeeping:
 
 @dataclass
 class Outcome:
-    """Every region's run and its verdict; ``result()`` is the JSON the commands print."""
+    """Every region's run and its verdict; ``result()`` is the JSON the commands print.
+    ``errors`` holds the regions whose push or CreateDeployment failed (their runs carry no
+    deployment); ``skipped`` the regions a serial rollout never reached."""
 
     runs: list[RegionRun]
     verdicts: dict[str, Verdict | None]
@@ -75,6 +77,8 @@ class Outcome:
     revision: Mapping[str, Any] | None = None
     bundle_sha256: str | None = None
     total_seconds: float | None = None
+    errors: dict[str, CiDeployError] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
 
     def result(self) -> dict[str, Any]:
         return build_result(
@@ -84,11 +88,12 @@ class Outcome:
             revision=self.revision,
             bundle_sha256=self.bundle_sha256,
             total_seconds=self.total_seconds,
+            skipped_regions=self.skipped,
         )
 
     @property
     def verdict(self) -> Verdict | None:
-        """The worst verdict across regions (None: not watched)."""
+        """The worst verdict across the regions that have a deployment (None: not watched)."""
         order: tuple[Verdict | None, ...] = (
             "cancelled",
             "failed",
@@ -101,15 +106,9 @@ class Outcome:
         return min(self.verdicts.values(), key=order.index, default=None)
 
 
-def watch_options(
-    api: CodeDeployApi, deployment_id: str, settings: WatchSettings, sink: EventSink
-) -> WatchOptions:
-    """Watch options with the timeout derived from the deployment group's wait times when the
-    user gave none."""
-    timeout = settings.timeout_seconds
-    if timeout is None:
-        group = _group_of(api, deployment_id, sink)
-        timeout = default_timeout_seconds(group)
+def options_for(settings: WatchSettings, group: DeploymentGroup | None) -> WatchOptions:
+    """Watch options; without a timeout from the user, one derived from the group's waits."""
+    timeout = settings.timeout_seconds or default_timeout_seconds(group)
     return WatchOptions(
         timeout_seconds=float(timeout),
         on_ready=settings.on_ready,
@@ -138,12 +137,16 @@ def watch_deployment(
     settings: WatchSettings,
     sink: EventSink,
     time_: Timekeeping | None = None,
+    *,
+    group: DeploymentGroup | None = None,
 ) -> tuple[RegionRun, Verdict | None]:
-    """Watch one deployment to its verdict."""
+    """Watch one deployment to its verdict. Without ``group`` (and a timeout from the user), the
+    deployment's group is read for its wait times."""
     time_ = time_ or Timekeeping()
-    options = watch_options(api, deployment_id, settings, sink)
+    if group is None and settings.timeout_seconds is None:
+        group = _group_of(api, deployment_id, sink)
     watcher = Watcher(api, sink, clock=time_.clock, sleep=time_.sleep, pacing=time_.pacing)
-    outcome = watcher.watch(deployment_id, options)
+    outcome = watcher.watch(deployment_id, options_for(settings, group))
     return region_run(api, outcome), outcome.verdict
 
 
@@ -215,9 +218,9 @@ def auto_rollback_configuration(choices: Sequence[str]) -> dict[str, Any] | None
     if "none" in choices:
         if len(choices) > 1:
             raise InputError(
-                "input auto_rollback: 'none' cannot be combined with events",
-                hint="pass --auto-rollback none, or a list of failure, stop-on-alarm, "
-                "stop-on-request",
+                "input auto_rollback: 'none' (--no-auto-rollback) cannot be combined with events",
+                hint="pass --no-auto-rollback (or --auto-rollback none) to disable it, or a list "
+                "of failure, stop-on-alarm, stop-on-request",
             )
         return {"enabled": False}
     events = sorted({_AUTO_ROLLBACK_EVENTS[choice] for choice in choices})
@@ -248,6 +251,12 @@ def target_instances(items: Sequence[str]) -> dict[str, Any] | None:
     if tags:
         found["tagFilters"] = tags
     return found
+
+
+def check_options(options: DeploymentOptions) -> None:
+    """Parse the options that can be wrong before anything is bundled or uploaded."""
+    auto_rollback_configuration(options.auto_rollback)
+    target_instances(options.target_instances)
 
 
 def check_target_instances(options: DeploymentOptions, group: DeploymentGroup) -> None:
@@ -302,6 +311,7 @@ def create_deployment(
     application = str(params["applicationName"])
     group = str(params["deploymentGroupName"])
     waited: set[str] = set()
+    transient = 0
     while True:
         try:
             deployment_id = api.create_deployment(params)
@@ -314,7 +324,19 @@ def create_deployment(
                     hint="another deployment is active in this group; pass --wait-for-active "
                     "to wait for it, or stop it with 'ci-deploy stop DEPLOYMENT_ID'",
                 ) from error
-            active = api.list_deployments(application, group)
+            try:
+                active = api.list_deployments(application, group)
+            except TransientAwsError as failure:
+                # Waiting, like polling, outlasts a throttled or failed call.
+                sink(
+                    Notice(f"cannot list the active deployments yet: {failure.message}", "warning")
+                )
+                transient += 1
+                if transient > _CREATE_TRANSIENT_LIMIT:
+                    raise
+                time_.sleep(2.0 * transient)
+                continue
+            transient = 0
             if not active:
                 # It ended between the two calls: try again after a short pause.
                 time_.sleep(2.0)
@@ -349,6 +371,10 @@ def create_deployment(
         return deployment_id
 
 
+# Consecutive failed ListDeployments calls (after the SDK's own retries) before giving up.
+_CREATE_TRANSIENT_LIMIT = 5
+
+
 def _notices_only(sink: EventSink) -> EventSink:
     def forward(event: Any) -> None:
         if isinstance(event, Notice):
@@ -371,24 +397,72 @@ def check_regions(s3_location: str | None, regions: Sequence[str]) -> None:
         )
 
 
+def in_region(sink: EventSink, region: str) -> EventSink:
+    """A sink that labels every event with ``region`` (several regions deploy at once, so their
+    lines interleave)."""
+
+    def forward(event: Event) -> None:
+        sink(replace(event, region=region))
+
+    return forward
+
+
+OneRegion = Callable[[str | None, EventSink], tuple[RegionRun, Verdict | None]]
+
+
+@dataclass
+class _Rollout:
+    """What run_regions collects, region by region."""
+
+    runs: list[RegionRun] = field(default_factory=list)
+    verdicts: dict[str, Verdict | None] = field(default_factory=dict)
+    errors: dict[str, CiDeployError] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
+
+    def add(self, region: str, ended: tuple[RegionRun, Verdict | None] | CiDeployError) -> bool:
+        """Record one region's end; True when it succeeded (a serial rollout goes on)."""
+        if isinstance(ended, CiDeployError):
+            self.errors[region] = ended
+            code = ended.code if isinstance(ended, AwsError) else None
+            self.runs.append(
+                RegionRun(region, None, error=RegionError(ended.message, code, ended.hint))
+            )
+            return False
+        run, verdict = ended
+        self.runs.append(run)
+        self.verdicts[run.region] = verdict
+        return verdict in ("succeeded", "ready", None)
+
+
 def run_regions(
     regions: Sequence[str | None],
-    one_region: Callable[[str | None], tuple[RegionRun, Verdict | None]],
+    one_region: OneRegion,
     *,
     rollout: str,
     sink: EventSink,
     cancel: threading.Event | None = None,
-) -> tuple[list[RegionRun], dict[str, Verdict | None]]:
-    """Deploy to every region; serial stops at the first region that does not succeed."""
-    runs: list[RegionRun] = []
-    verdicts: dict[str, Verdict | None] = {}
-    if rollout == "parallel" and len(regions) > 1:
+) -> _Rollout:
+    """Deploy to every region; serial stops at the first region that does not succeed. A region
+    whose push or CreateDeployment fails is recorded with its error, so the regions already
+    deployed stay in the result; when no region got a deployment, that error is raised."""
+    several = len(regions) > 1
+    done = _Rollout()
+
+    def attempt(region: str | None) -> tuple[RegionRun, Verdict | None] | CiDeployError:
+        try:
+            return one_region(region, in_region(sink, region) if several and region else sink)
+        except CiDeployError as error:
+            if not several:
+                raise
+            return error
+
+    if rollout == "parallel" and several:
         with ThreadPoolExecutor(max_workers=len(regions)) as pool:
-            futures = [pool.submit(one_region, region) for region in regions]
-            for future in futures:
+            futures = [pool.submit(attempt, region) for region in regions]
+            for region, future in zip(regions, futures, strict=True):
                 while True:
                     try:
-                        run, verdict = future.result()
+                        ended = future.result()
                         break
                     except KeyboardInterrupt:
                         # Signals reach the main thread only: pass the cancellation on to
@@ -396,27 +470,26 @@ def run_regions(
                         if cancel is None or cancel.is_set():
                             raise
                         cancel.set()
-                runs.append(run)
-                verdicts[run.region] = verdict
-        return runs, verdicts
-    for index, region in enumerate(regions):
-        if len(regions) > 1:
-            sink(Notice(f"region {region} ({index + 1}/{len(regions)})"))
-        run, verdict = one_region(region)
-        runs.append(run)
-        verdicts[run.region] = verdict
-        if verdict not in ("succeeded", "ready", None):
-            skipped = [str(r) for r in regions[index + 1 :]]
-            if skipped:
+                done.add(str(region), ended)
+    else:
+        for index, region in enumerate(regions):
+            if several:
+                sink(Notice(f"region {region} ({index + 1}/{len(regions)})"))
+            if done.add(str(region), attempt(region)):
+                continue
+            done.skipped = tuple(str(r) for r in regions[index + 1 :])
+            if done.skipped:
                 sink(
                     Notice(
-                        f"serial rollout stopped at {run.region}: not deploying to "
-                        + ", ".join(skipped),
+                        f"serial rollout stopped at {region}: not deploying to "
+                        + ", ".join(done.skipped),
                         "warning",
                     )
                 )
             break
-    return runs, verdicts
+    if done.errors and all(run.deployment is None for run in done.runs):
+        raise next(iter(done.errors.values()))
+    return done
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,41 +525,45 @@ class DeployRequest:
     rollout: str = "serial"
 
 
-def follow(
+def start_and_follow(
     api: CodeDeployApi,
-    deployment_id: str,
-    group: DeploymentGroup | None,
-    settings: WatchSettings,
+    params: Mapping[str, Any],
+    group: DeploymentGroup,
     *,
+    wait_for_active: bool,
+    settings: WatchSettings,
     sink: EventSink,
     time_: Timekeeping,
-    revision: Mapping[str, Any] | None = None,
-    bundle_sha256: str | None = None,
 ) -> tuple[RegionRun, Verdict | None]:
-    """Watch a deployment we just created (or only look at it once with --no-wait)."""
-    if not settings.wait:
-        deployment = api.get_deployment(deployment_id)
-        sink(Notice(f"not waiting: follow it with 'ci-deploy wait {deployment_id}'"))
-        run = RegionRun(
-            api.region,
-            deployment,
-            api_calls=api.stats.total_calls,
-            api_retries=api.stats.retries,
-            revision=revision,
-            bundle_sha256=bundle_sha256,
-        )
-        return run, None
-    timeout = settings.timeout_seconds or default_timeout_seconds(group)
-    options = WatchOptions(
-        timeout_seconds=float(timeout),
-        on_ready=settings.on_ready,
-        stop_on_cancel=settings.stop_on_cancel,
-        rollback_on_cancel=settings.rollback_on_cancel,
+    """CreateDeployment (waiting out another active deployment), then watch it, or with
+    --no-wait only look at it once. The run records the revision sent."""
+    deployment_id = create_deployment(
+        api, params, wait_for_active=wait_for_active, settings=settings, sink=sink, time_=time_
     )
-    watcher = Watcher(api, sink, clock=time_.clock, sleep=time_.sleep, pacing=time_.pacing)
-    outcome = watcher.watch(deployment_id, options)
-    run = region_run(api, outcome)
-    return replace(run, revision=revision, bundle_sha256=bundle_sha256), outcome.verdict
+    revision = params["revision"]
+    if settings.wait:
+        run, verdict = watch_deployment(api, deployment_id, settings, sink, time_, group=group)
+        return replace(run, revision=revision), verdict
+    sink(Notice(f"not waiting: follow it with 'ci-deploy wait {deployment_id}'"))
+    try:
+        deployment = api.get_deployment(deployment_id)
+    except TransientAwsError as error:
+        # It was created: a failed look at it must not fail the command.
+        sink(Notice(f"cannot read deployment {deployment_id} yet: {error.message}", "warning"))
+        deployment = Deployment(
+            deployment_id,
+            "Created",
+            application=str(params["applicationName"]),
+            deployment_group=str(params["deploymentGroupName"]),
+        )
+    run = RegionRun(
+        api.region,
+        deployment,
+        api_calls=api.stats.total_calls,
+        api_retries=api.stats.retries,
+        revision=revision,
+    )
+    return run, None
 
 
 def deploy(
@@ -505,6 +582,7 @@ def deploy(
     options = request.options
     regions: list[str | None] = list(request.regions) or [None]
     check_regions(push.s3_location, request.regions)
+    check_options(options)
     with tempfile.TemporaryDirectory(prefix="ci-deploy-") as directory:
         bundle = None
         if revision_kind(push) == "bundle":
@@ -516,7 +594,7 @@ def deploy(
                 Notice(f"bundle {bundle.bundle_type}, {bundle.size} bytes, sha256 {bundle.sha256}")
             )
 
-        def one_region(region: str | None) -> tuple[RegionRun, Verdict | None]:
+        def one_region(region: str | None, sink: EventSink) -> tuple[RegionRun, Verdict | None]:
             clients = clients_for(region)
             api = CodeDeployApi(clients.codedeploy, clients.region)
             # The group first: a wrong name fails before anything is uploaded.
@@ -525,34 +603,26 @@ def deploy(
             located = replace(push, s3_location=_in_region(push.s3_location, clients.region))
             pushed = push_revision(located, clients, sink, bundle=bundle)
             params = create_deployment_params(options, pushed.revision, group.compute_platform)
-            deployment_id = create_deployment(
+            run, verdict = start_and_follow(
                 api,
                 params,
+                group,
                 wait_for_active=options.wait_for_active,
                 settings=request.settings,
                 sink=sink,
                 time_=time_,
             )
-            return follow(
-                api,
-                deployment_id,
-                group,
-                request.settings,
-                sink=sink,
-                time_=time_,
-                revision=pushed.revision,
-                bundle_sha256=pushed.bundle_sha256,
-            )
+            return replace(run, bundle_sha256=pushed.bundle_sha256), verdict
 
-        runs, verdicts = run_regions(
-            regions, one_region, rollout=request.rollout, sink=sink, cancel=cancel
-        )
+        done = run_regions(regions, one_region, rollout=request.rollout, sink=sink, cancel=cancel)
     return Outcome(
-        runs=runs,
-        verdicts=verdicts,
+        runs=done.runs,
+        verdicts=done.verdicts,
         application=options.application,
         deployment_group=options.deployment_group,
         total_seconds=time_.clock() - started,
+        errors=done.errors,
+        skipped=done.skipped,
     )
 
 
@@ -562,11 +632,11 @@ def _in_region(s3_location: str | None, region: str) -> str | None:
 
 @dataclass(frozen=True)
 class RollbackRequest:
-    application: str
-    deployment_group: str
+    """Redeploy to a group (in each region) the revision of ``to``, or of the last success."""
+
+    target: DeploymentOptions
     settings: WatchSettings
     to: str | None = None
-    wait_for_active: bool = True
     regions: tuple[str, ...] = ()
 
 
@@ -596,6 +666,26 @@ def previous_success(api: CodeDeployApi, application: str, group: str) -> Deploy
     )
 
 
+def rollback_source(api: CodeDeployApi, request: RollbackRequest) -> Deployment:
+    """The deployment whose revision to redeploy: ``--to``'s (of this group), else the last
+    success before the current one."""
+    target = request.target
+    if not request.to:
+        return previous_success(api, target.application, target.deployment_group)
+    source = api.get_deployment(request.to)
+    if (source.application, source.deployment_group) != (
+        target.application,
+        target.deployment_group,
+    ):
+        raise InputError(
+            f"input rollback_to: {request.to} belongs to group "
+            f"'{source.deployment_group}' of application '{source.application}', not "
+            f"'{target.deployment_group}' of '{target.application}'",
+            hint="name a deployment of this deployment group",
+        )
+    return source
+
+
 def rollback(
     request: RollbackRequest,
     clients_for: ClientsFor,
@@ -608,62 +698,38 @@ def rollback(
     time_ = time_ or Timekeeping()
     started = time_.clock()
     regions: list[str | None] = list(request.regions) or [None]
+    target = request.target
 
-    def one_region(region: str | None) -> tuple[RegionRun, Verdict | None]:
+    def one_region(region: str | None, sink: EventSink) -> tuple[RegionRun, Verdict | None]:
         clients = clients_for(region)
         api = CodeDeployApi(clients.codedeploy, clients.region)
-        if request.to:
-            source = api.get_deployment(request.to)
-            if (source.application, source.deployment_group) != (
-                request.application,
-                request.deployment_group,
-            ):
-                raise InputError(
-                    f"input rollback_to: {request.to} belongs to group "
-                    f"'{source.deployment_group}' of application '{source.application}', not "
-                    f"'{request.deployment_group}' of '{request.application}'",
-                    hint="name a deployment of this deployment group",
-                )
-        else:
-            source = previous_success(api, request.application, request.deployment_group)
+        source = rollback_source(api, request)
         if not source.revision:
             raise AwsError(
                 f"GetDeployment: deployment {source.deployment_id} reports no revision",
                 operation="GetDeployment",
             )
         sink(Notice(f"rolling back to the revision of {source.deployment_id}"))
-        group = api.get_deployment_group(request.application, request.deployment_group)
-        params = {
-            "applicationName": request.application,
-            "deploymentGroupName": request.deployment_group,
-            "revision": dict(source.revision),
-            "description": truncate_description(
-                f"ci-deploy rollback: redeploy the revision of {source.deployment_id}"
-            ),
-        }
-        deployment_id = create_deployment(
+        group = api.get_deployment_group(target.application, target.deployment_group)
+        description = f"ci-deploy rollback: redeploy the revision of {source.deployment_id}"
+        options = replace(target, description=truncate_description(description))
+        return start_and_follow(
             api,
-            params,
-            wait_for_active=request.wait_for_active,
+            create_deployment_params(options, source.revision, group.compute_platform),
+            group,
+            wait_for_active=target.wait_for_active,
             settings=request.settings,
             sink=sink,
             time_=time_,
         )
-        return follow(
-            api,
-            deployment_id,
-            group,
-            request.settings,
-            sink=sink,
-            time_=time_,
-            revision=source.revision,
-        )
 
-    runs, verdicts = run_regions(regions, one_region, rollout="serial", sink=sink)
+    done = run_regions(regions, one_region, rollout="serial", sink=sink)
     return Outcome(
-        runs=runs,
-        verdicts=verdicts,
-        application=request.application,
-        deployment_group=request.deployment_group,
+        runs=done.runs,
+        verdicts=done.verdicts,
+        application=target.application,
+        deployment_group=target.deployment_group,
         total_seconds=time_.clock() - started,
+        errors=done.errors,
+        skipped=done.skipped,
     )

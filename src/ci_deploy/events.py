@@ -1,7 +1,8 @@
 """Progress events the core emits (local engine, watcher, push), rendered by ``report/``.
 
 The local engine and the remote watcher emit the same events, so one renderer shows both.
-The core never prints: it calls an ``EventSink`` with these values.
+The core never prints: it calls an ``EventSink`` with these values. ``region`` is set only when
+one command deploys to several regions, so renderers can tell their interleaved lines apart.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class DeploymentStatusChanged:
     status: str
     overview: Mapping[str, int] = field(default_factory=dict)
     message: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class TargetStatusChanged:
     deployment_id: str
     target_id: str
     status: str
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class LifecycleEventStarted:
     deployment_id: str
     target_id: str
     event_name: str
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class LifecycleEventEnded:
     status: str  # Succeeded|Failed|Skipped
     duration_seconds: float | None
     diagnostics: Diagnostics | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Notice:
 
     message: str
     level: Literal["info", "warning"] = "info"
+    region: str | None = None
 
 
 Event = (

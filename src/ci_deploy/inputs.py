@@ -55,6 +55,9 @@ class Input:
     # Inputs the CI adapters do not expose (they render natively or set it themselves).
     cli_only: bool = False
     metavar: str | None = None
+    # A list input's value that also has a flag of its own, ``--no-NAME`` (one vocabulary:
+    # ``--no-auto-rollback`` is ``--auto-rollback none``, and adapters pass ``none``).
+    no_flag_value: str | None = None
 
     @property
     def flag(self) -> str:
@@ -361,6 +364,7 @@ TABLE: tuple[Input, ...] = (
         verbs=("deploy",),
         default=(),
         choices=("failure", "stop-on-alarm", "stop-on-request", "none"),
+        no_flag_value="none",
     ),
     Input(
         "update_outdated_instances_only",

@@ -10,8 +10,11 @@ from typing import Any
 
 from ci_deploy.aws.codedeploy import OVERVIEW_KEYS, Deployment, LifecycleEvent, Target
 
-# Worst first: the combined status of several regions is the worst of theirs.
+# Worst first: the combined status of several regions is the worst of theirs. "Error" is ours:
+# a region where no deployment could be created (its push or CreateDeployment failed).
+ERROR_STATUS = "Error"
 _STATUS_ORDER = (
+    ERROR_STATUS,
     "Failed",
     "Stopped",
     "InProgress",
@@ -24,11 +27,21 @@ _STATUS_ORDER = (
 
 
 @dataclass(frozen=True)
+class RegionError:
+    """Why a region has no deployment: the error that stopped its push or CreateDeployment."""
+
+    message: str
+    code: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
 class RegionRun:
-    """What happened in one region: the last view of its deployment and targets."""
+    """What happened in one region: the last view of its deployment and targets, or (deployment
+    None) the error that kept it from having one."""
 
     region: str
-    deployment: Deployment
+    deployment: Deployment | None
     targets: Mapping[str, Target] = field(default_factory=dict)
     api_calls: int = 0
     api_retries: int = 0
@@ -36,6 +49,7 @@ class RegionRun:
     # The RevisionLocation sent to CreateDeployment in this region (None: as the API reports it).
     revision: Mapping[str, Any] | None = None
     bundle_sha256: str | None = None
+    error: RegionError | None = None
 
 
 def console_host(region: str) -> str:
@@ -97,6 +111,8 @@ def target_dict(target: Target) -> dict[str, Any]:
 
 def region_dict(run: RegionRun) -> dict[str, Any]:
     deployment = run.deployment
+    if deployment is None:
+        return _failed_region_dict(run)
     error = (
         {"code": deployment.error_code, "message": deployment.error_message or ""}
         if deployment.error_code or deployment.error_message
@@ -122,6 +138,29 @@ def region_dict(run: RegionRun) -> dict[str, Any]:
     }
 
 
+def _failed_region_dict(run: RegionRun) -> dict[str, Any]:
+    """A region whose deployment never started: the same keys, and the error that stopped it."""
+    failure = run.error or RegionError("no deployment was created")
+    return {
+        "region": run.region,
+        "deployment_id": None,
+        "status": ERROR_STATUS,
+        "revision": _plain(run.revision),
+        "console_url": None,
+        "overview": dict.fromkeys(OVERVIEW_KEYS, 0),
+        "targets": [],
+        "error": {"code": failure.code, "message": failure.message, "hint": failure.hint},
+        "rollback_deployment_id": None,
+        "create_time": None,
+        "complete_time": None,
+        "api": {
+            "calls": run.api_calls,
+            "retries": run.api_retries,
+            "transient_errors": run.transient_errors,
+        },
+    }
+
+
 def build_result(
     runs: Sequence[RegionRun],
     *,
@@ -130,17 +169,21 @@ def build_result(
     revision: Mapping[str, Any] | None = None,
     bundle_sha256: str | None = None,
     total_seconds: float | None = None,
+    skipped_regions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The one result object; the first region's fields at the top, every region in
-    ``deployments``."""
+    """The one result object; the first region's fields at the top (the first that has a
+    deployment), every region in ``deployments``."""
     if not runs:
         raise ValueError("a result needs at least one region's deployment")
     regions = [region_dict(run) for run in runs]
-    first, first_run = regions[0], runs[0]
+    index = next((i for i, run in enumerate(runs) if run.deployment is not None), 0)
+    first, first_run = regions[index], runs[index]
     deployment = first_run.deployment
     return {
-        "application": application or deployment.application or None,
-        "deployment_group": deployment_group or deployment.deployment_group or None,
+        "application": application or (deployment.application if deployment else None) or None,
+        "deployment_group": deployment_group
+        or (deployment.deployment_group if deployment else None)
+        or None,
         "region": first["region"],
         "regions": [r["region"] for r in regions],
         "deployment_id": first["deployment_id"],
@@ -159,6 +202,8 @@ def build_result(
             "complete_time": first["complete_time"],
         },
         "deployments": regions,
+        # Regions a serial rollout did not reach because an earlier one did not succeed.
+        "skipped_regions": list(skipped_regions),
     }
 
 
@@ -179,6 +224,9 @@ def failure_summary(result: Mapping[str, Any]) -> list[str]:
     rollback deployment and the console URL. One block per failed region."""
     lines: list[str] = []
     for region in result.get("deployments", ()):
+        if region["status"] == ERROR_STATUS:
+            lines.append(f"region {region['region']}: no deployment: {region['error']['message']}")
+            continue
         if region["status"] not in ("Failed", "Stopped"):
             continue
         head = f"deployment {region['deployment_id']} ({region['region']}) {region['status']}"

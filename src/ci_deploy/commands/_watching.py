@@ -10,12 +10,12 @@ from typing import Any
 from ci_deploy.aws.codedeploy import CodeDeployApi
 from ci_deploy.aws.session import make_clients
 from ci_deploy.commands import Streams
-from ci_deploy.deploy import WatchSettings
+from ci_deploy.deploy import Outcome, WatchSettings
 from ci_deploy.errors import DeploymentFailed, ExitCode, InputError, Interrupted, WaitTimeout
 from ci_deploy.inputs import Request
 from ci_deploy.report import Reporter, reporter_for
-from ci_deploy.result import failure_summary
-from ci_deploy.watch import OnReady, Verdict
+from ci_deploy.result import failure_summary, worst_status
+from ci_deploy.watch import OnReady
 
 
 def reporter(request: Request, streams: Streams) -> Reporter:
@@ -59,24 +59,32 @@ def print_result(result: Mapping[str, Any], streams: Streams) -> None:
     streams.stdout.flush()
 
 
-def conclude(
-    result: Mapping[str, Any], verdict: Verdict | None, streams: Streams, report: Reporter
-) -> int:
-    """Print the result, hand it to the reporter, and turn the verdict into an exit code (or
-    the error that carries one)."""
+def conclude(outcome: Outcome, streams: Streams, report: Reporter) -> int:
+    """Print the result, hand it to the reporter, and turn the outcome into an exit code (or the
+    error that carries one). The worst region decides: a cancel, then a region that got no
+    deployment (its own error and exit code), then Failed/Stopped, then a timeout."""
+    result = outcome.result()
+    verdict = outcome.verdict
     print_result(result, streams)
     report.finish(result)
-    # Name the region that decided the outcome (the worst status), not just the first one.
-    status = result["status"]
+    # Name the region that decided the outcome (the worst status of those with a deployment),
+    # not just the first one.
+    deployed = [d for d in result.get("deployments", ()) if d["deployment_id"]]
+    status = worst_status([d["status"] for d in deployed]) if deployed else result["status"]
     deciding = next(
-        (d for d in result.get("deployments", ()) if d["status"] == status),
+        (d for d in deployed if d["status"] == status),
         {"deployment_id": result["deployment_id"], "region": result["region"]},
     )
     deployment_id = deciding["deployment_id"]
     where = f" ({deciding['region']})" if len(result.get("regions", ())) > 1 else ""
-    if verdict in ("failed", "stopped"):
+    if verdict == "cancelled":
+        raise Interrupted(f"cancelled while deployment {deployment_id}{where} was {status}", result)
+    if outcome.errors or verdict in ("failed", "stopped"):
         for line in failure_summary(result):
             streams.stderr.write(line + "\n")
+    if outcome.errors:
+        raise next(iter(outcome.errors.values()))
+    if verdict in ("failed", "stopped"):
         raise DeploymentFailed(f"deployment {deployment_id}{where} {status}", result)
     if verdict == "timeout":
         raise WaitTimeout(
@@ -85,6 +93,4 @@ def conclude(
             result,
             hint=f"it may still finish; watch it again with 'ci-deploy wait {deployment_id}'",
         )
-    if verdict == "cancelled":
-        raise Interrupted(f"cancelled while deployment {deployment_id}{where} was {status}", result)
     return ExitCode.OK

@@ -126,4 +126,4 @@ def run(request: Request, streams: Streams) -> int:
                 lines = appspec_annotations(error.diagnostics, workspace_of(request.env))
                 streams.stderr.write("".join(line + "\n" for line in lines))
             raise
-        return conclude(outcome.result(), outcome.verdict, streams, report)
+        return conclude(outcome, streams, report)

@@ -6,18 +6,20 @@ from __future__ import annotations
 from ci_deploy.aws.session import make_clients
 from ci_deploy.commands import Streams
 from ci_deploy.commands._watching import conclude, reporter, watch_settings
-from ci_deploy.deploy import RollbackRequest, rollback
+from ci_deploy.deploy import DeploymentOptions, RollbackRequest, rollback
 from ci_deploy.github_deployments import reporting_to_github
 from ci_deploy.inputs import Request
 
 
 def run(request: Request, streams: Streams) -> int:
     rollback_req = RollbackRequest(
-        application=request.required_text("application"),
-        deployment_group=request.required_text("deployment_group"),
+        target=DeploymentOptions(
+            application=request.required_text("application"),
+            deployment_group=request.required_text("deployment_group"),
+            wait_for_active=request.flag("wait_for_active"),
+        ),
         settings=watch_settings(request, wait=request.flag("wait")),
         to=request.text("rollback_to"),
-        wait_for_active=request.flag("wait_for_active"),
         regions=request.items("regions"),
     )
     endpoint_url = request.text("endpoint_url")
@@ -25,4 +27,4 @@ def run(request: Request, streams: Streams) -> int:
         outcome = rollback(
             rollback_req, lambda region: make_clients(region, endpoint_url), report.event
         )
-        return conclude(outcome.result(), outcome.verdict, streams, report)
+        return conclude(outcome, streams, report)

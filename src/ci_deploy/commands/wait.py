@@ -28,4 +28,4 @@ def run(request: Request, streams: Streams) -> int:
         verdicts={run_.region: verdict},
         total_seconds=time.monotonic() - started,
     )
-    return conclude(outcome.result(), verdict, streams, report)
+    return conclude(outcome, streams, report)

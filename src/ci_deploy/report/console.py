@@ -31,26 +31,28 @@ class _TargetRow:
 
 
 class LiveReporter:
-    """Redraws a small block (deployment status, one row per target) in place on each change;
-    notices and failures are printed above it and stay in the scrollback."""
+    """Redraws a small block (each deployment's status, one row per target under it) in place on
+    each change; notices and failures are printed above it and stay in the scrollback. Several
+    regions deployed at once get a block each, so targets of the same id never share a row."""
 
     def __init__(self, stream: TextIO, width: int | None = None) -> None:
         self._stream = stream
         self._width = width or shutil.get_terminal_size((100, 24)).columns
-        self._header = ""
-        self._rows: dict[str, _TargetRow] = {}
+        # deployment id -> its status line, in the order deployments first appeared
+        self._headers: dict[str, str] = {}
+        self._rows: dict[tuple[str, str], _TargetRow] = {}
         self._drawn = 0
 
     def event(self, event: Event) -> None:
         if isinstance(event, DeploymentStatusChanged):
-            self._header = format_event(event)
+            self._headers[event.deployment_id] = format_event(event)
         elif isinstance(event, TargetStatusChanged):
-            self._rows.setdefault(event.target_id, _TargetRow()).status = event.status
+            self._row(event.deployment_id, event.target_id).status = event.status
         elif isinstance(event, LifecycleEventStarted):
-            self._rows.setdefault(event.target_id, _TargetRow()).step = f"{event.event_name} …"
+            self._row(event.deployment_id, event.target_id).step = f"{event.event_name} …"
         elif isinstance(event, LifecycleEventEnded):
             took = f" {event.duration_seconds:.1f}s" if event.duration_seconds is not None else ""
-            row = self._rows.setdefault(event.target_id, _TargetRow())
+            row = self._row(event.deployment_id, event.target_id)
             row.step = f"{event.event_name} {event.status}{took}"
             if event.status == "Failed":
                 self._commit(format_event(event))
@@ -63,11 +65,17 @@ class LiveReporter:
     def finish(self, result: Mapping[str, Any]) -> None:
         """The block stays on screen as the final picture; nothing else to write."""
 
+    def _row(self, deployment_id: str, target_id: str) -> _TargetRow:
+        self._headers.setdefault(deployment_id, f"deployment {deployment_id}")
+        return self._rows.setdefault((deployment_id, target_id), _TargetRow())
+
     def _lines(self) -> list[str]:
-        lines = [self._header] if self._header else []
-        for target_id in sorted(self._rows):
-            row = self._rows[target_id]
-            lines.append(f"  {target_id:<20} {row.status:<11} {row.step}".rstrip())
+        lines: list[str] = []
+        for deployment_id, header in self._headers.items():
+            lines.append(header)
+            for key in sorted(k for k in self._rows if k[0] == deployment_id):
+                row = self._rows[key]
+                lines.append(f"  {key[1]:<20} {row.status:<11} {row.step}".rstrip())
         # A line longer than the terminal wraps and breaks the count of lines to move up.
         return [line[: self._width - 1] for line in lines]
 

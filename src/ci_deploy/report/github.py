@@ -28,7 +28,7 @@ from ci_deploy.events import (
     Notice,
     TargetStatusChanged,
 )
-from ci_deploy.report.text import format_event
+from ci_deploy.report.text import format_event, region_label
 
 # GitHub shows at most 10 error and 10 warning annotations per step; keep ours under that so the
 # runner's own "failed with exit code" annotation still shows.
@@ -356,6 +356,17 @@ class GithubPaths:
     source: Path | None
 
 
+def _group_title(
+    event: DeploymentStatusChanged
+    | TargetStatusChanged
+    | LifecycleEventStarted
+    | LifecycleEventEnded,
+) -> str:
+    """A log group per deployment, naming its region when several are deployed at once."""
+    where = f" ({event.region})" if event.region else ""
+    return f"CodeDeploy deployment {event.deployment_id}{where}"
+
+
 class GithubReporter:
     """Progress in collapsible groups, annotations for failures, outputs and a job summary."""
 
@@ -384,9 +395,9 @@ class GithubReporter:
         if isinstance(event, DeploymentStatusChanged):
             if event.deployment_id != self._deployment:
                 self._deployment = event.deployment_id
-                self._open(f"CodeDeploy deployment {event.deployment_id}")
+                self._open(_group_title(event))
             elif self._group is None:
-                self._open(f"CodeDeploy deployment {event.deployment_id}")
+                self._open(_group_title(event))
             # The group stays open at a terminal status: the same poll's target events follow
             # it. finish() or the next deployment closes it.
             self._print(format_event(event))
@@ -402,7 +413,7 @@ class GithubReporter:
             isinstance(event, LifecycleEventEnded) and event.status != "Failed"
         ):
             if self._group is None:
-                self._open(f"CodeDeploy deployment {event.deployment_id}")
+                self._open(_group_title(event))
             self._print(format_event(event))
             return
         assert isinstance(event, LifecycleEventEnded)
@@ -410,9 +421,10 @@ class GithubReporter:
 
     def _lifecycle_failed(self, event: LifecycleEventEnded) -> None:
         if self._group is None:
-            self._open(f"CodeDeploy deployment {event.deployment_id}")
+            self._open(_group_title(event))
         took = f" in {event.duration_seconds:.1f}s" if event.duration_seconds is not None else ""
-        self._print(f"  {event.target_id}: {event.event_name} Failed{took}")
+        label = region_label(event)
+        self._print(f"  {label}{event.target_id}: {event.event_name} Failed{took}")
         diag = event.diagnostics
         if diag is None:
             self._annotate(

@@ -92,6 +92,8 @@ class _Target:
     events: int = 0
     failed_event: str | None = None
     failure: str | None = None
+    # Set when several regions are deployed at once: the section header names it.
+    region: str | None = None
 
 
 class GitlabReporter:
@@ -150,7 +152,7 @@ class GitlabReporter:
         key = (event.deployment_id, event.target_id)
         target = self._targets.get(key)
         if target is None:
-            target = self._targets[key] = _Target(started=self._clock())
+            target = self._targets[key] = _Target(started=self._clock(), region=event.region)
         target.lines.append(format_event(event))
         if isinstance(event, LifecycleEventEnded):
             target.events += 1
@@ -186,7 +188,8 @@ class GitlabReporter:
         self._sections += 1
         name = section_name("ci_deploy", deployment_id, target_id, str(self._sections))
         failed = target.status == "Failed" or target.failed_event is not None
-        header = f"{target_id}: {target.status}"
+        header = f"[{target.region}] " if target.region else ""
+        header += f"{target_id}: {target.status}"
         if target.failed_event is not None:
             reason = f" ({target.failure})" if target.failure else ""
             header += f" in {target.failed_event}{reason}"

@@ -15,23 +15,30 @@ from ci_deploy.events import (
 )
 
 
+def region_label(event: Event) -> str:
+    """``[eu-west-1] `` for an event of one of several regions deployed at once, else ``""``."""
+    return f"[{event.region}] " if event.region else ""
+
+
 def format_event(event: Event) -> str:
-    """One human line (or a few, for a failure's log tail) describing ``event``."""
+    """One human line (or a few, for a failure's log tail) describing ``event``; lines of one
+    of several regions start with the region."""
+    label = region_label(event)
     if isinstance(event, DeploymentStatusChanged):
         counts = ", ".join(f"{name} {count}" for name, count in event.overview.items() if count)
-        line = f"deployment {event.deployment_id}: {event.status}"
+        line = f"{label}deployment {event.deployment_id}: {event.status}"
         if counts:
             line += f" ({counts})"
         if event.message:
             line += f" - {event.message}"
         return line
     if isinstance(event, TargetStatusChanged):
-        return f"  {event.target_id}: {event.status}"
+        return f"  {label}{event.target_id}: {event.status}"
     if isinstance(event, LifecycleEventStarted):
-        return f"  {event.target_id}: {event.event_name} started"
+        return f"  {label}{event.target_id}: {event.event_name} started"
     if isinstance(event, LifecycleEventEnded):
         took = f" in {event.duration_seconds:.1f}s" if event.duration_seconds is not None else ""
-        line = f"  {event.target_id}: {event.event_name} {event.status}{took}"
+        line = f"  {label}{event.target_id}: {event.event_name} {event.status}{took}"
         diag = event.diagnostics
         if diag is not None and event.status == "Failed":
             script = f" {diag.script_name}" if diag.script_name else ""
@@ -41,7 +48,7 @@ def format_event(event: Event) -> str:
                 line += "\n    log tail:\n" + tail
         return line
     prefix = "warning: " if event.level == "warning" else ""
-    return prefix + event.message
+    return prefix + label + event.message
 
 
 class TextRenderer:
