@@ -369,7 +369,9 @@ def test_an_invalid_appspec_in_the_bundle_fails_the_deployment_with_its_reason(
     assert "appspec" in failed[0]["diagnostics"]["message"].lower()
 
 
-def test_blue_green_waits_in_ready_until_continued(emulator_clients: Any, unique_name: str) -> None:
+def test_blue_green_waits_in_ready_until_continued(
+    emulator_clients: Any, unique_name: str, tmp_path: Path
+) -> None:
     cd = emulator_clients.codedeploy
     make_group(
         emulator_clients,
@@ -388,11 +390,8 @@ def test_blue_green_waits_in_ready_until_continued(emulator_clients: Any, unique
             "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE"},
         },
     )
-    deployment_id = deploy(
-        emulator_clients,
-        unique_name,
-        {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on()},
-    )
+    log = tmp_path / "traffic.log"
+    deployment_id = deploy(emulator_clients, unique_name, traffic_revision("v1", log))
     ready = emulator_clients.wait_for(deployment_id, ("Ready", *DONE))
     assert ready["status"] == "Ready"
     green = cd.list_deployment_targets(
@@ -404,6 +403,16 @@ def test_blue_green_waits_in_ready_until_continued(emulator_clients: Any, unique
     assert len(green) == 2
     assert len(blue) == 2
     assert ready["deploymentOverview"]["Ready"] == 2
+    # Ready comes after ValidateService; rerouting (BeforeAllowTraffic first) waits for it.
+    for target_id, target in emulator_clients.targets(deployment_id).items():
+        statuses = {e["lifecycleEventName"]: e["status"] for e in target["lifecycleEvents"]}
+        if target_id in green:
+            assert target["status"] == "Ready"
+            assert statuses["ValidateService"] == "Succeeded"
+            assert statuses["BeforeAllowTraffic"] == "Pending"
+        else:
+            assert set(statuses.values()) == {"Pending"}
+    assert not log.exists()
     with pytest.raises(ClientError) as raised:
         cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="TERMINATION_WAIT")
     assert raised.value.response["Error"]["Code"] == "DeploymentIsNotInReadyStateException"
@@ -420,6 +429,11 @@ def test_blue_green_waits_in_ready_until_continued(emulator_clients: Any, unique
         "AfterBlockTraffic",
     ]
     assert targets[blue[0]]["instanceLabel"] == "Blue"
+    assert sorted(log.read_text().splitlines()) == sorted(
+        f"{event} v1 {instance}"
+        for event in ("AfterAllowTraffic", "BeforeAllowTraffic")
+        for instance in green
+    )
 
 
 def test_lambda_traffic_shift_reports_hooks_and_weights(
@@ -565,3 +579,249 @@ def test_ecs_hooks_wait_for_put_lifecycle_event_hook_execution_status(
         refused = run("Failed")
         assert refused["status"] == "Failed"
         assert refused["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE"
+
+
+TRAFFIC_APPSPEC = """version: 0.0
+os: linux
+files:
+  - source: app.txt
+    destination: /srv/app
+hooks:
+  BeforeBlockTraffic:
+    - location: check.sh
+  AfterBlockTraffic:
+    - location: check.sh
+  BeforeAllowTraffic:
+    - location: check.sh
+  AfterAllowTraffic:
+    - location: check.sh
+"""
+
+
+def traffic_revision(version: str, log: Path, *, refuse_block: bool = False) -> dict[str, str]:
+    """A revision whose traffic hooks log '<event> <version> <instance>' to ``log``."""
+    refuse = '[ "$LIFECYCLE_EVENT" != BeforeBlockTraffic ] || exit 3\n' if refuse_block else ""
+    hook = f'#!/bin/sh\necho "$LIFECYCLE_EVENT {version} $CI_DEPLOY_EMULATOR_INSTANCE" >> {log}\n'
+    return {"appspec.yml": TRAFFIC_APPSPEC, "app.txt": version, "check.sh": hook + refuse}
+
+
+def blue_green_group(clients: Any, app: str, count: int, **configuration: Any) -> None:
+    make_group(
+        clients,
+        app,
+        count,
+        deploymentStyle={
+            "deploymentType": "BLUE_GREEN",
+            "deploymentOption": "WITH_TRAFFIC_CONTROL",
+        },
+        loadBalancerInfo={"targetGroupInfoList": [{"name": "web"}]},
+        blueGreenDeploymentConfiguration=configuration,
+    )
+
+
+def fleet_ids(emulator: Any, app: str) -> list[str]:
+    return [i.instance_id for i in emulator.instances(app, "prod")]
+
+
+def test_blue_green_originals_run_the_last_revisions_block_traffic_hooks_after_allow(
+    emulator: Any, emulator_clients: Any, unique_name: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "traffic.log"
+    blue_green_group(
+        emulator_clients,
+        unique_name,
+        2,
+        terminateBlueInstancesOnDeploymentSuccess={"action": "KEEP_ALIVE"},
+    )
+    first = deploy(emulator_clients, unique_name, traffic_revision("v1", log))
+    assert emulator_clients.wait_for(first, DONE)["status"] == "Succeeded"
+    v1_fleet = fleet_ids(emulator, unique_name)
+    # The originals of a first deployment have no revision: nothing to block there.
+    assert sorted(log.read_text().splitlines()) == sorted(
+        f"{event} v1 {instance}"
+        for event in ("BeforeAllowTraffic", "AfterAllowTraffic")
+        for instance in v1_fleet
+    )
+    log.unlink()
+    second = deploy(emulator_clients, unique_name, traffic_revision("v2", log))
+    assert emulator_clients.wait_for(second, DONE)["status"] == "Succeeded"
+    v2_fleet = fleet_ids(emulator, unique_name)
+    assert not set(v2_fleet) & set(v1_fleet)
+    lines = log.read_text().splitlines()
+    allow = [line for line in lines if "AllowTraffic" in line]
+    block = [line for line in lines if "BlockTraffic" in line]
+    assert lines == allow + block  # traffic reaches the replacements before the originals stop
+    assert sorted(allow) == sorted(
+        f"{event} v2 {instance}"
+        for event in ("BeforeAllowTraffic", "AfterAllowTraffic")
+        for instance in v2_fleet
+    )
+    for instance in v1_fleet:  # each original ran v1's scripts, Before then After
+        assert [line for line in block if line.endswith(instance)] == [
+            f"BeforeBlockTraffic v1 {instance}",
+            f"AfterBlockTraffic v1 {instance}",
+        ]
+    targets = emulator_clients.targets(second)
+    for instance in v1_fleet:
+        original = targets[instance]
+        assert original["instanceLabel"] == "Blue"
+        assert original["status"] == "Succeeded"
+        events = original["lifecycleEvents"]
+        assert [(e["lifecycleEventName"], e["status"]) for e in events] == [
+            ("BeforeBlockTraffic", "Succeeded"),
+            ("BlockTraffic", "Succeeded"),
+            ("AfterBlockTraffic", "Succeeded"),
+        ]
+        assert events[0]["endTime"] <= events[1]["startTime"] <= events[2]["startTime"]
+        assert first_start(original) >= max(last_end(targets[g]) for g in v2_fleet)
+    # The originals keep what they had: blocking traffic installs nothing.
+    for instance in v1_fleet:
+        assert (root_of_any(emulator, unique_name, instance) / "srv/app/app.txt").read_text() == (
+            "v1"
+        )
+
+
+def root_of_any(emulator: Any, app: str, instance_id: str) -> Path:
+    """An instance's install root, also after it left the group's fleet."""
+    group = emulator.service.groups[(app, "prod")]
+    return Path(emulator.state_dir) / "instances" / group.group_id / instance_id / "root"
+
+
+def test_a_failing_block_traffic_hook_fails_the_deployment_unless_ignored(
+    emulator: Any, emulator_clients: Any, unique_name: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "traffic.log"
+    blue_green_group(emulator_clients, unique_name, 1)
+    first = deploy(emulator_clients, unique_name, traffic_revision("v1", log, refuse_block=True))
+    assert emulator_clients.wait_for(first, DONE)["status"] == "Succeeded"
+    (original,) = fleet_ids(emulator, unique_name)
+    second = deploy(emulator_clients, unique_name, traffic_revision("v2", log, refuse_block=True))
+    failed = emulator_clients.wait_for(second, DONE)
+    assert failed["status"] == "Failed"
+    assert failed["errorInformation"] == {
+        "code": "HEALTH_CONSTRAINTS",
+        "message": "The deployment failed because blocking traffic failed on 1 original "
+        f"instance(s) ({original}); traffic already flows to the replacement instances.",
+    }
+    events = emulator_clients.targets(second)[original]["lifecycleEvents"]
+    assert [(e["lifecycleEventName"], e["status"]) for e in events] == [
+        ("BeforeBlockTraffic", "Failed"),
+        ("BlockTraffic", "Skipped"),
+        ("AfterBlockTraffic", "Skipped"),
+    ]
+    assert events[0]["diagnostics"]["errorCode"] == "ScriptFailed"
+    assert events[0]["diagnostics"]["scriptName"] == "check.sh"
+    assert f"BeforeBlockTraffic v1 {original}" in log.read_text()
+    third = deploy(
+        emulator_clients,
+        unique_name,
+        traffic_revision("v3", log),
+        ignoreApplicationStopFailures=True,
+    )
+    assert emulator_clients.wait_for(third, DONE)["status"] == "Succeeded"
+    (replacement_of_second,) = [
+        t for t, v in emulator_clients.targets(second).items() if v["instanceLabel"] == "Green"
+    ]
+    blocked = emulator_clients.targets(third)[replacement_of_second]["lifecycleEvents"]
+    assert [e["status"] for e in blocked] == ["Succeeded"] * 3
+
+
+def test_termination_wait_keeps_the_deployment_in_progress_until_continued(
+    emulator_clients: Any, unique_name: str, tmp_path: Path
+) -> None:
+    cd = emulator_clients.codedeploy
+    with pytest.raises(ClientError) as raised:
+        blue_green_group(
+            emulator_clients,
+            unique_name,
+            1,
+            terminateBlueInstancesOnDeploymentSuccess={
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": 5000,
+            },
+        )
+    assert raised.value.response["Error"]["Code"] == (
+        "InvalidBlueGreenDeploymentConfigurationException"
+    )
+    cd.create_deployment_group(
+        applicationName=unique_name,
+        deploymentGroupName="prod",
+        serviceRoleArn=ROLE,
+        ec2TagFilters=fleet(1),
+        deploymentStyle={
+            "deploymentType": "BLUE_GREEN",
+            "deploymentOption": "WITH_TRAFFIC_CONTROL",
+        },
+        loadBalancerInfo={"targetGroupInfoList": [{"name": "web"}]},
+        blueGreenDeploymentConfiguration={
+            "terminateBlueInstancesOnDeploymentSuccess": {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": 60,
+            }
+        },
+    )
+    deployment_id = deploy(emulator_clients, unique_name, traffic_revision("v1", tmp_path / "l"))
+    deadline = time.monotonic() + 30
+    while True:
+        info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        if info["instanceTerminationWaitTimeStarted"] or info["status"] in DONE:
+            break
+        assert time.monotonic() < deadline, "the termination wait never started"
+        time.sleep(0.05)
+    assert info["status"] == "InProgress"
+    assert info["deploymentOverview"]["Succeeded"] == 2  # replacement and original are done
+    with pytest.raises(ClientError) as raised:
+        cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="READY_WAIT")
+    assert raised.value.response["Error"]["Code"] == "DeploymentIsNotInReadyStateException"
+    cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="TERMINATION_WAIT")
+    done = emulator_clients.wait_for(deployment_id, DONE)
+    assert done["status"] == "Succeeded"
+    assert done["instanceTerminationWaitTimeStarted"] is True
+    with pytest.raises(ClientError) as raised:
+        cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="TERMINATION_WAIT")
+    assert raised.value.response["Error"]["Code"] == "DeploymentAlreadyCompletedException"
+
+
+def test_update_outdated_instances_only_skips_instances_already_on_the_revision(
+    emulator: Any, emulator_clients: Any, unique_name: str, tmp_path: Path
+) -> None:
+    cd = emulator_clients.codedeploy
+    make_group(emulator_clients, unique_name, 3, deploymentConfigName="CodeDeployDefault.AllAtOnce")
+    refuse = tmp_path / "refuse"
+    refuse.touch()
+    check = f'#!/bin/sh\n[ ! -e {refuse} ] || [ "$CI_DEPLOY_EMULATOR_INSTANCE_INDEX" != 3 ]\n'
+    location = emulator_clients.upload(
+        unique_name, "app.zip", {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": check}
+    )
+    revision = {"revisionType": "S3", "s3Location": location}
+
+    def run(**options: Any) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+        deployment_id = cd.create_deployment(
+            applicationName=unique_name, deploymentGroupName="prod", revision=revision, **options
+        )["deploymentId"]
+        info = emulator_clients.wait_for(deployment_id, DONE)
+        return info, by_index(emulator, unique_name, emulator_clients.targets(deployment_id))
+
+    info, targets = run()
+    assert info["status"] == "Succeeded"  # AllAtOnce: one success is enough
+    assert {i: t["status"] for i, t in targets.items()} == {
+        1: "Succeeded",
+        2: "Succeeded",
+        3: "Failed",
+    }
+    refuse.unlink()
+    info, targets = run(updateOutdatedInstancesOnly=True)
+    assert info["status"] == "Succeeded"
+    assert info["updateOutdatedInstancesOnly"] is True
+    assert info["deploymentOverview"]["Skipped"] == 2
+    assert {i: t["status"] for i, t in targets.items()} == {
+        1: "Skipped",
+        2: "Skipped",
+        3: "Succeeded",
+    }
+    assert {e["status"] for e in targets[1]["lifecycleEvents"]} == {"Skipped"}
+    info, targets = run(updateOutdatedInstancesOnly=True)
+    assert info["status"] == "Succeeded"
+    assert info["deploymentOverview"]["Skipped"] == 3
+    info, targets = run()  # without the option every instance is deployed again
+    assert {t["status"] for t in targets.values()} == {"Succeeded"}

@@ -276,8 +276,8 @@ def _run_events(
             continue
         if index and delay_seconds > 0:
             pacer.wait(delay_seconds)
-        started = deployment.clock()
         sink(LifecycleEventStarted(spec.deployment_id, target, name))
+        started = deployment.clock()  # after the sink: a caller may hold the event there
         diagnostics: Diagnostics | None = None
         event_status = "Succeeded"
         try:

@@ -519,10 +519,10 @@ class Rollout:
 
     def on_engine_event(self, target: Target, event: Event) -> None:
         if isinstance(event, LifecycleEventStarted):
+            if event.event_name == GATE_EVENT and target.label == "Green":
+                self.wait_at_gate(target)  # Ready: rerouting starts with BeforeAllowTraffic
             with self.changed:
                 self.mark_started(target, event.event_name)
-            if event.event_name == GATE_EVENT and target.label == "Green":
-                self.wait_at_gate(target)
         elif isinstance(event, LifecycleEventEnded):
             with self.changed:
                 record = target.event(event.event_name)
@@ -582,7 +582,17 @@ class Rollout:
                 event.end_time = now if ok else None
             elif event.status in {"Pending", "InProgress"}:
                 event.status = "Skipped"
+        self.align_simulated_events(target.events)
         self.set_target(target, "Succeeded" if ok else "Failed")
+
+    @staticmethod
+    def align_simulated_events(events: list[LifecycleEvent]) -> None:
+        """A load balancer step lies between the agent events around it: the agent's own clock
+        timed those, so the step takes its times from theirs."""
+        for before, step, after in zip(events, events[1:], events[2:], strict=False):
+            if step.name in SIMULATED_EVENTS and step.status == "Succeeded":
+                step.start_time = before.end_time or step.start_time
+                step.end_time = after.start_time or step.end_time
 
     def fail_download(self, target: Target, message: str) -> None:
         with self.changed:
