@@ -164,14 +164,20 @@ class Target:
     def event(self, name: str) -> LifecycleEvent | None:
         return next((event for event in self.events if event.name == name), None)
 
-    def info(self, deployment_id: str) -> dict[str, Any]:
-        info: dict[str, Any] = {
+    def _progress(self, deployment_id: str) -> dict[str, Any]:
+        """What the target API and the legacy instance API both show."""
+        return {
             "deploymentId": deployment_id,
-            "targetId": self.target_id,
-            "targetArn": self.arn,
             "status": self.status,
             "lastUpdatedAt": self.last_updated,
             "lifecycleEvents": [event.info() for event in self.events],
+        }
+
+    def info(self, deployment_id: str) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            **self._progress(deployment_id),
+            "targetId": self.target_id,
+            "targetArn": self.arn,
             **self.extra,
         }
         if self.label is not None:
@@ -179,13 +185,7 @@ class Target:
         return info
 
     def instance_summary(self, deployment_id: str) -> dict[str, Any]:
-        summary: dict[str, Any] = {
-            "deploymentId": deployment_id,
-            "instanceId": self.arn,
-            "status": self.status,
-            "lastUpdatedAt": self.last_updated,
-            "lifecycleEvents": [event.info() for event in self.events],
-        }
+        summary: dict[str, Any] = {**self._progress(deployment_id), "instanceId": self.arn}
         if self.label is not None:
             summary["instanceType"] = self.label
         return summary

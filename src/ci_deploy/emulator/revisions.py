@@ -272,16 +272,28 @@ class LambdaSpec:
     hooks: dict[str, str]
 
 
-def check_ecs(document: Mapping[str, Any]) -> EcsSpec:
+def _only_resource(
+    document: Mapping[str, Any], resource_type: str, how_many: str
+) -> tuple[str, Mapping[str, Any]]:
+    """The name and properties of the AppSpec's one resource, of type ``resource_type``."""
     resources = _resources(document)
     if len(resources) != 1:
-        raise _invalid("an ECS AppSpec must have exactly one TargetService resource")
+        raise _invalid(how_many)
     name, body = resources[0]
-    if _get(body, "type") != "AWS::ECS::Service":
-        raise _invalid(f"resource {name} must have Type AWS::ECS::Service")
+    if _get(body, "type") != resource_type:
+        raise _invalid(f"resource {name} must have Type {resource_type}")
     properties = _get(body, "properties")
     if not isinstance(properties, Mapping):
         raise _invalid(f"resource {name} must have Properties")
+    return name, properties
+
+
+def check_ecs(document: Mapping[str, Any]) -> EcsSpec:
+    _, properties = _only_resource(
+        document,
+        "AWS::ECS::Service",
+        "an ECS AppSpec must have exactly one TargetService resource",
+    )
     task_definition = _get(properties, "TaskDefinition")
     if not isinstance(task_definition, str) or not TASK_DEFINITION_ARN.fullmatch(task_definition):
         raise _invalid(
@@ -301,15 +313,9 @@ def check_ecs(document: Mapping[str, Any]) -> EcsSpec:
 
 
 def check_lambda(document: Mapping[str, Any]) -> LambdaSpec:
-    resources = _resources(document)
-    if len(resources) != 1:
-        raise _invalid("a Lambda AppSpec deploys exactly one function")
-    name, body = resources[0]
-    if _get(body, "type") != "AWS::Lambda::Function":
-        raise _invalid(f"resource {name} must have type AWS::Lambda::Function")
-    properties = _get(body, "properties")
-    if not isinstance(properties, Mapping):
-        raise _invalid(f"resource {name} must have properties")
+    name, properties = _only_resource(
+        document, "AWS::Lambda::Function", "a Lambda AppSpec deploys exactly one function"
+    )
     values: dict[str, str] = {}
     for key in ("name", "alias", "currentversion", "targetversion"):
         value = _get(properties, key)

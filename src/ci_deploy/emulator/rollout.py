@@ -125,6 +125,18 @@ class Rollout:
         target.last_updated = self.now()
         self.changed.notify_all()
 
+    def request_stop(self) -> None:
+        """Stop scheduling, kill running hooks (the engine kills the script's process group),
+        release hooks and instances that wait (caller holds the lock)."""
+        deployment = self.deployment
+        deployment.stop_requested.set()
+        for target in deployment.iter_targets():
+            target.cancel.set()
+        for hook in deployment.hooks.values():
+            hook.reported.set()
+        self.gate_open.set()
+        self.changed.notify_all()
+
     def start(self) -> None:
         thread = threading.Thread(
             target=self.run, name=f"deployment-{self.deployment.deployment_id}", daemon=True

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ci_deploy.agent import run_deployment
 from ci_deploy.emulator import revisions
@@ -63,6 +63,70 @@ def _text(body: Mapping[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise ApiError("InvalidInputException", f"{key} must be a string.")
     return value
+
+
+T = TypeVar("T")
+
+
+def _found(value: T | None, code: str, message: str) -> T:
+    """``value``, or the API error saying it does not exist."""
+    if value is None:
+        raise ApiError(code, message)
+    return value
+
+
+def _platform(body: Mapping[str, Any]) -> str:
+    platform = body.get("computePlatform") or "Server"
+    if platform not in PLATFORMS:
+        raise ApiError(
+            "InvalidComputePlatformException",
+            f"The computePlatform {platform} is not valid; use Server, Lambda or ECS.",
+        )
+    return str(platform)
+
+
+def _description(body: Mapping[str, Any]) -> str | None:
+    description = _text(body, "description")
+    if description is not None and len(description) > 256:
+        raise ApiError("DescriptionTooLongException", "The description is too long.")
+    return description
+
+
+def _batch(
+    body: Mapping[str, Any],
+    key: str,
+    missing: tuple[str, str],
+    *,
+    what: str,
+    limit: int = BATCH_LIMIT,
+    too_many: str = "BatchLimitExceededException",
+) -> list[Any]:
+    """The names or ids of a Batch* request: present (else ``missing``: code, message), a list,
+    and at most ``limit`` of them."""
+    items = required(body, key, *missing)
+    if not isinstance(items, list):
+        raise ApiError("InvalidInputException", f"{key} must be a list.")
+    if len(items) > limit:
+        raise ApiError(
+            too_many,
+            f"The maximum number of {what} allowed for this request ({limit}) was exceeded.",
+        )
+    return items
+
+
+def _page(key: str, items: list[Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """A List* answer: one page of ``items`` under ``key``, and the token of the next one."""
+    page, token = _paginate(items, body.get("nextToken"))
+    return {key: page, **({"nextToken": token} if token else {})}
+
+
+def _missing_object(s3: Mapping[str, Any]) -> ApiError:
+    version = f" (version {s3['version']})" if s3.get("version") else ""
+    return ApiError(
+        "RevisionDoesNotExistException",
+        "No application revision found for revision: the object "
+        f"s3://{s3['bucket']}/{s3['key']}{version} does not exist.",
+    )
 
 
 def _paginate(items: list[Any], token: object) -> tuple[list[Any], str | None]:
@@ -204,31 +268,26 @@ class Service:
 
     def _application(self, body: Mapping[str, Any], key: str = "applicationName") -> Application:
         app_name = name(body, key, "Application")
-        application = self.applications.get(app_name)
-        if application is None:
-            raise ApiError(
-                "ApplicationDoesNotExistException", f"No application found for name: {app_name}"
-            )
-        return application
+        return _found(
+            self.applications.get(app_name),
+            "ApplicationDoesNotExistException",
+            f"No application found for name: {app_name}",
+        )
 
     def _group(self, application: Application, group_name: str) -> DeploymentGroup:
-        group = self.groups.get((application.name, group_name))
-        if group is None:
-            raise ApiError(
-                "DeploymentGroupDoesNotExistException",
-                f"No Deployment Group found for name: {group_name}",
-            )
-        return group
+        return _found(
+            self.groups.get((application.name, group_name)),
+            "DeploymentGroupDoesNotExistException",
+            f"No Deployment Group found for name: {group_name}",
+        )
 
     def _deployment(self, body: Mapping[str, Any]) -> Deployment:
         identifier = deployment_id(body)
-        deployment = self.deployments.get(identifier)
-        if deployment is None:
-            raise ApiError(
-                "DeploymentDoesNotExistException",
-                f"The deployment {identifier} could not be found.",
-            )
-        return deployment
+        return _found(
+            self.deployments.get(identifier),
+            "DeploymentDoesNotExistException",
+            f"The deployment {identifier} could not be found.",
+        )
 
     def config_info(self, config_name: str) -> dict[str, Any]:
         for built_in in BUILT_INS:
@@ -238,11 +297,20 @@ class Service:
                     "createTime": BUILT_IN_CREATE_TIME,
                     **built_in,
                 }
-        config = self.configs.get(config_name)
-        if config is None:
+        return _found(
+            self.configs.get(config_name),
+            "DeploymentConfigDoesNotExistException",
+            f"No deployment configuration found for name: {config_name}",
+        )
+
+    def config_for(self, config_name: str, platform: str) -> dict[str, Any]:
+        """The configuration, which must be one for ``platform``."""
+        config = self.config_info(config_name)
+        if config.get("computePlatform", "Server") != platform:
             raise ApiError(
-                "DeploymentConfigDoesNotExistException",
-                f"No deployment configuration found for name: {config_name}",
+                "InvalidDeploymentConfigNameException",
+                f"The deployment configuration {config_name} is for the "
+                f"{config.get('computePlatform')} compute platform, not {platform}.",
             )
         return config
 
@@ -279,12 +347,7 @@ class Service:
 
     def op_CreateApplication(self, body: Mapping[str, Any]) -> dict[str, Any]:
         app_name = name(body, "applicationName", "Application")
-        platform = body.get("computePlatform") or "Server"
-        if platform not in PLATFORMS:
-            raise ApiError(
-                "InvalidComputePlatformException",
-                f"The computePlatform {platform} is not valid; use Server, Lambda or ECS.",
-            )
+        platform = _platform(body)
         if app_name in self.applications:
             raise ApiError(
                 "ApplicationAlreadyExistsException",
@@ -299,22 +362,19 @@ class Service:
         return {"application": self._application(body).info()}
 
     def op_ListApplications(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        page, token = _paginate(sorted(self.applications), body.get("nextToken"))
-        return {"applications": page, **({"nextToken": token} if token else {})}
+        return _page("applications", sorted(self.applications), body)
 
     def op_BatchGetApplications(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        names = required(
+        names = _batch(
             body,
             "applicationNames",
-            "ApplicationNameRequiredException",
-            "The minimum number of required application names was not specified.",
+            (
+                "ApplicationNameRequiredException",
+                "The minimum number of required application names was not specified.",
+            ),
+            what="names or IDs",
+            limit=100,
         )
-        assert isinstance(names, list)
-        if len(names) > 100:
-            raise ApiError(
-                "BatchLimitExceededException",
-                "The maximum number of names or IDs allowed for this request (100) was exceeded.",
-            )
         return {
             "applicationsInfo": [self._application({"applicationName": n}).info() for n in names]
         }
@@ -332,12 +392,7 @@ class Service:
 
     def op_CreateDeploymentConfig(self, body: Mapping[str, Any]) -> dict[str, Any]:
         config_name = name(body, "deploymentConfigName", "DeploymentConfig")
-        platform = body.get("computePlatform") or "Server"
-        if platform not in PLATFORMS:
-            raise ApiError(
-                "InvalidComputePlatformException",
-                f"The computePlatform {platform} is not valid; use Server, Lambda or ECS.",
-            )
+        platform = _platform(body)
         if (
             any(c["deploymentConfigName"] == config_name for c in BUILT_INS)
             or config_name in self.configs
@@ -402,8 +457,7 @@ class Service:
 
     def op_ListDeploymentConfigs(self, body: Mapping[str, Any]) -> dict[str, Any]:
         names = [c["deploymentConfigName"] for c in BUILT_INS] + sorted(self.configs)
-        page, token = _paginate(names, body.get("nextToken"))
-        return {"deploymentConfigsList": page, **({"nextToken": token} if token else {})}
+        return _page("deploymentConfigsList", names, body)
 
     def op_DeleteDeploymentConfig(self, body: Mapping[str, Any]) -> dict[str, Any]:
         config_name = name(body, "deploymentConfigName", "DeploymentConfig")
@@ -432,13 +486,7 @@ class Service:
                 settings[key] = body[key]
         platform = application.compute_platform
         config_name = settings.get("deploymentConfigName") or DEFAULT_CONFIG[platform]
-        config = self.config_info(config_name)
-        if config.get("computePlatform", "Server") != platform:
-            raise ApiError(
-                "InvalidDeploymentConfigNameException",
-                f"The deployment configuration {config_name} is for the "
-                f"{config.get('computePlatform')} compute platform, not {platform}.",
-            )
+        self.config_for(config_name, platform)
         settings["deploymentConfigName"] = config_name
         role = settings.get("serviceRoleArn")
         if not role:
@@ -545,27 +593,20 @@ class Service:
     def op_ListDeploymentGroups(self, body: Mapping[str, Any]) -> dict[str, Any]:
         application = self._application(body)
         names = sorted(g.name for g in self.groups.values() if g.application == application.name)
-        page, token = _paginate(names, body.get("nextToken"))
-        return {
-            "applicationName": application.name,
-            "deploymentGroups": page,
-            **({"nextToken": token} if token else {}),
-        }
+        return {"applicationName": application.name, **_page("deploymentGroups", names, body)}
 
     def op_BatchGetDeploymentGroups(self, body: Mapping[str, Any]) -> dict[str, Any]:
         application = self._application(body)
-        names = required(
+        names = _batch(
             body,
             "deploymentGroupNames",
-            "DeploymentGroupNameRequiredException",
-            "The deployment group names were not specified.",
+            (
+                "DeploymentGroupNameRequiredException",
+                "The deployment group names were not specified.",
+            ),
+            what="names or IDs",
+            limit=100,
         )
-        assert isinstance(names, list)
-        if len(names) > 100:
-            raise ApiError(
-                "BatchLimitExceededException",
-                "The maximum number of names or IDs allowed for this request (100) was exceeded.",
-            )
         found, missing = [], []
         for group_name in names:
             group = self.groups.get((application.name, group_name))
@@ -640,9 +681,7 @@ class Service:
     def op_RegisterApplicationRevision(self, body: Mapping[str, Any]) -> dict[str, Any]:
         application = self._application(body)
         location = self._check_revision(application, body.get("revision"))
-        description = _text(body, "description")
-        if description is not None and len(description) > 256:
-            raise ApiError("DescriptionTooLongException", "The description is too long.")
+        description = _description(body)
         self._remember(application, location, description=description, registered=True)
         return {}
 
@@ -669,16 +708,12 @@ class Service:
 
     def op_BatchGetApplicationRevisions(self, body: Mapping[str, Any]) -> dict[str, Any]:
         application = self._application(body)
-        wanted = required(
-            body, "revisions", "RevisionRequiredException", "The revision ID was not specified."
+        wanted = _batch(
+            body,
+            "revisions",
+            ("RevisionRequiredException", "The revision ID was not specified."),
+            what="revisions",
         )
-        assert isinstance(wanted, list)
-        if len(wanted) > BATCH_LIMIT:
-            raise ApiError(
-                "BatchLimitExceededException",
-                f"The maximum number of revisions allowed for this request ({BATCH_LIMIT}) was "
-                "exceeded.",
-            )
         found = []
         for location in wanted:
             record = self._find_revision(application, location)
@@ -734,8 +769,7 @@ class Service:
                 "lastUsedTime": "last_used",
             }[sort_by]
             records.sort(key=lambda r: getattr(r, field) or 0.0, reverse=order == "descending")
-        page, token = _paginate([r.location for r in records], body.get("nextToken"))
-        return {"revisions": page, **({"nextToken": token} if token else {})}
+        return _page("revisions", [r.location for r in records], body)
 
     # -- deployments ---------------------------------------------------------------------------
 
@@ -764,16 +798,8 @@ class Service:
                 "InvalidDeploymentConfigNameException",
                 "The deployment configuration name was specified in an invalid format.",
             )
-        config = self.config_info(config_name)
-        if config.get("computePlatform", "Server") != platform:
-            raise ApiError(
-                "InvalidDeploymentConfigNameException",
-                f"The deployment configuration {config_name} is for the "
-                f"{config.get('computePlatform')} compute platform, not {platform}.",
-            )
-        description = _text(body, "description")
-        if description is not None and len(description) > 256:
-            raise ApiError("DescriptionTooLongException", "The description is too long.")
+        self.config_for(config_name, platform)
+        description = _description(body)
         behavior = body.get("fileExistsBehavior")
         if platform != "Server" and behavior is not None:
             raise ApiError(
@@ -793,12 +819,7 @@ class Service:
         if location["revisionType"] == "S3" and platform == "Server":
             s3 = location["s3Location"]
             if self.bundles.head(s3["bucket"], s3["key"], s3.get("version")) is None:
-                version = f" (version {s3['version']})" if s3.get("version") else ""
-                raise ApiError(
-                    "RevisionDoesNotExistException",
-                    "No application revision found for revision: the object "
-                    f"s3://{s3['bucket']}/{s3['key']}{version} does not exist.",
-                )
+                raise _missing_object(s3)
         active = self._active_in(group)
         if active is not None:
             raise ApiError(
@@ -870,15 +891,10 @@ class Service:
     ) -> dict[str, Any]:
         kind = location["revisionType"]
         platform = application.compute_platform.lower()
-        if kind == "AppSpecContent":
-            content = location["appSpecContent"]
+        if kind in ("AppSpecContent", "String"):
+            inline = location.get("appSpecContent" if kind == "AppSpecContent" else "string") or {}
             document = revisions.parse_appspec_content(
-                str(content["content"]), content.get("sha256"), platform
-            )
-        elif kind == "String":
-            raw = location.get("string") or {}
-            document = revisions.parse_appspec_content(
-                str(raw.get("content", "")), raw.get("sha256"), platform
+                str(inline.get("content", "")), inline.get("sha256"), platform
             )
         else:
             s3 = location["s3Location"]
@@ -886,11 +902,7 @@ class Service:
                 revisions.S3Object(s3["bucket"], s3["key"], "", s3.get("version"))
             )
             if data is None:
-                raise ApiError(
-                    "RevisionDoesNotExistException",
-                    "No application revision found for revision: the object "
-                    f"s3://{s3['bucket']}/{s3['key']} does not exist.",
-                )
+                raise _missing_object(s3)
             document = revisions.parse_appspec_content(
                 data.decode("utf-8", errors="replace"), None, platform
             )
@@ -1004,19 +1016,12 @@ class Service:
         return {"deploymentInfo": self._deployment(body).info()}
 
     def op_BatchGetDeployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        ids = required(
+        ids = _batch(
             body,
             "deploymentIds",
-            "DeploymentIdRequiredException",
-            "At least one deployment ID must be specified.",
+            ("DeploymentIdRequiredException", "At least one deployment ID must be specified."),
+            what="deployment IDs",
         )
-        assert isinstance(ids, list)
-        if len(ids) > BATCH_LIMIT:
-            raise ApiError(
-                "BatchLimitExceededException",
-                f"The maximum number of deployment IDs allowed for this request ({BATCH_LIMIT}) "
-                "was exceeded.",
-            )
         found = []
         for identifier in ids:
             deployment_id({"deploymentId": identifier})
@@ -1065,8 +1070,7 @@ class Service:
             if (start is None or d.create_time >= start) and (end is None or d.create_time <= end)
         ]
         chosen.sort(key=lambda d: d.create_time, reverse=True)
-        page, token = _paginate([d.deployment_id for d in chosen], body.get("nextToken"))
-        return {"deployments": page, **({"nextToken": token} if token else {})}
+        return _page("deployments", [d.deployment_id for d in chosen], body)
 
     def _started(self, deployment: Deployment) -> None:
         if not deployment.targets_assigned:
@@ -1090,21 +1094,19 @@ class Service:
                     f"The target filter name {key} is invalid; use TargetStatus or "
                     "ServerInstanceLabel.",
                 )
-        page, token = _paginate([t.target_id for t in targets], body.get("nextToken"))
-        return {"targetIds": page, **({"nextToken": token} if token else {})}
+        return _page("targetIds", [t.target_id for t in targets], body)
 
     def _target_info(self, deployment: Deployment, target_id: object) -> dict[str, Any]:
         if not isinstance(target_id, str) or not target_id:
             raise ApiError(
                 "InvalidDeploymentTargetIdException", "The target ID provided was not valid."
             )
-        target = deployment.targets.get(target_id)
-        if target is None:
-            raise ApiError(
-                "DeploymentTargetDoesNotExistException",
-                f"The provided target ID {target_id} does not belong to the deployment "
-                f"{deployment.deployment_id}.",
-            )
+        target = _found(
+            deployment.targets.get(target_id),
+            "DeploymentTargetDoesNotExistException",
+            f"The provided target ID {target_id} does not belong to the deployment "
+            f"{deployment.deployment_id}.",
+        )
         member = {
             "InstanceTarget": "instanceTarget",
             "ECSTarget": "ecsTarget",
@@ -1114,19 +1116,13 @@ class Service:
 
     def op_BatchGetDeploymentTargets(self, body: Mapping[str, Any]) -> dict[str, Any]:
         deployment = self._deployment(body)
-        ids = required(
+        ids = _batch(
             body,
             "targetIds",
-            "DeploymentTargetIdRequiredException",
-            "A deployment target ID was not provided.",
+            ("DeploymentTargetIdRequiredException", "A deployment target ID was not provided."),
+            what="targets",
+            too_many="DeploymentTargetListSizeExceededException",
         )
-        assert isinstance(ids, list)
-        if len(ids) > BATCH_LIMIT:
-            raise ApiError(
-                "DeploymentTargetListSizeExceededException",
-                "The maximum number of targets that can be associated with a request "
-                f"({BATCH_LIMIT}) was exceeded.",
-            )
         return {
             "deploymentTargets": [self._target_info(deployment, target_id) for target_id in ids]
         }
@@ -1170,34 +1166,27 @@ class Service:
             for t in deployment.iter_targets()
             if (not statuses or t.status in statuses) and (not kinds or t.label in kinds)
         ]
-        page, token = _paginate([t.target_id for t in targets], body.get("nextToken"))
-        return {"instancesList": page, **({"nextToken": token} if token else {})}
+        return _page("instancesList", [t.target_id for t in targets], body)
 
     def _instance_summary(self, deployment: Deployment, instance_id: object) -> dict[str, Any]:
         if not isinstance(instance_id, str) or not instance_id:
             raise ApiError("InstanceIdRequiredException", "The instance ID was not specified.")
-        target = deployment.targets.get(instance_id)
-        if target is None:
-            raise ApiError(
-                "InstanceDoesNotExistException",
-                f"The instance {instance_id} is not part of the deployment "
-                f"{deployment.deployment_id}.",
-            )
+        target = _found(
+            deployment.targets.get(instance_id),
+            "InstanceDoesNotExistException",
+            f"The instance {instance_id} is not part of the deployment {deployment.deployment_id}.",
+        )
         return target.instance_summary(deployment.deployment_id)
 
     def op_BatchGetDeploymentInstances(self, body: Mapping[str, Any]) -> dict[str, Any]:
         deployment = self._deployment(body)
         self._instances_of(deployment)
-        ids = required(
-            body, "instanceIds", "InstanceIdRequiredException", "The instance ID was not specified."
+        ids = _batch(
+            body,
+            "instanceIds",
+            ("InstanceIdRequiredException", "The instance ID was not specified."),
+            what="instance IDs",
         )
-        assert isinstance(ids, list)
-        if len(ids) > BATCH_LIMIT:
-            raise ApiError(
-                "BatchLimitExceededException",
-                f"The maximum number of instance IDs allowed for this request ({BATCH_LIMIT}) "
-                "was exceeded.",
-            )
         return {
             "instancesSummary": [self._instance_summary(deployment, i) for i in ids],
             "errorMessage": "",
@@ -1218,12 +1207,7 @@ class Service:
                 f"The deployment {deployment.deployment_id} has already completed.",
             )
         deployment.rollback_on_stop = bool(body.get("autoRollbackEnabled"))
-        deployment.stop_requested.set()
-        for target in deployment.iter_targets():
-            target.cancel.set()  # the engine kills a running hook's process group
-        for hook in deployment.hooks.values():
-            hook.reported.set()
-        self.rollouts[deployment.deployment_id].changed.notify_all()
+        self.rollouts[deployment.deployment_id].request_stop()
         return {
             "status": "Pending",
             "statusMessage": "Stopping Pending. Stopping to schedule commands in the deployment "
@@ -1295,15 +1279,8 @@ class Service:
         with self.lock:
             rollouts = list(self.rollouts.values())
             for rollout in rollouts:
-                deployment = rollout.deployment
-                if not deployment.terminal:
-                    deployment.stop_requested.set()
-                    for target in deployment.iter_targets():
-                        target.cancel.set()
-                    for hook in deployment.hooks.values():
-                        hook.reported.set()
-                    rollout.gate_open.set()
-                    rollout.changed.notify_all()
+                if not rollout.deployment.terminal:
+                    rollout.request_stop()
         for rollout in rollouts:
             for thread in list(rollout.threads):
                 thread.join(timeout=30)
