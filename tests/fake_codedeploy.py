@@ -177,6 +177,10 @@ class ApiError(Exception):
         self.status = status
 
 
+class ConnectionDropped(Exception):
+    """The handler closes the connection without answering."""
+
+
 class FakeCodeDeploy:
     """The server; inspect ``calls`` to see what reached the API."""
 
@@ -186,8 +190,12 @@ class FakeCodeDeploy:
         self.deployments: dict[str, FakeDeployment] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.call_times: list[float] = []
-        # operation -> list of faults to serve before answering normally ("throttle" | 503)
+        # operation -> list of faults to serve before answering normally: "throttle", "503",
+        # or "drop" (close the connection without an answer, as a network failure does)
         self.faults: dict[str, list[str]] = {}
+        # (operation, region) -> (error code, message) answered every time: a region where
+        # something is missing or forbidden
+        self.refusals: dict[tuple[str, str], tuple[str, str]] = {}
         # Frames for the next CreateDeployment calls, in order.
         self.next_frames: list[list[Frame]] = []
         self.group_info: dict[str, Any] = {"computePlatform": "Server"}
@@ -207,6 +215,9 @@ class FakeCodeDeploy:
                 try:
                     answer = fake.handle(operation, body, region)
                     status, payload = 200, answer
+                except ConnectionDropped:
+                    self.close_connection = True
+                    return
                 except ApiError as error:
                     status = error.status
                     payload = {"__type": error.code, "message": error.message}
@@ -271,7 +282,12 @@ class FakeCodeDeploy:
                 fault = queued.pop(0)
                 if fault == "throttle":
                     raise ApiError("ThrottlingException", "Rate exceeded")
+                if fault == "drop":
+                    raise ConnectionDropped
                 raise ApiError("InternalFailure", "service unavailable", status=503)
+            refusal = self.refusals.get((operation, region))
+            if refusal is not None:
+                raise ApiError(*refusal)
             handler = getattr(self, "op_" + operation, None)
             if handler is None:
                 raise ApiError("UnknownOperationException", f"fake has no {operation}")

@@ -15,6 +15,7 @@ from ci_deploy.aws.codedeploy import (
     parse_deployment,
 )
 from ci_deploy.errors import AwsError
+from fake_codedeploy import Frame
 
 
 @pytest.fixture
@@ -210,3 +211,26 @@ def test_batch_get_deployments_25_at_a_time(stubbed) -> None:
     found = api.batch_get_deployments(ids)
     assert [d.deployment_id for d in found] == ids
     assert api.stats.calls == {"BatchGetDeployments": 2}
+
+
+def test_a_dropped_connection_is_transient(fake_codedeploy) -> None:
+    """A connection closed without an answer (what a reset or a proxy cut looks like) is a
+    network error the watcher retries, not a failure of the deployment's watch."""
+    from botocore.config import Config  # noqa: PLC0415 - only this test needs one attempt
+
+    client = boto3.client(
+        "codedeploy",
+        endpoint_url=fake_codedeploy.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+    api = CodeDeployApi(client, "us-east-1")
+    did = fake_codedeploy.add([Frame("InProgress")])
+    fake_codedeploy.faults = {"GetDeployment": ["drop"]}
+    with pytest.raises(TransientAwsError, match=f"GetDeployment deployment {did} \\(us-east-1\\)"):
+        api.get_deployment(did)
+    assert api.stats.failures == 1
+    # The next call is answered: nothing about the deployment was wrong.
+    assert api.get_deployment(did).status == "InProgress"

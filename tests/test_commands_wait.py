@@ -166,6 +166,19 @@ def test_throttling_and_5xx_while_polling_are_retried_and_counted(
     assert not fake_codedeploy.faults["BatchGetDeploymentTargets"]
 
 
+def test_dropped_connections_while_polling_are_retried_and_counted(
+    fake_codedeploy, aws_env, streams
+) -> None:
+    did = fake_codedeploy.add(in_place_frames(["i-1"], ("AfterInstall",)))
+    fake_codedeploy.faults = {"GetDeployment": ["drop", "drop"], "ListDeploymentTargets": ["drop"]}
+    code = run_wait(fake_codedeploy, aws_env, streams, did, "--timeout-seconds", "120")
+    assert code == 0, streams.err
+    result = json.loads(streams.out)
+    assert result["status"] == "Succeeded"
+    assert result["deployments"][0]["api"]["retries"] >= 3
+    assert not any(fake_codedeploy.faults.values())
+
+
 def test_unknown_deployment_is_an_aws_error_naming_it(fake_codedeploy, aws_env, streams) -> None:
     code = run_wait(fake_codedeploy, aws_env, streams, "d-NOPE", "--timeout-seconds", "5")
     assert code == 3

@@ -30,7 +30,14 @@ from ci_deploy.events import (
 from ci_deploy.report import reporter_for
 from ci_deploy.report.console import LiveReporter, format_snapshot, make_reporter
 from ci_deploy.report.text import PlainReporter
-from ci_deploy.result import RegionRun, build_result, console_url, failure_summary, worst_status
+from ci_deploy.result import (
+    RegionError,
+    RegionRun,
+    build_result,
+    console_url,
+    failure_summary,
+    worst_status,
+)
 
 S3_REVISION = {
     "revisionType": "S3",
@@ -206,3 +213,50 @@ def test_live_view_only_on_a_terminal() -> None:
     assert isinstance(make_reporter(log, {}), PlainReporter)
     assert isinstance(reporter_for("plain", tty, {"TERM": "xterm"}), LiveReporter)
     assert isinstance(reporter_for("jenkins", tty, {"TERM": "xterm"}), PlainReporter)
+
+
+def test_live_view_keeps_a_block_per_deployment_of_several_regions() -> None:
+    stream = io.StringIO()
+    live = LiveReporter(stream, width=80)
+    live.event(DeploymentStatusChanged("d-US", "InProgress", region="us-east-1"))
+    live.event(TargetStatusChanged("d-US", "i-1", "InProgress", region="us-east-1"))
+    live.event(DeploymentStatusChanged("d-EU", "InProgress", region="eu-west-1"))
+    live.event(TargetStatusChanged("d-EU", "i-1", "Succeeded", region="eu-west-1"))
+    live.event(LifecycleEventStarted("d-US", "i-1", "Install", region="us-east-1"))
+    final_block = stream.getvalue().rsplit("\x1b[J", 1)[-1]
+    # The same target id in two regions: two rows, each under its own deployment.
+    assert final_block.splitlines() == [
+        "[us-east-1] deployment d-US: InProgress",
+        "  i-1                  InProgress  Install …",
+        "[eu-west-1] deployment d-EU: InProgress",
+        "  i-1                  Succeeded",
+    ]
+
+
+def test_result_keeps_a_region_that_got_no_deployment() -> None:
+    missing = RegionRun(
+        "eu-west-1",
+        None,
+        error=RegionError(
+            "CreateDeployment (eu-west-1): AccessDeniedException: no",
+            "AccessDeniedException",
+            "check the IAM policy",
+        ),
+    )
+    result = build_result(
+        [run("us-east-1", "Succeeded", "d-A"), missing], skipped_regions=["ap-south-1"]
+    )
+    assert result["status"] == "Error"
+    assert result["deployment_id"] == "d-A"
+    assert result["deployment_ids"] == {"us-east-1": "d-A", "eu-west-1": None}
+    assert result["skipped_regions"] == ["ap-south-1"]
+    assert result["deployments"][1]["error"] == {
+        "code": "AccessDeniedException",
+        "message": "CreateDeployment (eu-west-1): AccessDeniedException: no",
+        "hint": "check the IAM policy",
+    }
+    assert failure_summary(result) == [
+        "region eu-west-1: no deployment: CreateDeployment (eu-west-1): AccessDeniedException: no"
+    ]
+    # A region that failed first does not take the top-level fields from one that deployed.
+    assert build_result([missing, run("us-east-1", "Succeeded", "d-A")])["region"] == "us-east-1"

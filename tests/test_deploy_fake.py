@@ -11,7 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
+from botocore.config import Config
+
 from ci_deploy import cli
+from ci_deploy.aws.codedeploy import CodeDeployApi, DeploymentGroup
+from ci_deploy.deploy import Timekeeping, WatchSettings, start_and_follow
+from ci_deploy.events import Notice
 from fake_codedeploy import Frame, instance_target
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -358,3 +364,206 @@ def test_sigterm_during_a_parallel_rollout_stops_every_region(fake_codedeploy, a
     assert stopped == set(fake_codedeploy.deployments)
     result = json.loads(out)
     assert [d["status"] for d in result["deployments"]] == ["Stopped", "Stopped"]
+
+
+def test_serial_rollout_keeps_the_regions_deployed_when_a_later_create_fails(
+    fake_codedeploy, aws_env, streams
+) -> None:
+    fake_codedeploy.next_frames = [quick()]
+    fake_codedeploy.refusals[("CreateDeployment", "eu-west-1")] = (
+        "AccessDeniedException",
+        "User is not authorized to perform: codedeploy:CreateDeployment",
+    )
+    code = deploy(
+        fake_codedeploy,
+        aws_env,
+        streams,
+        *GITHUB,
+        "--region",
+        "us-east-1,eu-west-1,ap-south-1",
+        "--timeout-seconds",
+        "60",
+    )
+    # The worst region decides: an AWS error (3) outranks the success before it.
+    assert code == 3
+    result = json.loads(streams.out)
+    assert result["regions"] == ["us-east-1", "eu-west-1"]
+    assert result["status"] == "Error"
+    first, second = result["deployments"]
+    assert first["status"] == "Succeeded"
+    assert result["deployment_id"] == first["deployment_id"]
+    assert result["deployment_ids"] == {"us-east-1": first["deployment_id"], "eu-west-1": None}
+    assert second["deployment_id"] is None
+    assert second["console_url"] is None
+    assert second["error"]["code"] == "AccessDeniedException"
+    assert "CreateDeployment" in second["error"]["message"]
+    assert "(eu-west-1)" in second["error"]["message"]
+    assert result["skipped_regions"] == ["ap-south-1"]
+    err = streams.err
+    assert "serial rollout stopped at eu-west-1: not deploying to ap-south-1" in err
+    assert "region eu-west-1: no deployment: CreateDeployment" in err
+    assert "ci-deploy: error: CreateDeployment" in err
+    assert "hint: check the IAM policy" in err
+    # us-east-1 created, eu-west-1 refused, ap-south-1 never asked.
+    assert len(fake_codedeploy.calls_of("CreateDeployment")) == 2
+
+
+def test_parallel_rollout_reports_a_region_whose_group_is_missing(
+    fake_codedeploy, aws_env, streams
+) -> None:
+    fake_codedeploy.next_frames = [quick()]
+    fake_codedeploy.refusals[("GetDeploymentGroup", "eu-west-1")] = (
+        "DeploymentGroupDoesNotExistException",
+        "No Deployment Group found for name: prod",
+    )
+    code = deploy(
+        fake_codedeploy,
+        aws_env,
+        streams,
+        *GITHUB,
+        "--region",
+        "us-east-1,eu-west-1",
+        "--rollout",
+        "parallel",
+        "--timeout-seconds",
+        "60",
+    )
+    assert code == 3
+    result = json.loads(streams.out)
+    statuses = {d["region"]: d["status"] for d in result["deployments"]}
+    assert statuses == {"us-east-1": "Succeeded", "eu-west-1": "Error"}
+    assert result["skipped_regions"] == []
+    assert len(fake_codedeploy.calls_of("CreateDeployment")) == 1
+    assert "hint: check --deployment-group, --application and --region" in streams.err
+
+
+def test_one_region_that_fails_before_creating_has_no_result(
+    fake_codedeploy, aws_env, streams
+) -> None:
+    fake_codedeploy.refusals[("CreateDeployment", "us-east-1")] = (
+        "AccessDeniedException",
+        "User is not authorized to perform: codedeploy:CreateDeployment",
+    )
+    code = deploy(fake_codedeploy, aws_env, streams, *GITHUB)
+    assert code == 3
+    assert streams.out == ""
+    assert "ci-deploy: error: CreateDeployment deployment group 'prod'" in streams.err
+
+
+def test_parallel_rollout_labels_each_line_with_its_region(
+    fake_codedeploy, aws_env, streams
+) -> None:
+    fake_codedeploy.next_frames = [quick(), quick()]
+    code = deploy(
+        fake_codedeploy,
+        aws_env,
+        streams,
+        *GITHUB,
+        "--region",
+        "us-east-1,eu-west-1",
+        "--rollout",
+        "parallel",
+        "--timeout-seconds",
+        "60",
+    )
+    assert code == 0, streams.err
+    ids = json.loads(streams.out)["deployment_ids"]
+    lines = streams.err.splitlines()
+    for region, did in ids.items():
+        assert f"[{region}] created deployment {did}" in lines
+        assert f"[{region}] deployment {did}: Succeeded (Succeeded 1)" in lines
+        assert f"  [{region}] i-1: Install started" in lines
+        assert f"  [{region}] i-1: Install Succeeded in 1.5s" in lines
+    # Every progress line names its region.
+    progress = [line for line in lines if "i-1" in line or "deployment d-" in line]
+    assert progress and all(line.lstrip().startswith("[") for line in progress)
+
+
+def test_one_region_lines_carry_no_label(fake_codedeploy, aws_env, streams) -> None:
+    fake_codedeploy.next_frames = [quick()]
+    assert deploy(fake_codedeploy, aws_env, streams, *GITHUB, "--timeout-seconds", "60") == 0
+    assert "  i-1: Install started" in streams.err.splitlines()
+    assert "[us-east-1]" not in streams.err
+
+
+def one_attempt_api(fake) -> CodeDeployApi:
+    """The API over a client that does not retry, so one injected fault reaches the core."""
+    client = boto3.client(
+        "codedeploy",
+        endpoint_url=fake.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+    return CodeDeployApi(client, "us-east-1")
+
+
+class VirtualTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+GITHUB_PARAMS = {
+    "applicationName": "web",
+    "deploymentGroupName": "prod",
+    "revision": {
+        "revisionType": "GitHub",
+        "gitHubLocation": {"repository": "octo/web", "commitId": "a" * 40},
+    },
+}
+
+
+def test_no_wait_survives_a_failed_look_at_the_deployment_it_created(fake_codedeploy) -> None:
+    fake_codedeploy.faults = {"GetDeployment": ["503"]}
+    events: list[object] = []
+    time_ = VirtualTime()
+    run, verdict = start_and_follow(
+        one_attempt_api(fake_codedeploy),
+        GITHUB_PARAMS,
+        DeploymentGroup("web", "prod", "Server"),
+        wait_for_active=True,
+        settings=WatchSettings(wait=False),
+        sink=events.append,
+        time_=Timekeeping(clock=time_.clock, sleep=time_.sleep),
+    )
+    assert verdict is None
+    assert run.deployment is not None
+    (created,) = fake_codedeploy.deployments
+    assert (run.deployment.deployment_id, run.deployment.status) == (created, "Created")
+    assert run.revision == GITHUB_PARAMS["revision"]
+    warnings = [e.message for e in events if isinstance(e, Notice) and e.level == "warning"]
+    assert warnings == [
+        f"cannot read deployment {created} yet: GetDeployment deployment {created} (us-east-1): "
+        "InternalFailure: service unavailable"
+    ]
+
+
+def test_waiting_for_the_active_deployment_outlasts_a_failed_listing(fake_codedeploy) -> None:
+    active = fake_codedeploy.add(quick(), deployment_id="d-ACTIVE0003")
+    fake_codedeploy.faults = {"ListDeployments": ["503"]}
+    events: list[object] = []
+    time_ = VirtualTime()
+    run, _ = start_and_follow(
+        one_attempt_api(fake_codedeploy),
+        GITHUB_PARAMS,
+        DeploymentGroup("web", "prod", "Server"),
+        wait_for_active=True,
+        settings=WatchSettings(wait=False),
+        sink=events.append,
+        time_=Timekeeping(clock=time_.clock, sleep=time_.sleep),
+    )
+    messages = [e.message for e in events if isinstance(e, Notice)]
+    assert messages[0].startswith("cannot list the active deployments yet: ListDeployments")
+    assert f"deployment {active} ended: starting ours" in messages
+    assert run.deployment is not None and run.deployment.deployment_id != active
+    assert len(fake_codedeploy.calls_of("ListDeployments")) == 2
+    assert 2.0 in time_.sleeps

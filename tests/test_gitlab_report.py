@@ -194,3 +194,20 @@ def test_section_names_keep_to_the_characters_gitlab_accepts() -> None:
     assert section_name("ci_deploy", "d-ABC", "arn:aws:ecs:us-east-1:1:service/web", "3") == (
         "ci_deploy_d-abc_arn-aws-ecs-us-east-1-1-service-web_3"
     )
+
+
+def test_sections_of_regions_deployed_at_once_name_their_region() -> None:
+    out = io.StringIO()
+    reporter = GitlabReporter(out, None, clock=Clock(1_700_000_000.0))
+    for region, did in (("us-east-1", "d-US"), ("eu-west-1", "d-EU")):
+        reporter.event(TargetStatusChanged(did, "i-1", "InProgress", region=region))
+        reporter.event(LifecycleEventStarted(did, "i-1", "Install", region=region))
+    for region, did in (("us-east-1", "d-US"), ("eu-west-1", "d-EU")):
+        reporter.event(TargetStatusChanged(did, "i-1", "Succeeded", region=region))
+        reporter.event(LifecycleEventEnded(did, "i-1", "Install", "Succeeded", 1.0, region=region))
+    reporter.finish({"deployment_id": "d-US", "status": "Succeeded"})
+    text = out.getvalue()
+    assert f"\r{ESC}[0K[us-east-1] i-1: Succeeded (1 lifecycle event)\n" in text
+    assert f"\r{ESC}[0K[eu-west-1] i-1: Succeeded (1 lifecycle event)\n" in text
+    assert "  [eu-west-1] i-1: Install started\n" in text
+    assert "  [us-east-1] i-1: Install Succeeded in 1.0s\n" in text

@@ -370,3 +370,55 @@ def test_a_pushed_revision_has_its_own_summary_and_outputs(tmp_path: Path) -> No
     assert "deployment-id<<ghadelimiter_tok0\n\nghadelimiter_tok0\n" in outputs
     assert "deployment-ids<<ghadelimiter_tok1\n{}\nghadelimiter_tok1\n" in outputs
     assert f"bundle-sha256<<ghadelimiter_tok5\n{'b' * 64}\nghadelimiter_tok5\n" in outputs
+
+
+def test_regions_deployed_at_once_are_named_in_groups_and_lines(tmp_path: Path) -> None:
+    rep, stream = reporter(tmp_path)
+    rep.event(DeploymentStatusChanged("d-US", "InProgress", region="us-east-1"))
+    rep.event(TargetStatusChanged("d-US", "i-1", "InProgress", region="us-east-1"))
+    rep.event(DeploymentStatusChanged("d-EU", "InProgress", region="eu-west-1"))
+    diag = Diagnostics("ScriptFailed", "scripts/validate.sh", "exit code 3", "")
+    rep.event(
+        LifecycleEventEnded("d-EU", "i-1", "ValidateService", "Failed", 0.4, diag, "eu-west-1")
+    )
+    lines = stream.getvalue().splitlines()
+    assert lines[1:] == [
+        "::group::CodeDeploy deployment d-US (us-east-1)",
+        "[us-east-1] deployment d-US: InProgress",
+        "  [us-east-1] i-1: InProgress",
+        "::endgroup::",
+        "::group::CodeDeploy deployment d-EU (eu-west-1)",
+        "[eu-west-1] deployment d-EU: InProgress",
+        "  [eu-west-1] i-1: ValidateService Failed in 0.4s",
+        "    ScriptFailed scripts/validate.sh: exit code 3",
+        "::error title=CodeDeploy ValidateService failed::"
+        "ScriptFailed scripts/validate.sh on i-1: exit code 3",
+    ]
+
+
+def test_summary_names_a_region_that_got_no_deployment() -> None:
+    base = result()
+    missing = {
+        "region": "eu-west-1",
+        "deployment_id": None,
+        "status": "Error",
+        "console_url": None,
+        "overview": {},
+        "targets": [],
+        "error": {
+            "code": "AccessDeniedException",
+            "message": "CreateDeployment (eu-west-1): AccessDeniedException: not authorized",
+            "hint": None,
+        },
+    }
+    summary = summary_markdown(
+        {**base, "status": "Error", "deployments": [base["deployments"][0], missing]}  # type: ignore[index]
+    )
+    assert summary.startswith("## ❌ CodeDeploy web / prod: Error\n")
+    assert "| Deployment | no deployment in eu-west-1: ❌ Error |" in summary
+    assert "### eu-west-1: no deployment" in summary
+    assert (
+        "Not deployed: CreateDeployment (eu-west-1): AccessDeniedException: not authorized"
+        in summary
+    )
+    assert "`None`" not in summary

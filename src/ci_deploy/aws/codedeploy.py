@@ -226,12 +226,11 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 
 def _is_transient(error: Exception) -> bool:
-    if isinstance(
-        error,
-        botocore.exceptions.ConnectionError
-        | botocore.exceptions.ReadTimeoutError
-        | botocore.exceptions.ConnectTimeoutError,
-    ):
+    # Network failures: no connection (ConnectionError, its timeouts and TLS failures) or one
+    # dropped, reset or timed out while the answer was read (HTTPClientError:
+    # ConnectionClosedError, ReadTimeoutError...). The SDK's standard retries treat both kinds
+    # as transient too.
+    if isinstance(error, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
         return True
     if isinstance(error, botocore.exceptions.ClientError):
         code = str(error.response.get("Error", {}).get("Code") or "")

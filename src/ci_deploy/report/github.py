@@ -156,6 +156,7 @@ def describe_revision(revision: Mapping[str, Any] | None) -> str | None:
 _STATUS_ICONS = {
     "Succeeded": "✅",
     "Failed": "❌",
+    "Error": "❌",
     "Stopped": "⛔",
     "Skipped": "⏭️",
     "InProgress": "⏳",
@@ -270,6 +271,12 @@ def _failure_section(failures: list[tuple[str, Mapping[str, Any]]]) -> list[str]
     return lines
 
 
+def _ident(deployment: Mapping[str, Any]) -> str:
+    """The deployment id as code, or "no deployment" for a region that never got one."""
+    ident = deployment.get("deployment_id")
+    return md_code(str(ident)) if ident else "no deployment"
+
+
 def summary_markdown(result: Mapping[str, Any]) -> str:
     """The job summary of one ci-deploy run: verdict, facts, targets and lifecycle events,
     the failure's script and log tail, and the console link."""
@@ -290,7 +297,7 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
 
     facts: list[tuple[str, str]] = []
     for deployment in deployments:
-        ident = md_code(str(deployment.get("deployment_id")))
+        ident = _ident(deployment)
         url = deployment.get("console_url")
         link = f"[{ident}]({url})" if url else ident
         region = deployment.get("region") or result.get("region")
@@ -326,7 +333,10 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
         targets = [t for t in deployment.get("targets") or [] if isinstance(t, Mapping)]
         if len(deployments) > 1:
             region = md_cell(deployment.get("region") or "")
-            lines += [f"### {region}: {md_code(str(deployment.get('deployment_id')))}", ""]
+            lines += [f"### {region}: {_ident(deployment)}", ""]
+        if not deployment.get("deployment_id") and isinstance(deployment.get("error"), Mapping):
+            # A region whose push or CreateDeployment failed: its error is all there is.
+            lines += ["Not deployed: " + md_cell(deployment["error"].get("message") or ""), ""]
         overview = deployment.get("overview") or {}
         counts = [f"{name} {count}" for name, count in overview.items() if count]
         if counts:
