@@ -6,6 +6,9 @@
 - ``engine x50, serial``: the same 50 installs with the local engine called directly, one after
   another (what the emulator's scheduling and API add or save);
 - ``emulator, 1 instance``: the same deployment to a one-instance group (the fixed cost);
+- ``emulator, blue/green 50+50``: a second blue/green deployment to a 50-instance group: 50
+  replacement instances install the revision, then the 50 originals run the previous revision's
+  BeforeBlockTraffic hook for real (no install there);
 - idle CPU: a ``ci-deploy emulator`` process's CPU time over a few idle seconds, next to the
   same measure for a process that only sleeps.
 
@@ -22,6 +25,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -37,6 +41,8 @@ files:
     destination: /srv/site
 hooks:
   AfterInstall:
+    - location: hooks/after.sh
+  BeforeBlockTraffic:
     - location: hooks/after.sh
 """
 IDLE_SECONDS = 5.0
@@ -56,7 +62,8 @@ def small_revision() -> bytes:
     return buffer.getvalue()
 
 
-def emulator_deployment(instances: int, bundle: bytes) -> float:
+def emulator_deployment(instances: int, bundle: bytes, *, blue_green: bool = False) -> float:
+    """Seconds from CreateDeployment to Succeeded (blue/green: of the group's second one)."""
     with (
         tempfile.TemporaryDirectory() as state,
         start(state_dir=Path(state), hook_env=dict(os.environ)) as running,
@@ -80,30 +87,40 @@ def emulator_deployment(instances: int, bundle: bytes) -> float:
             ec2TagFilters=[
                 {"Key": "ci-deploy:instances", "Value": str(instances), "Type": "KEY_AND_VALUE"}
             ],
+            **(
+                {
+                    "deploymentStyle": {
+                        "deploymentType": "BLUE_GREEN",
+                        "deploymentOption": "WITH_TRAFFIC_CONTROL",
+                    },
+                    "loadBalancerInfo": {"targetGroupInfoList": [{"name": "bench"}]},
+                }
+                if blue_green
+                else {}
+            ),
         )
+        revision = {
+            "revisionType": "S3",
+            "s3Location": {"bucket": "bench", "key": "site.zip", "bundleType": "zip", "eTag": etag},
+        }
+        if blue_green:  # the originals of a first deployment have nothing to block
+            deploy_and_wait(cd, revision, instances * 2)
         started = time.perf_counter()
-        deployment_id = cd.create_deployment(
-            applicationName="bench",
-            deploymentGroupName="fleet",
-            revision={
-                "revisionType": "S3",
-                "s3Location": {
-                    "bucket": "bench",
-                    "key": "site.zip",
-                    "bundleType": "zip",
-                    "eTag": etag,
-                },
-            },
-        )["deploymentId"]
-        while True:
-            info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-            if info["status"] in ("Succeeded", "Failed", "Stopped"):
-                break
-            time.sleep(0.02)
-        elapsed = time.perf_counter() - started
-        if info["status"] != "Succeeded" or info["deploymentOverview"]["Succeeded"] != instances:
-            raise SystemExit(f"benchmark deployment did not succeed: {info}")
-        return elapsed
+        deploy_and_wait(cd, revision, instances * 2 if blue_green else instances)
+        return time.perf_counter() - started
+
+
+def deploy_and_wait(cd: Any, revision: dict[str, Any], succeeded: int) -> None:
+    deployment_id = cd.create_deployment(
+        applicationName="bench", deploymentGroupName="fleet", revision=revision
+    )["deploymentId"]
+    while True:
+        info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        if info["status"] in ("Succeeded", "Failed", "Stopped"):
+            break
+        time.sleep(0.02)
+    if info["status"] != "Succeeded" or info["deploymentOverview"]["Succeeded"] != succeeded:
+        raise SystemExit(f"benchmark deployment did not succeed: {info}")
 
 
 def engine_serial(instances: int, bundle: bytes) -> float:
@@ -162,10 +179,12 @@ def main() -> None:
     fleet = emulator_deployment(50, bundle)
     serial = engine_serial(50, bundle)
     single = emulator_deployment(1, bundle)
+    blue_green = emulator_deployment(50, bundle, blue_green=True)
     print(f"{'':28} {'wall s':>8} {'ratio':>8}")
     print(f"{'emulator, 50 instances':28} {fleet:8.2f} {1.0:8.2f}   (target < 10 s)")
     print(f"{'engine x50, serial':28} {serial:8.2f} {serial / fleet:8.2f}")
     print(f"{'emulator, 1 instance':28} {single:8.2f} {single / fleet:8.2f}")
+    print(f"{'emulator, blue/green 50+50':28} {blue_green:8.2f} {blue_green / fleet:8.2f}")
     emulator_cpu = idle_cpu(
         [sys.executable, "-m", "ci_deploy", "emulator", "--port", "0"], "endpoint_url"
     )
