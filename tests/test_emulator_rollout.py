@@ -761,13 +761,7 @@ def test_termination_wait_keeps_the_deployment_in_progress_until_continued(
         },
     )
     deployment_id = deploy(emulator_clients, unique_name, traffic_revision("v1", tmp_path / "l"))
-    deadline = time.monotonic() + 30
-    while True:
-        info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-        if info["instanceTerminationWaitTimeStarted"] or info["status"] in DONE:
-            break
-        assert time.monotonic() < deadline, "the termination wait never started"
-        time.sleep(0.05)
+    info = in_termination_wait(cd, deployment_id)
     assert info["status"] == "InProgress"
     assert info["deploymentOverview"]["Succeeded"] == 2  # replacement and original are done
     with pytest.raises(ClientError) as raised:
@@ -780,6 +774,38 @@ def test_termination_wait_keeps_the_deployment_in_progress_until_continued(
     with pytest.raises(ClientError) as raised:
         cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="TERMINATION_WAIT")
     assert raised.value.response["Error"]["Code"] == "DeploymentAlreadyCompletedException"
+
+
+def in_termination_wait(cd: Any, deployment_id: str) -> dict[str, Any]:
+    """GetDeployment (bounded poll) once the originals' termination wait has started."""
+    deadline = time.monotonic() + 30
+    while True:
+        info: dict[str, Any] = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        if info["instanceTerminationWaitTimeStarted"] or info["status"] in DONE:
+            return info
+        assert time.monotonic() < deadline, "the termination wait never started"
+        time.sleep(0.05)
+
+
+def test_stop_during_the_termination_wait_stops_the_deployment(
+    emulator_clients: Any, unique_name: str, tmp_path: Path
+) -> None:
+    cd = emulator_clients.codedeploy
+    blue_green_group(
+        emulator_clients,
+        unique_name,
+        1,
+        terminateBlueInstancesOnDeploymentSuccess={
+            "action": "TERMINATE",
+            "terminationWaitTimeInMinutes": 30,
+        },
+    )
+    deployment_id = deploy(emulator_clients, unique_name, traffic_revision("v1", tmp_path / "l"))
+    assert in_termination_wait(cd, deployment_id)["status"] == "InProgress"
+    cd.stop_deployment(deploymentId=deployment_id)
+    stopped = emulator_clients.wait_for(deployment_id, DONE)
+    assert stopped["status"] == "Stopped"
+    assert stopped["errorInformation"]["code"] == "MANUAL_STOP"
 
 
 def test_update_outdated_instances_only_skips_instances_already_on_the_revision(
