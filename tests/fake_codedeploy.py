@@ -10,6 +10,8 @@ instead (``seconds_per_frame``), for latency measurements. The last frame stays.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -67,16 +69,19 @@ def instance_target(
         if status == "Failed" and diagnostics is not None:
             event["diagnostics"] = dict(diagnostics)
         lifecycle.append(event)
-    statuses = [status for _, status in events]
-    if "Failed" in statuses:
-        overall = "Failed"
-    elif all(s in ("Succeeded", "Skipped") for s in statuses):
-        overall = "Succeeded"
-    elif all(s == "Pending" for s in statuses):
-        overall = "Pending"
-    else:
-        overall = "InProgress"
+    overall = target_status([status for _, status in events])
     return {"targetId": target_id, "status": overall, "lifecycleEvents": lifecycle}
+
+
+def target_status(event_statuses: Sequence[str]) -> str:
+    """A target's status from its lifecycle events' (as CodeDeploy reports them)."""
+    if "Failed" in event_statuses:
+        return "Failed"
+    if all(s in ("Succeeded", "Skipped") for s in event_statuses):
+        return "Succeeded"
+    if all(s == "Pending" for s in event_statuses):
+        return "Pending"
+    return "InProgress"
 
 
 def in_place_frames(
@@ -263,6 +268,45 @@ class FakeCodeDeploy:
                 did, application, group, frames, advance, seconds_per_frame, self.clock
             )
             return did
+
+    def client(self, *, attempts: int = 1) -> Any:
+        """A boto3 CodeDeploy client of this endpoint making ``attempts`` tries per call, so an
+        injected fault reaches the caller instead of the SDK's retries."""
+        import boto3  # noqa: PLC0415 - the scripted server itself needs no SDK
+        from botocore.config import Config  # noqa: PLC0415
+
+        return boto3.client(
+            "codedeploy",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="fake",
+            aws_secret_access_key="fake",
+            config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}),
+        )
+
+    def cancel_when_polled(
+        self, argv: Sequence[str], env: Mapping[str, str], *, polls: int = 1
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` (a ci-deploy command against this endpoint) and send it SIGTERM, as a
+        cancelled CI job does, once it has fetched targets ``polls`` times."""
+        process = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while len(self.calls_of("BatchGetDeploymentTargets")) < polls:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError(f"{argv[1]} never polled its targets {polls} time(s)")
+                time.sleep(0.05)
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        return subprocess.CompletedProcess(list(argv), process.returncode, out, err)
 
     def calls_of(self, operation: str) -> list[dict[str, Any]]:
         with self.lock:

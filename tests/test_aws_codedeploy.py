@@ -216,17 +216,7 @@ def test_batch_get_deployments_25_at_a_time(stubbed) -> None:
 def test_a_dropped_connection_is_transient(fake_codedeploy) -> None:
     """A connection closed without an answer (what a reset or a proxy cut looks like) is a
     network error the watcher retries, not a failure of the deployment's watch."""
-    from botocore.config import Config  # noqa: PLC0415 - only this test needs one attempt
-
-    client = boto3.client(
-        "codedeploy",
-        endpoint_url=fake_codedeploy.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
-    api = CodeDeployApi(client, "us-east-1")
+    api = CodeDeployApi(fake_codedeploy.client(attempts=1), "us-east-1")
     did = fake_codedeploy.add([Frame("InProgress")])
     fake_codedeploy.faults = {"GetDeployment": ["drop"]}
     with pytest.raises(TransientAwsError, match=f"GetDeployment deployment {did} \\(us-east-1\\)"):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -202,13 +199,6 @@ def test_bad_on_ready_names_the_input(aws_env, streams) -> None:
     assert "input on_ready: expected one of continue, wait, succeed, got 'later'" in streams.err
 
 
-def _wait_for(predicate, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("rollback", [True, False])
 def test_sigterm_stops_the_deployment_and_exits_130(
     fake_codedeploy, aws_env, rollback: bool
@@ -216,26 +206,16 @@ def test_sigterm_stops_the_deployment_and_exits_130(
     running = {"i-1": instance_target("i-1", [("Install", "InProgress")])}
     did = fake_codedeploy.add([Frame("InProgress", running)])
     flag = "--rollback-on-cancel" if rollback else "--no-rollback-on-cancel"
-    process = subprocess.Popen(
-        [CI_DEPLOY, "wait", did, "--endpoint-url", fake_codedeploy.endpoint_url, flag],
-        env=aws_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    done = fake_codedeploy.cancel_when_polled(
+        [CI_DEPLOY, "wait", did, "--endpoint-url", fake_codedeploy.endpoint_url, flag], aws_env
     )
-    try:
-        _wait_for(lambda: len(fake_codedeploy.calls_of("BatchGetDeploymentTargets")) >= 1, 30)
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 130, err
+    assert done.returncode == 130, done.stderr
     assert fake_codedeploy.calls_of("StopDeployment") == [
         {"deploymentId": did, "autoRollbackEnabled": rollback}
     ]
-    assert f"cancelled: stopping deployment {did}" in err
-    assert f"ci-deploy: error: cancelled while deployment {did} was Stopped" in err
-    result = json.loads(out)
+    assert f"cancelled: stopping deployment {did}" in done.stderr
+    assert f"ci-deploy: error: cancelled while deployment {did} was Stopped" in done.stderr
+    result = json.loads(done.stdout)
     assert result["status"] == "Stopped"
     assert result["rollback_deployment_id"] == ("d-ROLLBACK01" if rollback else None)
 
@@ -243,26 +223,8 @@ def test_sigterm_stops_the_deployment_and_exits_130(
 def test_sigterm_with_no_stop_on_cancel_leaves_it_running(fake_codedeploy, aws_env) -> None:
     running = {"i-1": instance_target("i-1", [("Install", "InProgress")])}
     did = fake_codedeploy.add([Frame("InProgress", running)])
-    process = subprocess.Popen(
-        [
-            CI_DEPLOY,
-            "wait",
-            did,
-            "--endpoint-url",
-            fake_codedeploy.endpoint_url,
-            "--no-stop-on-cancel",
-        ],
-        env=aws_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_for(lambda: len(fake_codedeploy.calls_of("BatchGetDeploymentTargets")) >= 1, 30)
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 130
+    argv = [CI_DEPLOY, "wait", did, "--endpoint-url", fake_codedeploy.endpoint_url]
+    done = fake_codedeploy.cancel_when_polled([*argv, "--no-stop-on-cancel"], aws_env)
+    assert done.returncode == 130
     assert not fake_codedeploy.calls_of("StopDeployment")
-    assert "left running (--no-stop-on-cancel)" in err
+    assert "left running (--no-stop-on-cancel)" in done.stderr

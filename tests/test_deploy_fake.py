@@ -5,14 +5,8 @@ ECS group. GitHub and AppSpecContent revisions need no S3."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
-
-import boto3
-from botocore.config import Config
 
 from ci_deploy import cli
 from ci_deploy.aws.codedeploy import CodeDeployApi, DeploymentGroup
@@ -49,6 +43,13 @@ def deploy(fake, env, streams, *args: str) -> int:
         *args,
     ]
     return cli.run(argv, env, streams)
+
+
+def deploy_to(fake, env, streams, regions: str, *args: str) -> int:
+    """A GitHub revision to several regions, each watched for at most a minute."""
+    return deploy(
+        fake, env, streams, *GITHUB, "--region", regions, "--timeout-seconds", "60", *args
+    )
 
 
 def test_waits_for_the_active_deployment_then_starts(fake_codedeploy, aws_env, streams) -> None:
@@ -329,15 +330,10 @@ def test_target_instances_parse_strictly(fake_codedeploy, aws_env, streams) -> N
 def test_sigterm_during_a_parallel_rollout_stops_every_region(fake_codedeploy, aws_env) -> None:
     running = {"i-1": instance_target("i-1", [("Install", "InProgress")])}
     fake_codedeploy.next_frames = [[Frame("InProgress", running)], [Frame("InProgress", running)]]
-    process = subprocess.Popen(
+    argv = [CI_DEPLOY, "deploy", *GITHUB, "--application", "web", "--deployment-group", "prod"]
+    done = fake_codedeploy.cancel_when_polled(
         [
-            CI_DEPLOY,
-            "deploy",
-            *GITHUB,
-            "--application",
-            "web",
-            "--deployment-group",
-            "prod",
+            *argv,
             "--endpoint-url",
             fake_codedeploy.endpoint_url,
             "--region",
@@ -345,24 +341,13 @@ def test_sigterm_during_a_parallel_rollout_stops_every_region(fake_codedeploy, a
             "--rollout",
             "parallel",
         ],
-        env=aws_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        aws_env,
+        polls=2,
     )
-    try:
-        deadline = time.monotonic() + 30
-        while len(fake_codedeploy.calls_of("BatchGetDeploymentTargets")) < 2:
-            assert time.monotonic() < deadline, "both regions never polled"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 130, err
+    assert done.returncode == 130, done.stderr
     stopped = {body["deploymentId"] for body in fake_codedeploy.calls_of("StopDeployment")}
     assert stopped == set(fake_codedeploy.deployments)
-    result = json.loads(out)
+    result = json.loads(done.stdout)
     assert [d["status"] for d in result["deployments"]] == ["Stopped", "Stopped"]
 
 
@@ -374,16 +359,7 @@ def test_serial_rollout_keeps_the_regions_deployed_when_a_later_create_fails(
         "AccessDeniedException",
         "User is not authorized to perform: codedeploy:CreateDeployment",
     )
-    code = deploy(
-        fake_codedeploy,
-        aws_env,
-        streams,
-        *GITHUB,
-        "--region",
-        "us-east-1,eu-west-1,ap-south-1",
-        "--timeout-seconds",
-        "60",
-    )
+    code = deploy_to(fake_codedeploy, aws_env, streams, "us-east-1,eu-west-1,ap-south-1")
     # The worst region decides: an AWS error (3) outranks the success before it.
     assert code == 3
     result = json.loads(streams.out)
@@ -416,17 +392,8 @@ def test_parallel_rollout_reports_a_region_whose_group_is_missing(
         "DeploymentGroupDoesNotExistException",
         "No Deployment Group found for name: prod",
     )
-    code = deploy(
-        fake_codedeploy,
-        aws_env,
-        streams,
-        *GITHUB,
-        "--region",
-        "us-east-1,eu-west-1",
-        "--rollout",
-        "parallel",
-        "--timeout-seconds",
-        "60",
+    code = deploy_to(
+        fake_codedeploy, aws_env, streams, "us-east-1,eu-west-1", "--rollout", "parallel"
     )
     assert code == 3
     result = json.loads(streams.out)
@@ -454,17 +421,8 @@ def test_parallel_rollout_labels_each_line_with_its_region(
     fake_codedeploy, aws_env, streams
 ) -> None:
     fake_codedeploy.next_frames = [quick(), quick()]
-    code = deploy(
-        fake_codedeploy,
-        aws_env,
-        streams,
-        *GITHUB,
-        "--region",
-        "us-east-1,eu-west-1",
-        "--rollout",
-        "parallel",
-        "--timeout-seconds",
-        "60",
+    code = deploy_to(
+        fake_codedeploy, aws_env, streams, "us-east-1,eu-west-1", "--rollout", "parallel"
     )
     assert code == 0, streams.err
     ids = json.loads(streams.out)["deployment_ids"]
@@ -488,15 +446,7 @@ def test_one_region_lines_carry_no_label(fake_codedeploy, aws_env, streams) -> N
 
 def one_attempt_api(fake) -> CodeDeployApi:
     """The API over a client that does not retry, so one injected fault reaches the core."""
-    client = boto3.client(
-        "codedeploy",
-        endpoint_url=fake.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
-    return CodeDeployApi(client, "us-east-1")
+    return CodeDeployApi(fake.client(attempts=1), "us-east-1")
 
 
 class VirtualTime:

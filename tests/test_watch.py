@@ -35,6 +35,7 @@ from ci_deploy.watch import (
     default_timeout_seconds,
     verdict_of,
 )
+from fake_codedeploy import target_status
 
 
 class FakeClock:
@@ -76,16 +77,7 @@ def target(tid: str, *events: tuple[str, str], diag: Diagnostics | None = None) 
                 diag if status == "Failed" else None,
             )
         )
-    statuses = [s for _, s in events]
-    if "Failed" in statuses:
-        overall = "Failed"
-    elif all(s in ("Succeeded", "Skipped") for s in statuses):
-        overall = "Succeeded"
-    elif all(s == "Pending" for s in statuses):
-        overall = "Pending"
-    else:
-        overall = "InProgress"
-    return Target(tid, overall, tuple(lifecycle))
+    return Target(tid, target_status([s for _, s in events]), tuple(lifecycle))
 
 
 class ScriptedApi:

@@ -433,6 +433,17 @@ class _Rollout:
         self.verdicts[run.region] = verdict
         return verdict in ("succeeded", "ready", None)
 
+    def outcome(self, options: DeploymentOptions, total_seconds: float) -> Outcome:
+        return Outcome(
+            runs=self.runs,
+            verdicts=self.verdicts,
+            application=options.application,
+            deployment_group=options.deployment_group,
+            total_seconds=total_seconds,
+            errors=self.errors,
+            skipped=self.skipped,
+        )
+
 
 def run_regions(
     regions: Sequence[str | None],
@@ -615,15 +626,7 @@ def deploy(
             return replace(run, bundle_sha256=pushed.bundle_sha256), verdict
 
         done = run_regions(regions, one_region, rollout=request.rollout, sink=sink, cancel=cancel)
-    return Outcome(
-        runs=done.runs,
-        verdicts=done.verdicts,
-        application=options.application,
-        deployment_group=options.deployment_group,
-        total_seconds=time_.clock() - started,
-        errors=done.errors,
-        skipped=done.skipped,
-    )
+    return done.outcome(options, time_.clock() - started)
 
 
 def _in_region(s3_location: str | None, region: str) -> str | None:
@@ -724,12 +727,4 @@ def rollback(
         )
 
     done = run_regions(regions, one_region, rollout="serial", sink=sink)
-    return Outcome(
-        runs=done.runs,
-        verdicts=done.verdicts,
-        application=target.application,
-        deployment_group=target.deployment_group,
-        total_seconds=time_.clock() - started,
-        errors=done.errors,
-        skipped=done.skipped,
-    )
+    return done.outcome(target, time_.clock() - started)
