@@ -20,15 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TARGET_PREFIX = "CodeDeploy_20141006."
-SERVER_EVENTS = (
-    "ApplicationStop",
-    "DownloadBundle",
-    "BeforeInstall",
-    "Install",
-    "AfterInstall",
-    "ApplicationStart",
-    "ValidateService",
-)
 
 
 @dataclass
@@ -82,6 +73,30 @@ def target_status(event_statuses: Sequence[str]) -> str:
     if all(s == "Pending" for s in event_statuses):
         return "Pending"
     return "InProgress"
+
+
+def blue_green_group(
+    compute_platform: str, *, ready_wait_minutes: int, termination_wait_minutes: int
+) -> dict[str, Any]:
+    """GetDeploymentGroup's ``deploymentGroupInfo`` fields of a blue/green group whose Ready
+    wait stops the deployment when it runs out."""
+    return {
+        "computePlatform": compute_platform,
+        "deploymentStyle": {
+            "deploymentType": "BLUE_GREEN",
+            "deploymentOption": "WITH_TRAFFIC_CONTROL",
+        },
+        "blueGreenDeploymentConfiguration": {
+            "deploymentReadyOption": {
+                "actionOnTimeout": "STOP_DEPLOYMENT",
+                "waitTimeInMinutes": ready_wait_minutes,
+            },
+            "terminateBlueInstancesOnDeploymentSuccess": {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": termination_wait_minutes,
+            },
+        },
+    }
 
 
 def in_place_frames(

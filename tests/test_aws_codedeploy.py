@@ -15,7 +15,7 @@ from ci_deploy.aws.codedeploy import (
     parse_deployment,
 )
 from ci_deploy.errors import AwsError
-from fake_codedeploy import Frame
+from fake_codedeploy import Frame, blue_green_group
 
 
 @pytest.fixture
@@ -152,21 +152,7 @@ def test_deployment_group_wait_times(stubbed) -> None:
             "deploymentGroupInfo": {
                 "applicationName": "web",
                 "deploymentGroupName": "prod",
-                "computePlatform": "ECS",
-                "deploymentStyle": {
-                    "deploymentType": "BLUE_GREEN",
-                    "deploymentOption": "WITH_TRAFFIC_CONTROL",
-                },
-                "blueGreenDeploymentConfiguration": {
-                    "deploymentReadyOption": {
-                        "actionOnTimeout": "STOP_DEPLOYMENT",
-                        "waitTimeInMinutes": 45,
-                    },
-                    "terminateBlueInstancesOnDeploymentSuccess": {
-                        "action": "TERMINATE",
-                        "terminationWaitTimeInMinutes": 15,
-                    },
-                },
+                **blue_green_group("ECS", ready_wait_minutes=45, termination_wait_minutes=15),
             }
         },
         {"applicationName": "web", "deploymentGroupName": "prod"},

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from ci_deploy import cli
-from fake_codedeploy import FakeCodeDeploy, Frame, in_place_frames, instance_target
+from fake_codedeploy import (
+    FakeCodeDeploy,
+    Frame,
+    blue_green_group,
+    in_place_frames,
+    instance_target,
+)
 
 CI_DEPLOY = str(Path(sys.executable).with_name("ci-deploy"))
 
@@ -95,23 +101,9 @@ def test_wait_stopped_exits_1(fake_codedeploy, aws_env, streams) -> None:
 
 
 def test_wait_ready_with_continue(fake_codedeploy, aws_env, streams) -> None:
-    fake_codedeploy.group_info = {
-        "computePlatform": "Server",
-        "deploymentStyle": {
-            "deploymentType": "BLUE_GREEN",
-            "deploymentOption": "WITH_TRAFFIC_CONTROL",
-        },
-        "blueGreenDeploymentConfiguration": {
-            "deploymentReadyOption": {
-                "actionOnTimeout": "STOP_DEPLOYMENT",
-                "waitTimeInMinutes": 30,
-            },
-            "terminateBlueInstancesOnDeploymentSuccess": {
-                "action": "TERMINATE",
-                "terminationWaitTimeInMinutes": 5,
-            },
-        },
-    }
+    fake_codedeploy.group_info = blue_green_group(
+        "Server", ready_wait_minutes=30, termination_wait_minutes=5
+    )
     green = {"i-9": instance_target("i-9", [("Install", "Succeeded")])}
     did = fake_codedeploy.add(
         [

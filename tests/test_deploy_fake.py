@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci_deploy import cli
 from ci_deploy.aws.codedeploy import CodeDeployApi, DeploymentGroup
 from ci_deploy.deploy import Timekeeping, WatchSettings, start_and_follow
-from ci_deploy.events import Notice
+from ci_deploy.events import Event, Notice
+from ci_deploy.result import RegionRun
 from fake_codedeploy import Frame, instance_target
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -444,24 +446,6 @@ def test_one_region_lines_carry_no_label(fake_codedeploy, aws_env, streams) -> N
     assert "[us-east-1]" not in streams.err
 
 
-def one_attempt_api(fake) -> CodeDeployApi:
-    """The API over a client that does not retry, so one injected fault reaches the core."""
-    return CodeDeployApi(fake.client(attempts=1), "us-east-1")
-
-
-class VirtualTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 GITHUB_PARAMS = {
     "applicationName": "web",
     "deploymentGroupName": "prod",
@@ -472,26 +456,47 @@ GITHUB_PARAMS = {
 }
 
 
-def test_no_wait_survives_a_failed_look_at_the_deployment_it_created(fake_codedeploy) -> None:
-    fake_codedeploy.faults = {"GetDeployment": ["503"]}
-    events: list[object] = []
-    time_ = VirtualTime()
+@dataclass
+class Started:
+    run: RegionRun
+    events: list[Event] = field(default_factory=list)
+    sleeps: list[float] = field(default_factory=list)
+
+    def notices(self, level: str | None = None) -> list[str]:
+        return [
+            e.message
+            for e in self.events
+            if isinstance(e, Notice) and (level is None or e.level == level)
+        ]
+
+
+def start_without_waiting(fake) -> Started:
+    """start_and_follow with --no-wait, over a client that does not retry (so one injected
+    fault reaches the core) and with virtual time."""
+    events: list[Event] = []
+    sleeps: list[float] = []
     run, verdict = start_and_follow(
-        one_attempt_api(fake_codedeploy),
+        CodeDeployApi(fake.client(attempts=1), "us-east-1"),
         GITHUB_PARAMS,
         DeploymentGroup("web", "prod", "Server"),
         wait_for_active=True,
         settings=WatchSettings(wait=False),
         sink=events.append,
-        time_=Timekeeping(clock=time_.clock, sleep=time_.sleep),
+        time_=Timekeeping(clock=lambda: sum(sleeps), sleep=sleeps.append),
     )
     assert verdict is None
+    return Started(run, events, sleeps)
+
+
+def test_no_wait_survives_a_failed_look_at_the_deployment_it_created(fake_codedeploy) -> None:
+    fake_codedeploy.faults = {"GetDeployment": ["503"]}
+    started = start_without_waiting(fake_codedeploy)
+    run = started.run
     assert run.deployment is not None
     (created,) = fake_codedeploy.deployments
     assert (run.deployment.deployment_id, run.deployment.status) == (created, "Created")
     assert run.revision == GITHUB_PARAMS["revision"]
-    warnings = [e.message for e in events if isinstance(e, Notice) and e.level == "warning"]
-    assert warnings == [
+    assert started.notices("warning") == [
         f"cannot read deployment {created} yet: GetDeployment deployment {created} (us-east-1): "
         "InternalFailure: service unavailable"
     ]
@@ -500,20 +505,11 @@ def test_no_wait_survives_a_failed_look_at_the_deployment_it_created(fake_codede
 def test_waiting_for_the_active_deployment_outlasts_a_failed_listing(fake_codedeploy) -> None:
     active = fake_codedeploy.add(quick(), deployment_id="d-ACTIVE0003")
     fake_codedeploy.faults = {"ListDeployments": ["503"]}
-    events: list[object] = []
-    time_ = VirtualTime()
-    run, _ = start_and_follow(
-        one_attempt_api(fake_codedeploy),
-        GITHUB_PARAMS,
-        DeploymentGroup("web", "prod", "Server"),
-        wait_for_active=True,
-        settings=WatchSettings(wait=False),
-        sink=events.append,
-        time_=Timekeeping(clock=time_.clock, sleep=time_.sleep),
-    )
-    messages = [e.message for e in events if isinstance(e, Notice)]
+    started = start_without_waiting(fake_codedeploy)
+    messages = started.notices()
     assert messages[0].startswith("cannot list the active deployments yet: ListDeployments")
     assert f"deployment {active} ended: starting ours" in messages
-    assert run.deployment is not None and run.deployment.deployment_id != active
+    assert started.run.deployment is not None
+    assert started.run.deployment.deployment_id != active
     assert len(fake_codedeploy.calls_of("ListDeployments")) == 2
-    assert 2.0 in time_.sleeps
+    assert started.sleeps[0] == 2.0
