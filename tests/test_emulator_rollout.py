@@ -851,3 +851,35 @@ def test_update_outdated_instances_only_skips_instances_already_on_the_revision(
     assert info["deploymentOverview"]["Skipped"] == 3
     info, targets = run()  # without the option every instance is deployed again
     assert {t["status"] for t in targets.values()} == {"Succeeded"}
+
+
+def test_ecs_termination_wait_keeps_the_original_task_set_until_continued(
+    emulator_clients: Any, unique_name: str
+) -> None:
+    cd = emulator_clients.codedeploy
+    cd.create_application(applicationName=unique_name, computePlatform="ECS")
+    cd.create_deployment_group(
+        applicationName=unique_name,
+        deploymentGroupName="prod",
+        serviceRoleArn=ROLE,
+        ecsServices=[{"serviceName": "web", "clusterName": "main"}],
+        blueGreenDeploymentConfiguration={
+            "terminateBlueInstancesOnDeploymentSuccess": {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": 15,
+            }
+        },
+    )
+    deployment_id = cd.create_deployment(
+        applicationName=unique_name,
+        deploymentGroupName="prod",
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": ECS_APPSPEC}},
+    )["deploymentId"]
+    info = in_termination_wait(cd, deployment_id)
+    assert info["status"] == "InProgress"
+    (target,) = emulator_clients.targets(deployment_id).values()
+    assert target["status"] == "Succeeded"
+    weights = {t["taskSetLabel"]: t["trafficWeight"] for t in target["taskSetsInfo"]}
+    assert weights == {"Blue": 0.0, "Green": 100.0}
+    cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="TERMINATION_WAIT")
+    assert emulator_clients.wait_for(deployment_id, DONE)["status"] == "Succeeded"

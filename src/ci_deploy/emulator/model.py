@@ -287,6 +287,7 @@ class Deployment:
             info["blueGreenDeploymentConfiguration"] = group.settings.get(
                 "blueGreenDeploymentConfiguration", {}
             )
+        if group.blue_green and self.compute_platform in ("Server", "ECS"):
             info["instanceTerminationWaitTimeStarted"] = self.termination_wait_started
         if group.settings.get("loadBalancerInfo"):
             info["loadBalancerInfo"] = group.settings["loadBalancerInfo"]

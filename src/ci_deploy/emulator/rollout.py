@@ -443,7 +443,8 @@ class Rollout:
                     self.set_target(target, "InProgress")
 
     def wait_for_termination(self, option: object) -> None:
-        """The originals are kept for terminationWaitTimeInMinutes before TERMINATE ends them;
+        """The originals (instances, or the ECS task set) are kept for
+        terminationWaitTimeInMinutes before TERMINATE ends them;
         the deployment stays InProgress meanwhile (ContinueDeployment(TERMINATION_WAIT) ends
         the wait early)."""
         if not isinstance(option, Mapping) or option.get("action") != "TERMINATE":
@@ -702,7 +703,15 @@ class Rollout:
                 )
             else:
                 self.set_target(target, "Succeeded")
-                self.finish("Succeeded")
+                if target.kind == "ECSTarget":  # the original task set waits for termination
+                    settings = deployment.group.settings.get("blueGreenDeploymentConfiguration")
+                    self.wait_for_termination(
+                        (settings or {}).get("terminateBlueInstancesOnDeploymentSuccess")
+                    )
+                if deployment.stop_requested.is_set():
+                    self.finish("Stopped", "MANUAL_STOP", MANUAL_STOP_MESSAGE)
+                else:
+                    self.finish("Succeeded")
 
     def run_hook(
         self, target: Target, event: LifecycleEvent, function: str

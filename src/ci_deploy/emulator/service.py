@@ -537,6 +537,12 @@ class Service:
                 )
             _check_termination(blue_green.get("terminateBlueInstancesOnDeploymentSuccess"))
             settings["blueGreenDeploymentConfiguration"] = blue_green
+        elif platform == "ECS" and settings.get("blueGreenDeploymentConfiguration"):
+            _check_termination(
+                settings["blueGreenDeploymentConfiguration"].get(
+                    "terminateBlueInstancesOnDeploymentSuccess"
+                )
+            )
         rollback = _check_auto_rollback(settings.get("autoRollbackConfiguration"))
         settings["autoRollbackConfiguration"] = rollback or {"enabled": False, "events": []}
         settings.setdefault("outdatedInstancesStrategy", "UPDATE")
