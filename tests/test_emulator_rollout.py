@@ -373,22 +373,12 @@ def test_blue_green_waits_in_ready_until_continued(
     emulator_clients: Any, unique_name: str, tmp_path: Path
 ) -> None:
     cd = emulator_clients.codedeploy
-    make_group(
+    blue_green_group(
         emulator_clients,
         unique_name,
         2,
-        deploymentStyle={
-            "deploymentType": "BLUE_GREEN",
-            "deploymentOption": "WITH_TRAFFIC_CONTROL",
-        },
-        loadBalancerInfo={"targetGroupInfoList": [{"name": "web"}]},
-        blueGreenDeploymentConfiguration={
-            "deploymentReadyOption": {
-                "actionOnTimeout": "STOP_DEPLOYMENT",
-                "waitTimeInMinutes": 60,
-            },
-            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE"},
-        },
+        deploymentReadyOption={"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 60},
+        terminateBlueInstancesOnDeploymentSuccess={"action": "TERMINATE"},
     )
     log = tmp_path / "traffic.log"
     deployment_id = deploy(emulator_clients, unique_name, traffic_revision("v1", log))
@@ -605,18 +595,14 @@ def traffic_revision(version: str, log: Path, *, refuse_block: bool = False) -> 
     return {"appspec.yml": TRAFFIC_APPSPEC, "app.txt": version, "check.sh": hook + refuse}
 
 
+BLUE_GREEN = {
+    "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+    "loadBalancerInfo": {"targetGroupInfoList": [{"name": "web"}]},
+}
+
+
 def blue_green_group(clients: Any, app: str, count: int, **configuration: Any) -> None:
-    make_group(
-        clients,
-        app,
-        count,
-        deploymentStyle={
-            "deploymentType": "BLUE_GREEN",
-            "deploymentOption": "WITH_TRAFFIC_CONTROL",
-        },
-        loadBalancerInfo={"targetGroupInfoList": [{"name": "web"}]},
-        blueGreenDeploymentConfiguration=configuration,
-    )
+    make_group(clients, app, count, **BLUE_GREEN, blueGreenDeploymentConfiguration=configuration)
 
 
 def fleet_ids(emulator: Any, app: str) -> list[str]:
@@ -730,36 +716,27 @@ def test_termination_wait_keeps_the_deployment_in_progress_until_continued(
     emulator_clients: Any, unique_name: str, tmp_path: Path
 ) -> None:
     cd = emulator_clients.codedeploy
+    wait = {"action": "TERMINATE", "terminationWaitTimeInMinutes": 60}
+    blue_green_group(
+        emulator_clients, unique_name, 1, terminateBlueInstancesOnDeploymentSuccess=wait
+    )
     with pytest.raises(ClientError) as raised:
-        blue_green_group(
-            emulator_clients,
-            unique_name,
-            1,
-            terminateBlueInstancesOnDeploymentSuccess={
-                "action": "TERMINATE",
-                "terminationWaitTimeInMinutes": 5000,
+        cd.create_deployment_group(
+            applicationName=unique_name,
+            deploymentGroupName="too-long",
+            serviceRoleArn=ROLE,
+            **BLUE_GREEN,
+            blueGreenDeploymentConfiguration={
+                "terminateBlueInstancesOnDeploymentSuccess": {
+                    **wait,
+                    "terminationWaitTimeInMinutes": 5000,
+                }
             },
         )
-    assert raised.value.response["Error"]["Code"] == (
-        "InvalidBlueGreenDeploymentConfigurationException"
-    )
-    cd.create_deployment_group(
-        applicationName=unique_name,
-        deploymentGroupName="prod",
-        serviceRoleArn=ROLE,
-        ec2TagFilters=fleet(1),
-        deploymentStyle={
-            "deploymentType": "BLUE_GREEN",
-            "deploymentOption": "WITH_TRAFFIC_CONTROL",
-        },
-        loadBalancerInfo={"targetGroupInfoList": [{"name": "web"}]},
-        blueGreenDeploymentConfiguration={
-            "terminateBlueInstancesOnDeploymentSuccess": {
-                "action": "TERMINATE",
-                "terminationWaitTimeInMinutes": 60,
-            }
-        },
-    )
+    assert raised.value.response["Error"] == {
+        "Code": "InvalidBlueGreenDeploymentConfigurationException",
+        "Message": "terminationWaitTimeInMinutes must be a whole number of minutes from 0 to 2880.",
+    }
     deployment_id = deploy(emulator_clients, unique_name, traffic_revision("v1", tmp_path / "l"))
     info = in_termination_wait(cd, deployment_id)
     assert info["status"] == "InProgress"
