@@ -4,28 +4,33 @@ and the terminal renderer."""
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime, timezone
 
 import pytest
 
 from ci_deploy.aws.codedeploy import Deployment, LifecycleEvent, Target
 from ci_deploy.commands import Streams
+from ci_deploy.commands._watching import conclude
 from ci_deploy.deploy import (
     DeploymentOptions,
     Outcome,
     auto_rollback_configuration,
     create_deployment_params,
     default_description,
+    run_regions,
     truncate_description,
 )
-from ci_deploy.errors import InputError
+from ci_deploy.errors import InputError, Interrupted
 from ci_deploy.events import (
     DeploymentStatusChanged,
     Diagnostics,
+    Event,
     LifecycleEventEnded,
     LifecycleEventStarted,
     Notice,
     TargetStatusChanged,
+    discard,
 )
 from ci_deploy.report import reporter_for
 from ci_deploy.report.console import LiveReporter, format_snapshot, make_reporter
@@ -38,6 +43,7 @@ from ci_deploy.result import (
     failure_summary,
     worst_status,
 )
+from ci_deploy.watch import Verdict
 
 S3_REVISION = {
     "revisionType": "S3",
@@ -71,6 +77,18 @@ def test_description_names_the_commit_and_run_of_each_ci() -> None:
     assert default_description(gitlab) == "ci-deploy: commit abcdef012345, run https://gl/p/1"
     assert default_description(jenkins) == "ci-deploy: commit fedcba987654, run https://ci/job/9/"
     assert default_description({}) is None
+    assert default_description({"GITHUB_SHA": "0" * 40, "GITHUB_RUN_ID": "77"}) == (
+        "ci-deploy: commit 000000000000, run 77"
+    )
+
+
+def test_a_long_default_description_keeps_the_commit_within_256_characters() -> None:
+    env = {"CI_COMMIT_SHA": "f" * 40, "CI_PIPELINE_URL": "https://gitlab.example/" + "g" * 300}
+    text = default_description(env)
+    assert text is not None
+    assert len(text) == 256
+    assert text.startswith("ci-deploy: commit ffffffffffff, run https://gitlab.example/ggg")
+    assert text.endswith("…")
 
 
 def test_descriptions_are_cut_to_256_characters() -> None:
@@ -260,3 +278,36 @@ def test_result_keeps_a_region_that_got_no_deployment() -> None:
     ]
     # A region that failed first does not take the top-level fields from one that deployed.
     assert build_result([missing, run("us-east-1", "Succeeded", "d-A")])["region"] == "us-east-1"
+
+
+def test_a_serial_rollout_cancelled_before_creating_keeps_the_regions_deployed() -> None:
+    def one_region(region: str | None, sink: object) -> tuple[RegionRun, Verdict | None]:
+        if region == "eu-west-1":
+            raise KeyboardInterrupt("SIGTERM")  # during its upload or CreateDeployment
+        return run(str(region), "Succeeded", "d-A"), "succeeded"
+
+    events: list[Event] = []
+    done = run_regions(
+        ["us-east-1", "eu-west-1", "ap-south-1"], one_region, rollout="serial", sink=events.append
+    )
+    outcome = done.outcome(DeploymentOptions("web", "prod"), 3.0)
+    streams = Streams(io.StringIO(), io.StringIO())
+    with pytest.raises(Interrupted) as cancelled:
+        conclude(outcome, streams, PlainReporter(streams))
+    assert cancelled.value.exit_code == 130
+    assert cancelled.value.message == "cancelled in eu-west-1 before a deployment was created"
+    result = json.loads(streams.stdout.getvalue())
+    assert [(d["region"], d["status"]) for d in result["deployments"]] == [
+        ("us-east-1", "Succeeded"),
+        ("eu-west-1", "Error"),
+    ]
+    assert result["deployments"][1]["error"]["code"] == "Cancelled"
+    assert result["skipped_regions"] == ["ap-south-1"]
+
+
+def test_a_cancel_before_any_region_deployed_is_not_swallowed() -> None:
+    def one_region(region: str | None, sink: object) -> tuple[RegionRun, Verdict | None]:
+        raise KeyboardInterrupt("SIGINT")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_regions(["us-east-1", "eu-west-1"], one_region, rollout="serial", sink=discard)

@@ -189,17 +189,19 @@ class DeploymentOptions:
 def default_description(env: Mapping[str, str]) -> str | None:
     """Names the commit and the CI run when the environment says (GitHub, GitLab, Jenkins)."""
     commit = env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA") or env.get("GIT_COMMIT")
-    run_url = None
+    run = None
     if env.get("GITHUB_RUN_ID"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        repository = env.get("GITHUB_REPOSITORY", "")
-        run_url = f"{server}/{repository}/actions/runs/{env['GITHUB_RUN_ID']}"
-    run_url = run_url or env.get("CI_PIPELINE_URL") or env.get("BUILD_URL")
+        server = env.get("GITHUB_SERVER_URL") or "https://github.com"
+        repository = env.get("GITHUB_REPOSITORY")
+        run_id = env["GITHUB_RUN_ID"]
+        # Without the repository there is no URL to build: the run id alone still names it.
+        run = f"{server}/{repository}/actions/runs/{run_id}" if repository else run_id
+    run = run or env.get("CI_PIPELINE_URL") or env.get("BUILD_URL")
     parts = []
     if commit:
         parts.append(f"commit {commit[:12]}")
-    if run_url:
-        parts.append(f"run {run_url}")
+    if run:
+        parts.append(f"run {run}")
     if not parts:
         return None
     return truncate_description("ci-deploy: " + ", ".join(parts))
@@ -433,6 +435,12 @@ class _Rollout:
         self.verdicts[run.region] = verdict
         return verdict in ("succeeded", "ready", None)
 
+    def cancelled(self, region: str) -> None:
+        """The job was cancelled before ``region`` had a deployment to watch."""
+        message = "cancelled before a deployment was created"
+        self.runs.append(RegionRun(region, None, error=RegionError(message, "Cancelled")))
+        self.verdicts[region] = "cancelled"
+
     def outcome(self, options: DeploymentOptions, total_seconds: float) -> Outcome:
         return Outcome(
             runs=self.runs,
@@ -486,7 +494,17 @@ def run_regions(
         for index, region in enumerate(regions):
             if several:
                 sink(Notice(f"region {region} ({index + 1}/{len(regions)})"))
-            if done.add(str(region), attempt(region)):
+            try:
+                ended = attempt(region)
+            except KeyboardInterrupt:
+                if not done.runs:
+                    raise  # nothing deployed yet: nothing to report
+                # Cancelled while uploading or creating (a watcher reports its own cancel):
+                # keep the regions already deployed in the result.
+                done.cancelled(str(region))
+                done.skipped = tuple(str(r) for r in regions[index + 1 :])
+                break
+            if done.add(str(region), ended):
                 continue
             done.skipped = tuple(str(r) for r in regions[index + 1 :])
             if done.skipped:

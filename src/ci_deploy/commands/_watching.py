@@ -78,7 +78,7 @@ def conclude(outcome: Outcome, streams: Streams, report: Reporter) -> int:
     deployment_id = deciding["deployment_id"]
     where = f" ({deciding['region']})" if len(result.get("regions", ())) > 1 else ""
     if verdict == "cancelled":
-        raise Interrupted(f"cancelled while deployment {deployment_id}{where} was {status}", result)
+        raise Interrupted(_cancelled_message(outcome, result), result)
     if outcome.errors or verdict in ("failed", "stopped"):
         for line in failure_summary(result):
             streams.stderr.write(line + "\n")
@@ -94,3 +94,14 @@ def conclude(outcome: Outcome, streams: Streams, report: Reporter) -> int:
             hint=f"it may still finish; watch it again with 'ci-deploy wait {deployment_id}'",
         )
     return ExitCode.OK
+
+
+def _cancelled_message(outcome: Outcome, result: Mapping[str, Any]) -> str:
+    """Where the cancel caught the run: the first cancelled region's deployment and status."""
+    region = next(r for r, v in outcome.verdicts.items() if v == "cancelled")
+    several = len(result.get("regions", ())) > 1
+    where = f" ({region})" if several else ""
+    found = next((d for d in result.get("deployments", ()) if d["region"] == region), result)
+    if not found["deployment_id"]:
+        return f"cancelled in {region} before a deployment was created"
+    return f"cancelled while deployment {found['deployment_id']}{where} was {found['status']}"
