@@ -843,3 +843,39 @@ def test_a_missing_source_is_still_refused_when_the_events_download_it(tmp_path:
             "d-GONE00001",
             events=("BeforeBlockTraffic", "ApplicationStop"),
         )
+
+
+def test_a_script_does_not_start_once_the_deployment_is_stopped(tmp_path: Path) -> None:
+    """Cancelled while the event was starting (e.g. held by the caller): its script never runs."""
+    ran = tmp_path / "ran"
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({"AfterInstall": "after.sh"}),
+        scripts={"after.sh": f"touch {ran}"},
+    )
+    cancel = threading.Event()
+    recorder = Recorder()
+
+    def sink(event: Event) -> None:
+        recorder(event)
+        if isinstance(event, LifecycleEventStarted) and event.event_name == "AfterInstall":
+            cancel.set()
+
+    spec = DeploymentSpec(
+        source=source,
+        application="shop",
+        deployment_group="staging",
+        deployment_group_id="group-1",
+        deployment_id="d-CANCEL001",
+        state_dir=tmp_path / "state",
+        root=tmp_path / "root",
+        base_env={"PATH": os.environ["PATH"]},
+    )
+    result = run_deployment(spec, sink, cancel=cancel)
+    assert result.status == "Stopped"
+    assert not ran.exists()
+    after = recorder.ended()["AfterInstall"]
+    assert after.status == "Failed"
+    assert after.diagnostics is not None
+    assert after.diagnostics.message == "the deployment was stopped before after.sh started"
+    assert recorder.ended()["ApplicationStart"].status == "Skipped"

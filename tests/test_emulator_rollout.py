@@ -3,6 +3,7 @@ local engine, stop (killing hooks), auto-rollback, blue/green Ready, ECS and Lam
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -860,3 +861,57 @@ def test_ecs_termination_wait_keeps_the_original_task_set_until_continued(
     assert weights == {"Blue": 0.0, "Green": 100.0}
     cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="TERMINATION_WAIT")
     assert emulator_clients.wait_for(deployment_id, DONE)["status"] == "Succeeded"
+
+
+def test_group_waits_run_out_on_the_clock(tmp_path: Path, emulator_clients_at: Any) -> None:
+    """Ready not continued within waitTimeInMinutes stops the deployment (TIMEOUT) before any
+    Allow-traffic script runs; a termination wait that runs out ends in Succeeded. The clock
+    moves a minute at every reading, so a one-minute wait is over when it is checked."""
+    ticks = itertools.count()
+    base = time.time()
+    with start(
+        state_dir=tmp_path / "state",
+        hook_env=dict(os.environ),
+        clock=lambda: base + 60 * next(ticks),
+    ) as running:
+        clients = emulator_clients_at(running.endpoint_url)
+        log = tmp_path / "traffic.log"
+        blue_green_group(
+            clients,
+            "ready",
+            1,
+            deploymentReadyOption={"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 1},
+        )
+        deployment_id = deploy(clients, "ready", traffic_revision("v1", log))
+        stopped = clients.wait_for(deployment_id, DONE)
+        assert stopped["status"] == "Stopped"
+        assert stopped["errorInformation"] == {
+            "code": "TIMEOUT",
+            "message": "The deployment was stopped because traffic was not rerouted to the "
+            "replacement instances within the deployment group's deploymentReadyOption "
+            "waitTimeInMinutes (1); continue a Ready deployment with ContinueDeployment "
+            "(READY_WAIT) in time.",
+        }
+        assert not log.exists()  # no BeforeAllowTraffic script ran
+        targets = clients.targets(deployment_id)
+        originals = [t for t, v in targets.items() if v["instanceLabel"] == "Blue"]
+        assert fleet_ids(running, "ready") == originals  # traffic never moved
+        (replacement,) = [v for v in targets.values() if v["instanceLabel"] == "Green"]
+        events = {e["lifecycleEventName"]: e for e in replacement["lifecycleEvents"]}
+        assert events["ValidateService"]["status"] == "Succeeded"
+        assert events["BeforeAllowTraffic"]["diagnostics"]["message"] == (
+            "the deployment was stopped before check.sh started"
+        )
+        assert events["AllowTraffic"]["status"] == "Skipped"
+        blue_green_group(
+            clients,
+            "terminate",
+            1,
+            terminateBlueInstancesOnDeploymentSuccess={
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": 1,
+            },
+        )
+        done = clients.wait_for(deploy(clients, "terminate", traffic_revision("v1", log)), DONE)
+        assert done["status"] == "Succeeded"
+        assert done["instanceTerminationWaitTimeStarted"] is True

@@ -202,6 +202,9 @@ class _Deployment:
 
     def run_hooks(self, name: str, archive: Path, appspec: AppSpec) -> None:
         for script in appspec.hooks.get(name, ()):
+            if self.stopped():  # stopped before this script began: it does not start
+                message = f"the deployment was stopped before {script.location} started"
+                raise _Failure(Diagnostics("UnknownError", script.location, message, ""), True)
             outcome: ScriptOutcome = run_script(
                 archive, script, self.hook_env(name), self.log, self.cancel
             )

@@ -9,7 +9,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -91,6 +92,7 @@ def start(
     wait_for_hooks: bool = False,
     hook_timeout_seconds: float = 3600.0,
     engine: Engine | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> RunningEmulator:
     """Serve the emulator on ``127.0.0.1:port`` (0: any free port) in background threads.
 
@@ -98,7 +100,8 @@ def start(
     ``state_dir`` holds instance roots and agent state (default: a temp dir removed by stop);
     ``hook_env`` is the environment hook scripts inherit (plus the emulator's variables);
     ``wait_for_hooks`` makes ECS/Lambda hooks wait for PutLifecycleEventHookExecutionStatus
-    (else they report Succeeded at once).
+    (else they report Succeeded at once); ``clock`` (epoch seconds) times everything the
+    API shows, and the group's minute-based waits (Ready, termination).
     """
     sock = bind(HOST, port)
     owns = state_dir is None
@@ -116,6 +119,7 @@ def start(
             hook_env=hook_env,
             wait_for_hooks=wait_for_hooks,
             hook_timeout_seconds=hook_timeout_seconds,
+            clock=clock,
         )
         server = HttpServer(Dispatcher(service, s3_app), sock)
     except BaseException:

@@ -47,6 +47,11 @@ NO_INSTANCES_MESSAGE = (
     "Scaling groups correctly identify the instances you want to deploy to, and then try again."
 )
 MANUAL_STOP_MESSAGE = "The deployment was stopped by a user request."
+READY_TIMEOUT_MESSAGE = (
+    "The deployment was stopped because traffic was not rerouted to the replacement instances "
+    "within the deployment group's deploymentReadyOption waitTimeInMinutes ({minutes}); "
+    "continue a Ready deployment with ContinueDeployment (READY_WAIT) in time."
+)
 # The agent's own words when a GitHub tarball cannot be fetched (webfactory's issue #1: the
 # application was not connected to GitHub, so the request carried no token and GitHub said 404).
 GITHUB_DOWNLOAD_MESSAGE = (
@@ -108,6 +113,8 @@ class Rollout:
         self.threads: list[threading.Thread] = []
         self.at_gate: set[str] = set()
         self.gate_open = threading.Event()
+        # errorInformation of a Stopped deployment: a user's StopDeployment unless a wait ran out
+        self.stop_reason = ("MANUAL_STOP", MANUAL_STOP_MESSAGE)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -346,7 +353,7 @@ class Rollout:
                 self.changed.wait()
             succeeded, _, _ = self.counts(targets)
             if deployment.stop_requested.is_set():
-                self.finish("Stopped", "MANUAL_STOP", MANUAL_STOP_MESSAGE)
+                self.finish("Stopped", *self.stop_reason)
             elif hopeless or succeeded < plan.required_successes:
                 self.finish("Failed", *bundle.failure)
             else:
@@ -385,7 +392,7 @@ class Rollout:
             self.gate_open.set()
             self.wait_until_finished(green)
             if deployment.stop_requested.is_set():
-                self.finish("Stopped", "MANUAL_STOP", MANUAL_STOP_MESSAGE)
+                self.finish("Stopped", *self.stop_reason)
                 return
             succeeded = sum(1 for t in green if t.status == "Succeeded")
             if succeeded < plan.required_successes:
@@ -410,7 +417,7 @@ class Rollout:
                     return
                 self.wait_for_termination(settings.get("terminateBlueInstancesOnDeploymentSuccess"))
             if deployment.stop_requested.is_set():
-                self.finish("Stopped", "MANUAL_STOP", MANUAL_STOP_MESSAGE)
+                self.finish("Stopped", *self.stop_reason)
                 return
             self.finish("Succeeded")
 
@@ -435,7 +442,8 @@ class Rollout:
             if target.target_id in self.at_gate:
                 self.set_target(target, "Ready")
         if not self.hold(deployment.proceed, minutes):
-            deployment.stop_requested.set()
+            self.stop_reason = ("TIMEOUT", READY_TIMEOUT_MESSAGE.format(minutes=minutes))
+            self.request_stop()
         if not deployment.stop_requested.is_set():
             deployment.status = "InProgress"
             for target in green:
@@ -692,7 +700,7 @@ class Rollout:
             failed = any(event.status == "Failed" for event in target.events)
             if deployment.stop_requested.is_set():
                 self.set_target(target, "Failed")
-                self.finish("Stopped", "MANUAL_STOP", MANUAL_STOP_MESSAGE)
+                self.finish("Stopped", *self.stop_reason)
             elif failed:
                 self.set_target(target, "Failed")
                 self.finish(
@@ -709,7 +717,7 @@ class Rollout:
                         (settings or {}).get("terminateBlueInstancesOnDeploymentSuccess")
                     )
                 if deployment.stop_requested.is_set():
-                    self.finish("Stopped", "MANUAL_STOP", MANUAL_STOP_MESSAGE)
+                    self.finish("Stopped", *self.stop_reason)
                 else:
                     self.finish("Succeeded")
 
