@@ -451,10 +451,9 @@ class Rollout:
                     self.set_target(target, "InProgress")
 
     def wait_for_termination(self, option: object) -> None:
-        """The originals (instances, or the ECS task set) are kept for
-        terminationWaitTimeInMinutes before TERMINATE ends them;
-        the deployment stays InProgress meanwhile (ContinueDeployment(TERMINATION_WAIT) ends
-        the wait early)."""
+        """The originals (instances, or the ECS task set) live on for
+        terminationWaitTimeInMinutes before TERMINATE ends them; the deployment stays
+        InProgress meanwhile, and ContinueDeployment(TERMINATION_WAIT) ends the wait early."""
         if not isinstance(option, Mapping) or option.get("action") != "TERMINATE":
             return
         minutes = option.get("terminationWaitTimeInMinutes") or 0
