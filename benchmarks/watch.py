@@ -8,9 +8,15 @@ watcher's clock and sleep are injected (as in production code), and the endpoint
 advance on the same clock, so a 5-minute deployment takes seconds. HTTP round trips are real and
 therefore count SCALE times longer in virtual time, which only makes the latency figures worse.
 
-Scenario (virtual seconds): 10 targets; 0-5 Created; 5-180 every target runs event B of A,B,C
-(steady state: nothing changes); 180-240 every target runs its last event C; targets finish one by
-one from 240 (3 s apart); the deployment reports Succeeded at T (270..279, one per trial).
+Scenario "long last event" (virtual seconds): 10 targets; 0-5 Created; 5-180 every target runs
+event B of A,B,C (steady state: nothing changes); 180-240 every target runs its last event C;
+targets finish one by one from 240 (3 s apart); the deployment reports Succeeded at T (270..281,
+spread over one steady poll cycle across the trials).
+
+Scenario "quick last event": the same, but every target runs B until T-3 and its last event C
+takes 2 s, so the end comes straight out of the steady state. No watcher within the call budget
+can promise to see that within 5 s (GetDeployment alone every 5 s is 12 calls a minute); it is
+measured to show the worst case honestly.
 
 Targets (issue 6): at most 12 CodeDeploy calls per minute at steady state for 10 targets;
 completion noticed within 5 s of the service reporting it.
@@ -59,7 +65,7 @@ class VirtualClock:
         time.sleep(max(0.0, seconds) / self.scale)
 
 
-def scenario(complete_at: int) -> list[Frame]:
+def scenario(complete_at: int, tail: str = "long") -> list[Frame]:
     def targets(events: Callable[[int], list[tuple[str, str]]]) -> dict[str, dict[str, object]]:
         return {tid: instance_target(tid, events(i)) for i, tid in enumerate(TARGETS)}
 
@@ -72,14 +78,19 @@ def scenario(complete_at: int) -> list[Frame]:
         "InProgress",
         targets(lambda i: [("A", "Succeeded"), ("B", "Succeeded"), ("C", "InProgress")]),
     )
+    finished = targets(lambda i: [("A", "Succeeded"), ("B", "Succeeded"), ("C", "Succeeded")])
     frames: list[Frame] = []
+    # "quick": B runs on until 3 s before the end, C takes 2 s, the last second all are done.
+    steady_until, last_until = (180, 240) if tail == "long" else (complete_at - 3, complete_at - 1)
     for second in range(complete_at):
         if second < 5:
             frames.append(created)
-        elif second < 180:
+        elif second < steady_until:
             frames.append(steady)
-        elif second < 240:
+        elif second < last_until:
             frames.append(last)
+        elif tail == "quick":
+            frames.append(Frame("InProgress", finished))
         else:
             done = lambda i, s=second: 240 + 3 * i <= s  # noqa: E731
             frames.append(
@@ -94,7 +105,6 @@ def scenario(complete_at: int) -> list[Frame]:
                     ),
                 )
             )
-    finished = targets(lambda i: [("A", "Succeeded"), ("B", "Succeeded"), ("C", "Succeeded")])
     frames.append(Frame("Succeeded", finished))
     return frames
 
@@ -102,6 +112,7 @@ def scenario(complete_at: int) -> list[Frame]:
 @dataclass
 class Trial:
     method: str
+    tail: str
     calls_per_minute: float
     latency_seconds: float
 
@@ -153,8 +164,10 @@ METHODS = {
 }
 
 
-def run_trial(fake: FakeCodeDeploy, clock: VirtualClock, method: str, complete_at: int) -> Trial:
-    did = fake.add(scenario(complete_at), advance="time", seconds_per_frame=1.0)
+def run_trial(
+    fake: FakeCodeDeploy, clock: VirtualClock, method: str, complete_at: int, tail: str
+) -> Trial:
+    did = fake.add(scenario(complete_at, tail), advance="time", seconds_per_frame=1.0)
     created = fake.deployments[did].created
     METHODS[method](fake, clock, did)
     noticed = clock.now()
@@ -166,7 +179,7 @@ def run_trial(fake: FakeCodeDeploy, clock: VirtualClock, method: str, complete_a
         ]
     in_window = [t for t in times if STEADY[0] <= t < STEADY[1]]
     minutes = (STEADY[1] - STEADY[0]) / 60
-    return Trial(method, len(in_window) / minutes, noticed - (created + complete_at))
+    return Trial(method, tail, len(in_window) / minutes, noticed - (created + complete_at))
 
 
 def main() -> int:
@@ -178,7 +191,13 @@ def main() -> int:
     args = parser.parse_args()
     clock = VirtualClock(args.scale)
     fake = FakeCodeDeploy(clock=clock.now)
-    jobs = [(method, 270 + n % 10) for n in range(args.trials) for method in METHODS]
+    # The end falls at a different moment of the steady poll cycle (about 11 s) in each trial.
+    jobs = [
+        (method, 270 + round(n * 11 / args.trials), tail)
+        for n in range(args.trials)
+        for method in METHODS
+        for tail in ("long", "quick")
+    ]
     started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
@@ -187,31 +206,36 @@ def main() -> int:
         fake.close()
     wall = time.monotonic() - started
     print(
-        f"10-target deployment, {args.trials} trials per method, virtual time x{args.scale:g} "
-        f"({wall:.1f} s wall)"
+        f"10-target deployment, {args.trials} trials per method and scenario, virtual time "
+        f"x{args.scale:g} ({wall:.1f} s wall)"
     )
-    print(f"{'method':<22} {'calls/min (steady)':>19} {'latency mean':>13} {'latency max':>12}")
-    summary: dict[str, tuple[float, float, float]] = {}
+    header = f"{'method':<22} {'last event':<10} {'calls/min (steady)':>19}"
+    print(f"{header} {'latency mean':>13} {'latency max':>12}")
+    summary: dict[tuple[str, str], tuple[float, float, float]] = {}
     for method in METHODS:
-        mine = [t for t in trials if t.method == method]
-        rate = statistics.mean(t.calls_per_minute for t in mine)
-        mean = statistics.mean(t.latency_seconds for t in mine)
-        worst = max(t.latency_seconds for t in mine)
-        summary[method] = (rate, mean, worst)
-        print(f"{method:<22} {rate:>19.1f} {mean:>12.1f}s {worst:>11.1f}s")
-    ours = summary["ci-deploy watcher"]
+        for tail in ("long", "quick"):
+            mine = [t for t in trials if t.method == method and t.tail == tail]
+            rate = statistics.mean(t.calls_per_minute for t in mine)
+            mean = statistics.mean(t.latency_seconds for t in mine)
+            worst = max(t.latency_seconds for t in mine)
+            summary[method, tail] = (rate, mean, worst)
+            print(f"{method:<22} {tail:<10} {rate:>19.1f} {mean:>12.1f}s {worst:>11.1f}s")
+    ours = summary["ci-deploy watcher", "long"]
     for method in list(METHODS)[1:]:
-        rate, mean, _ = summary[method]
+        rate, mean, _ = summary[method, "long"]
+        quick_ratio = summary["ci-deploy watcher", "quick"][1] / summary[method, "quick"][1]
         print(
             f"ratio ci-deploy / {method}: calls per minute {ours[0] / rate:.2f}, "
-            f"mean latency {ours[1] / mean:.2f}"
+            f"mean latency {ours[1] / mean:.2f} (quick last event: {quick_ratio:.2f})"
         )
     ok_calls = ours[0] <= BUDGET_CALLS_PER_MINUTE
     ok_latency = ours[2] <= BUDGET_LATENCY_SECONDS
+    quick_worst = summary["ci-deploy watcher", "quick"][2]
     print(
         f"budget: <= {BUDGET_CALLS_PER_MINUTE} calls/min: {'met' if ok_calls else 'MISSED'}; "
-        f"completion within {BUDGET_LATENCY_SECONDS:g} s (worst trial): "
-        f"{'met' if ok_latency else 'MISSED'}"
+        f"completion within {BUDGET_LATENCY_SECONDS:g} s (worst trial, long last event): "
+        f"{'met' if ok_latency else 'MISSED'}; quick last event: worst {quick_worst:.1f} s "
+        f"({'met' if quick_worst <= BUDGET_LATENCY_SECONDS else 'not met'})"
     )
     return 0 if ok_calls and ok_latency else 1
 
