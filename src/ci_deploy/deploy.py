@@ -413,7 +413,7 @@ OneRegion = Callable[[str | None, EventSink], tuple[RegionRun, Verdict | None]]
 
 
 @dataclass
-class _Rollout:
+class Rollout:
     """What run_regions collects, region by region."""
 
     runs: list[RegionRun] = field(default_factory=list)
@@ -460,12 +460,12 @@ def run_regions(
     rollout: str,
     sink: EventSink,
     cancel: threading.Event | None = None,
-) -> _Rollout:
+) -> Rollout:
     """Deploy to every region; serial stops at the first region that does not succeed. A region
     whose push or CreateDeployment fails is recorded with its error, so the regions already
     deployed stay in the result; when no region got a deployment, that error is raised."""
     several = len(regions) > 1
-    done = _Rollout()
+    done = Rollout()
 
     def attempt(region: str | None) -> tuple[RegionRun, Verdict | None] | CiDeployError:
         try:
