@@ -197,6 +197,11 @@ def test_warnings_become_annotations(tmp_path: Path) -> None:
     rep, stream = reporter(tmp_path)
     rep.event(Notice("bucket has no versioning", level="warning"))
     assert "::warning title=ci-deploy::bucket has no versioning" in stream.getvalue().splitlines()
+    rep.event(Notice("polling throttled; retrying in 9s", "warning", region="eu-west-1"))
+    assert (
+        "::warning title=ci-deploy::[eu-west-1] polling throttled; retrying in 9s"
+        in stream.getvalue().splitlines()
+    )
 
 
 def test_a_failed_hook_is_annotated_on_its_script_once_and_its_log_cannot_issue_commands(

@@ -417,7 +417,7 @@ class GithubReporter:
                 self._open("ci-deploy")
             self._print(format_event(event))
             if event.level == "warning":
-                self._annotate("warning", event.message, title="ci-deploy")
+                self._annotate("warning", region_label(event) + event.message, title="ci-deploy")
             return
         if isinstance(event, TargetStatusChanged | LifecycleEventStarted) or (
             isinstance(event, LifecycleEventEnded) and event.status != "Failed"
