@@ -169,6 +169,8 @@ def scan(
     """Every member of the revision at ``root``, sorted, parents before children."""
     real_root = Path(os.path.realpath(root))
     skipped = {os.path.realpath(path) for path in skip}
+    # realpath() costs several system calls: only a child with a skipped file's name pays it.
+    skipped_names = {Path(path).name for path in skipped}
     entries: list[Entry] = []
     # Device/inode of the directories being walked, so a followed symlink loop is an error.
     active: list[tuple[int, int]] = []
@@ -181,7 +183,11 @@ def scan(
         for child in children:
             name = prefix + child.name
             path = Path(child.path)
-            if os.path.realpath(path) in skipped and not child.is_symlink():
+            if (
+                child.name in skipped_names
+                and os.path.realpath(path) in skipped
+                and not child.is_symlink()
+            ):
                 continue
             is_dir = child.is_dir(follow_symlinks=follow_symlinks)
             if rules.match_file(name + "/" if is_dir else name):
