@@ -2,7 +2,7 @@
 
 Reproducible: entries are sorted, timestamps fixed at 1980-01-01 (the earliest a zip entry can
 hold), owners root, so one tree gives the same bytes. Members are compressed in worker threads
-(ISA-L's and zlib's one-shot compressors release the GIL) and written in order; small files are
+(zlib-ng's and zlib's compressors release the GIL) and written in order; small files are
 handed out in batches and large files in chunks, so memory stays bounded whatever the file sizes.
 """
 
@@ -28,11 +28,11 @@ import pathspec
 from ci_deploy.appspec import APPSPEC_NAMES, Diagnostic, load_appspec
 from ci_deploy.errors import AppSpecError, InputError, InputValueError
 
-_isal: ModuleType | None
-try:  # ISA-L deflate is several times faster than zlib at a similar ratio.
-    from isal import isal_zlib as _isal
-except ImportError:  # pragma: no cover - platforms without python-isal wheels
-    _isal = None
+_deflate: ModuleType
+try:  # zlib-ng: zlib's API and format, several times faster at a similar ratio.
+    from zlib_ng import zlib_ng as _deflate
+except ImportError:  # pragma: no cover - platforms without zlib-ng wheels
+    _deflate = zlib
 
 BUNDLE_TYPES = ("zip", "tar", "tgz")
 FIXED_TIME = 315532800  # 1980-01-01T00:00:00Z
@@ -46,13 +46,12 @@ BATCH_ENTRIES = 256
 SAMPLE_BYTES = 64 << 10
 SAMPLE_FROM_BYTES = 128 << 10
 INCOMPRESSIBLE_RATIO = 0.97
-# ISA-L level 3, not the faster 1 or 2: levels 1 and 2 read hash tables that ISA-L leaves
-# uninitialised, so their output depends on what malloc hands back (MALLOC_PERTURB_ changes it,
-# and worker threads made it differ between runs). Level 3 gives the same bytes whatever the
-# memory held, and is still ~3x faster than zlib level 6. benchmarks/bundle.py checks that
-# repeated builds of its 20,000-file tree give one SHA-256.
-ISAL_LEVEL = 3
-ZLIB_LEVEL = 6
+# zlib-ng level 3: ~2x faster than zlib level 6 with archives within 1 % of Info-ZIP's on
+# source text (benchmarks/bundle.py). Not ISA-L (python-isal), though faster still: its levels
+# 1 and 2 read hash tables they never initialise, so their bytes depend on what malloc hands back
+# (MALLOC_PERTURB_ changes them; worker threads made zips differ between runs), and its level 3
+# gave archives 2.3 % larger than Info-ZIP's. zlib-ng gives the same bytes whatever memory held.
+DEFLATE_LEVEL = 3 if _deflate is not zlib else 6
 
 # Already-compressed formats: deflating them again only costs time.
 INCOMPRESSIBLE_SUFFIXES = frozenset(
@@ -270,27 +269,19 @@ def appspec_at_root(root: Path, entries: Sequence[Entry], filename: str | None) 
 
 
 def deflate_raw(data: bytes) -> bytes:
-    if _isal is not None:
-        packed: bytes = _isal.compress(data, ISAL_LEVEL, -15)
-        return packed
-    packer = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, -15)
-    return packer.compress(data) + packer.flush()
+    packed: bytes = _deflate.compress(data, DEFLATE_LEVEL, -15)
+    return packed
 
 
 def gzip_member(data: bytes) -> bytes:
     """One gzip member (mtime 0); a tgz is a series of them, which gzip readers concatenate."""
-    if _isal is not None:
-        member: bytes = _isal.compress(data, ISAL_LEVEL, 31)
-        return member
-    packer = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, 31)
-    return packer.compress(data) + packer.flush()
+    member: bytes = _deflate.compress(data, DEFLATE_LEVEL, 31)
+    return member
 
 
 def crc32(data: bytes, value: int = 0) -> int:
-    if _isal is not None:
-        checksum: int = _isal.crc32(data, value)
-        return checksum
-    return zlib.crc32(data, value)
+    checksum: int = _deflate.crc32(data, value)
+    return checksum
 
 
 def looks_incompressible(name: str, sample: bytes) -> bool:
@@ -482,10 +473,10 @@ def _zip_work(job: Job) -> object:
     # Each chunk is an independent run of deflate blocks ending byte-aligned (a full flush),
     # so chunks compress in parallel and concatenate into one valid stream.
     finish = zlib.Z_FINISH if job.last else zlib.Z_FULL_FLUSH
-    packer = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, -15)
+    packer = _deflate.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
     packed = packer.compress(raw) + packer.flush(finish)
     if len(packed) > len(raw) + 64:  # incompressible chunk: stored deflate blocks instead
-        packer = zlib.compressobj(0, zlib.DEFLATED, -15)
+        packer = _deflate.compressobj(0, zlib.DEFLATED, -15)
         packed = packer.compress(raw) + packer.flush(finish)
     return ZipChunkOut(job, raw, packed)
 
