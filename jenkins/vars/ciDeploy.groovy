@@ -80,6 +80,9 @@ import groovy.transform.Field
     autoRollback: [],
     // Deploy only to instances not already running this revision.
     updateOutdatedInstancesOnly: false,
+    // Blue/green replacement instances for this deployment: asg:NAME (an Auto Scaling group to
+    // copy) or tag:KEY=VALUE (EC2 tag filter); default: the group's setting.
+    targetInstances: [],
     // Watch the deployment until it ends.
     wait: true,
     // If another deployment is active in the group, wait for it to end, then start.

@@ -381,9 +381,6 @@ TABLE: tuple[Input, ...] = (
         verbs=("deploy",),
         default=(),
         metavar="asg:NAME|tag:KEY=VALUE",
-        # Not in the adapters yet (their contract tests list every adapter input); they can
-        # pass it through CI_DEPLOY_TARGET_INSTANCES meanwhile.
-        cli_only=True,
     ),
     # -- waiting
     Input(
