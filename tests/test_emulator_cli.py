@@ -73,3 +73,17 @@ def test_instances_must_be_at_least_one() -> None:
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "input instances: expected a number >= 1, got '0'" in err
+
+
+def test_a_state_dir_that_is_a_file_is_bad_input(tmp_path: Path) -> None:
+    taken = tmp_path / "state file"
+    taken.write_text("not a directory\n")
+    process = launch("--port", "0", "--state-dir", str(taken / "sub"))
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert (
+        f"ci-deploy: error: input state_dir: cannot use {str(taken / 'sub')!r} as the "
+        "emulator's state directory: Not a directory" in err
+    )
+    assert "hint: pass a writable directory (created when missing) to --state-dir" in err
+    assert "Traceback" not in err

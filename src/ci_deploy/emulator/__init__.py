@@ -18,6 +18,7 @@ from ci_deploy.emulator.model import SimulatedInstance
 from ci_deploy.emulator.rollout import Engine
 from ci_deploy.emulator.server import Dispatcher, HttpServer, bind, make_s3_app
 from ci_deploy.emulator.service import INSTANCE_COUNT_TAG, Service
+from ci_deploy.errors import InputError
 
 __all__ = ["INSTANCE_COUNT_TAG", "RunningEmulator", "SimulatedInstance", "start"]
 
@@ -82,6 +83,18 @@ class RunningEmulator:
         self.stop()
 
 
+def make_state_dir(root: Path) -> None:
+    """Create the state dir, or say why it cannot be one (a file, no permission...)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(
+            f"input state_dir: cannot use {str(root)!r} as the emulator's state directory: "
+            f"{error.strerror}",
+            hint="pass a writable directory (created when missing) to --state-dir",
+        ) from error
+
+
 def start(
     *,
     port: int = 0,
@@ -107,7 +120,7 @@ def start(
     owns = state_dir is None
     root = Path(tempfile.mkdtemp(prefix="ci-deploy-emulator-")) if state_dir is None else state_dir
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        make_state_dir(root)
         s3_app = make_s3_app()
         service = Service(
             state_dir=root,
