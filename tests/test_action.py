@@ -342,6 +342,7 @@ def test_without_ci_deploy_on_path_the_action_installs_its_own_source(
     located = first.step("locate").outputs
     assert located["install"] == "true"
     assert located["cli"] == str(temp / "ci-deploy-env" / "bin" / "ci-deploy")
+    assert located["env-python"] == str(temp / "ci-deploy-env" / "bin" / "python")
     key = re.compile(r"ci-deploy-Linux-X64-py3\.\d+-[0-9a-f]{8}-[0-9a-f]{16}")
     assert key.fullmatch(located["cache-key"])
     [cache] = [step for step in first.steps if step.kind == "uses"]
@@ -354,6 +355,62 @@ def test_without_ci_deploy_on_path_the_action_installs_its_own_source(
     assert second.exit_code == 0, second.log
     assert second.step("locate").outputs["cache-key"] == located["cache-key"]
     assert second.steps[2].stdout.startswith("Using the cached ci-deploy ")
+
+
+WINDOWS_PYTHON = """#!/bin/sh
+# The runner's Python on a Windows runner: the action's layout script (`python - ...`) runs
+# with sys.platform win32; everything else is this interpreter.
+if [ "$1" = "-" ]; then
+  exec {python} -c 'import sys; sys.platform = "win32"; sys.argv = sys.argv[1:]
+exec(compile(sys.stdin.read(), "<stdin>", "exec"))' "$@"
+fi
+exec {python} "$@"
+"""
+
+# uv on a Windows runner: `uv venv` makes Scripts/, `uv pip install` leaves Scripts/ci-deploy.exe
+# (here a script running this checkout's ci-deploy).
+WINDOWS_UV = """#!/bin/sh
+printf '%s\\n' "$*" >> {record}
+case "$1" in
+  venv) mkdir -p "$5/Scripts" ;;
+  pip)
+    scripts=$(dirname "$5")
+    printf '#!/bin/sh\\nexec {cli} "$@"\\n' > "$scripts/ci-deploy.exe"
+    chmod +x "$scripts/ci-deploy.exe"
+    ;;
+esac
+"""
+
+
+def test_on_a_windows_runner_the_action_installs_into_the_venv_s_scripts_dir(
+    tmp_path: Path, workspace: Path
+) -> None:
+    """Windows venvs keep executables in Scripts/ with .exe names: the action asks the runner's
+    Python for the layout instead of assuming bin/."""
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    tools = tmp_path / "runner-tools"
+    tools.mkdir()
+    record = tmp_path / "uv-calls.txt"
+    (tools / "python3").write_text(WINDOWS_PYTHON.format(python=sys.executable))
+    (tools / "uv").write_text(WINDOWS_UV.format(record=record, cli=BIN / "ci-deploy"))
+    for script in tools.iterdir():
+        script.chmod(0o755)
+    harness = ActionHarness(REPO, workspace, temp, harness_env(f"{tools}:/usr/bin:/bin"))
+    shutil.copytree(REPO / "examples" / "web-app", workspace / "app")
+
+    run = harness.run({"command": "validate", "source": "app"})
+
+    assert run.exit_code == 0, run.log
+    env = temp / "ci-deploy-env"
+    located = run.step("locate").outputs
+    assert located["cli"] == f"{env}/Scripts/ci-deploy.exe"
+    assert located["env-python"] == f"{env}/Scripts/python.exe"
+    assert record.read_text().splitlines() == [
+        f"venv -q --python {tools / 'python3'} {env}",
+        f"pip install -q --python {env}/Scripts/python.exe --compile-bytecode {REPO}",
+    ]
+    assert "app/appspec.yml: valid Server" in run.step("run").stderr
 
 
 # ---------------------------------------------------------------------------------------------
