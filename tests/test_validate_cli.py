@@ -222,3 +222,74 @@ def test_a_real_process_reports_exit_2_and_never_imports_boto3() -> None:
     assert f"{QUOTED_NAME}:1:10: error: version is the quoted string" in done.stderr
     assert done.stderr.endswith("boto3 imported: False\n")
     assert "Traceback" not in done.stderr
+
+
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "timeout.yml",
+            "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: x\n"
+            f"      timeout: {HUGE}\n",
+            ':6:16: error: timeout is a string ("999',
+        ),
+        (
+            "timeout.json",
+            '{"version": 0.0, "os": "linux", "hooks": {"AfterInstall": '
+            f'[{{"location": "x", "timeout": {HUGE}}}]}}}}\n',
+            ":1:89: error: invalid JSON: a number of 5000 characters is too long to read",
+        ),
+        (
+            "superscript.yml",
+            "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: x\n"
+            '      timeout: "²"\n',
+            ':6:16: error: timeout is a string ("²"): write a whole number of seconds from 1 '
+            "to 3600",
+        ),
+        (
+            "range.yml",
+            "version: 0.0\nos: linux\npermissions:\n  - object: /srv\n    context:\n"
+            f"      type: t\n      name: n\n      range: s{HUGE}\n",
+            ":8:14: error: context range 's999",
+        ),
+        (
+            "lambda.yml",
+            "version: 0.0\nResources:\n  - fn:\n      Type: AWS::Lambda::Function\n"
+            "      Properties:\n        Name: f\n        Alias: a\n"
+            f'        CurrentVersion: "²"\n        TargetVersion: "{HUGE}"\n',
+            ':8:25: error: currentversion is a string ("²")',
+        ),
+    ],
+)
+def test_huge_numbers_and_unicode_digits_are_diagnostics_not_crashes(  # type: ignore[no-untyped-def]
+    streams, tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+
+    code = run(["validate", str(path)], {}, streams)
+
+    assert code == 2
+    assert f"{path.as_posix()}{expected}" in streams.err
+    # A 5000-digit value is cut short, so each diagnostic stays one readable line.
+    assert all(len(line) < 400 for line in streams.err.splitlines())
+    assert "unexpected error" not in streams.err
+
+
+def test_a_category_range_far_past_c1023_is_refused_without_expanding_it(  # type: ignore[no-untyped-def]
+    streams, tmp_path: Path
+) -> None:
+    path = tmp_path / "appspec.yml"
+    path.write_text(
+        "version: 0.0\nos: linux\npermissions:\n  - object: /srv\n    context:\n"
+        "      type: t\n      name: n\n      range: s0:" + ",".join(["c0.c9999"] * 2000) + "\n",
+        encoding="utf-8",
+    )
+
+    code = run(["validate", str(path)], {}, streams)
+
+    assert code == 2
+    assert "is invalid: categories go up to c1023" in streams.err

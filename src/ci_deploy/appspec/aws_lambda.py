@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ci_deploy.appspec.checks import Context, describe, string, unknown_keys
+from ci_deploy.appspec.checks import Context, describe, plain_number, string, unknown_keys
 from ci_deploy.appspec.nodes import Mapping, Node, Scalar
 from ci_deploy.appspec.serverless import (
     FUNCTION_NAME,
@@ -82,8 +82,9 @@ def _check_version_number(ctx: Context, node: Node, key: str) -> int | None:
     value = node.value if isinstance(node, Scalar) else None
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
-        return int(value)
+    number = plain_number(value) if isinstance(value, str) else None
+    if number is not None and number > 0:
+        return number
     ctx.error(
         node,
         "lambda-version-invalid",

@@ -6,8 +6,10 @@ import difflib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from ci_deploy.appspec.diagnostics import Collector
+from ci_deploy.appspec.diagnostics import Collector, shorten
 from ci_deploy.appspec.nodes import Mapping, Node, Scalar, Sequence
+
+MAX_NUMBER_DIGITS = 18
 
 
 class Context:
@@ -28,11 +30,19 @@ class Context:
 def describe(node: Node) -> str:
     """'a string ("x")', 'a number (0644)', 'a list' — the type and, for scalars, the text."""
     if isinstance(node, Scalar) and isinstance(node.value, str):
-        return f'a string ("{node.value}")'
+        return f'a string ("{shorten(node.value)}")'
     if isinstance(node, Scalar) and node.value is not None:
         shown = node.raw if node.raw else str(node.value)
-        return f"{node.kind} ({shown})"
+        return f"{node.kind} ({shorten(shown)})"
     return node.kind
+
+
+def plain_number(text: str) -> int | None:
+    """The whole number ``text`` spells in at most 18 ASCII digits, else None. int() alone
+    would take other scripts' digits ('٣') and refuse beyond 4300 digits with a ValueError."""
+    if 0 < len(text) <= MAX_NUMBER_DIGITS and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 def mapping(ctx: Context, node: Node, what: str, example: str) -> Mapping | None:

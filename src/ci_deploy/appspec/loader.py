@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import yaml
 from yaml.constructor import SafeConstructor
 
-from ci_deploy.appspec.diagnostics import Collector
+from ci_deploy.appspec.diagnostics import Collector, shorten
 from ci_deploy.appspec.nodes import Mapping, Node, Scalar, Sequence
 
 # Deeper nesting than this is never an AppSpec; stop before Python's recursion limit does.
@@ -297,7 +297,8 @@ class _Converter:
                 line,
                 column,
                 "yaml-value",
-                f"value {node.value!r} cannot be read ({error}): quote it to make it a string",
+                f"value {shorten(node.value)!r} cannot be read ({shorten(str(error))}): "
+                "quote it to make it a string",
             )
             value = node.value
         return Scalar(line, column, value, node.value, quoted)
@@ -318,7 +319,8 @@ def _is_hashable(value: object) -> bool:
 # ---------------------------------------------------------------------------------------------
 # JSON
 
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+MAX_NUMBER_CHARACTERS = 4000
 _WHITESPACE = " \t\n\r"
 
 
@@ -380,6 +382,11 @@ class _JsonParser:
         if match and match.end() > start:
             self._position = match.end()
             raw = match.group(0)
+            if len(raw) > MAX_NUMBER_CHARACTERS:
+                # int() refuses more than 4300 digits; no AppSpec value is anywhere near this.
+                raise _JsonSyntaxError(
+                    start, f"a number of {len(raw)} characters is too long to read"
+                )
             number: int | float = float(raw) if match.group(1) or match.group(2) else int(raw)
             return Scalar(line, column, number, raw)
         if not char:

@@ -15,12 +15,14 @@ from ci_deploy.appspec.checks import (
     describe,
     key_name,
     mapping,
+    plain_number,
     revision_path,
     sequence,
     string,
     suggestion,
     unknown_keys,
 )
+from ci_deploy.appspec.diagnostics import shorten
 from ci_deploy.appspec.nodes import Mapping, Node, Scalar, is_null
 
 # -- the rule data (the JSON Schema in ci_deploy/schemas is generated from it) -----------------
@@ -62,8 +64,11 @@ ACL = re.compile(
     r"(?P<default>d(?:efault)?:)?(?P<tag>u(?:ser)?|g(?:roup)?|m(?:ask)?|o(?:ther)?)"
     r":(?P<name>[^:]*):(?P<perms>[rwx-]{1,3}|[0-7])"
 )
+# Levels and categories are at most 4 ASCII digits (c1023 is the highest category), so a
+# longer number reads as a malformed range instead of reaching int().
 SELINUX_RANGE = re.compile(
-    r"s(?P<low>\d+)(?:-s(?P<high>\d+))?(?::(?P<categories>c\d+(?:\.c\d+)?(?:,c\d+(?:\.c\d+)?)*))?"
+    r"s(?P<low>[0-9]{1,4})(?:-s(?P<high>[0-9]{1,4}))?"
+    r"(?::(?P<categories>c[0-9]{1,4}(?:\.c[0-9]{1,4})?(?:,c[0-9]{1,4}(?:\.c[0-9]{1,4})?)*))?"
 )
 MAX_SELINUX_CATEGORY = 1023
 WINDOWS_ABSOLUTE = re.compile(r"([A-Za-z]:[\\/]|\\\\)")
@@ -484,16 +489,19 @@ def _check_range(ctx: Context, node: Node) -> None:
         problem = "it is not 's<N>[-s<M>][:c<N>[.c<M>],...]'"
     else:
         low, high = int(match["low"]), int(match["high"] or match["low"])
-        categories: list[int] = []
+        spans: list[tuple[int, int]] = []
         for part in (match["categories"] or "").split(",") if match["categories"] else []:
             first, _, last = part.partition(".")
             start, end = int(first[1:]), int(last[1:]) if last else int(first[1:])
             if end < start:
                 problem = f"category range {part} runs backwards"
-            categories.extend(range(start, end + 1))
+            spans.append((start, end))
+        # Bounds first: only ranges within c0..c1023 are expanded to look for repeats.
+        in_bounds = all(end <= MAX_SELINUX_CATEGORY for _, end in spans)
+        categories = [c for start, end in spans for c in range(start, end + 1)] if in_bounds else []
         if high < low:
             problem = f"the high level s{high} is below the low level s{low}"
-        elif any(category > MAX_SELINUX_CATEGORY for category in categories):
+        elif not in_bounds:
             problem = f"categories go up to c{MAX_SELINUX_CATEGORY}"
         elif len(set(categories)) != len(categories):
             problem = "a category is listed twice"
@@ -501,7 +509,7 @@ def _check_range(ctx: Context, node: Node) -> None:
         ctx.error(
             node,
             "context-range-invalid",
-            f"context range {text!r} is invalid: {problem}; write for example 's0' or "
+            f"context range {shorten(text)!r} is invalid: {problem}; write for example 's0' or "
             "'s0-s0:c0.c1023'",
         )
 
@@ -627,12 +635,13 @@ def _check_timeout(ctx: Context, node: Node) -> int:
     value = node.value if isinstance(node, Scalar) else None
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_TIMEOUT_SECONDS:
         return value
-    if isinstance(node, Scalar) and isinstance(value, str) and value.strip().isdigit():
+    number = plain_number(value.strip()) if isinstance(value, str) else None
+    if isinstance(node, Scalar) and node.quoted and number is not None:
         ctx.error(
             node,
             "hook-timeout-invalid",
             f'timeout is the quoted string "{value}": agent 2.x requires a number; write '
-            f"timeout: {int(value)} without quotes",
+            f"timeout: {number} without quotes",
         )
         return 0
     ctx.error(
