@@ -464,33 +464,6 @@ def test_a_ci_deploy_on_path_is_used_as_is(tmp_path: Path) -> None:
 
 
 @pytest.mark.adapter
-def test_a_missing_required_input_is_rejected(tmp_path: Path) -> None:
-    run = run_pipeline(tmp_path, {"application": "web", "deployment_group": "prod"})
-    assert run.returncode == 1
-    assert "`needs` input: required value has not been provided" in run.output
-    assert not (run.repo / ".gitlab-ci-local" / "output" / "ci-deploy.log").exists()
-
-
-@pytest.mark.adapter
-@pytest.mark.parametrize(
-    ("inputs", "message"),
-    [
-        ({"command": "deplyo"}, "`command` input: `deplyo` cannot be used because it is not in"),
-        ({"wait": "ture"}, "`wait` input: provided value is not a boolean"),
-        ({"instances": "three"}, "`instances` input: provided value is not a number"),
-        ({"wait_timeout_seconds": "10m"}, "`wait_timeout_seconds` input: `10m` does not match"),
-    ],
-    ids=["option", "boolean", "number", "regex"],
-)
-def test_a_bad_input_value_is_rejected(
-    tmp_path: Path, inputs: dict[str, Any], message: str
-) -> None:
-    run = run_pipeline(tmp_path, {"needs": [], **inputs})
-    assert run.returncode == 1
-    assert message in run.output
-
-
-@pytest.mark.adapter
 def test_an_unknown_input_fails_the_job_naming_the_input_it_left_out(tmp_path: Path) -> None:
     """GitLab rejects an unknown input when it creates the pipeline ("unknown input
     arguments"); gitlab-ci-local 4.73.0 does not check names, so there the misspelt input is
@@ -498,6 +471,86 @@ def test_an_unknown_input_fails_the_job_naming_the_input_it_left_out(tmp_path: P
     run = run_pipeline(tmp_path, {"needs": [], "command": "status", "deployment_idd": "d-1"})
     assert run.job_result() == ("FAIL", 2)
     assert "ci-deploy: error: input deployment_id is required for status" in run.log()
+
+
+# GitLab's rules for `include: inputs` against a `spec: inputs` header
+# (https://docs.gitlab.com/ci/inputs/): every given input must be declared; an input without a
+# `default` is required; the value must have the input's `type` (string by default); with
+# `options` it must be one of them; with `regex` a string must match it. gitlab-ci-local applies
+# all but the first rule (it only reads the inputs the template interpolates), so these tests
+# hold this checker to gitlab-ci-local where both check, and use it for the rule it skips.
+SPEC_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "number": (int, float),
+    "array": (list,),
+}
+
+
+def gitlab_input_errors(spec: dict[str, dict[str, Any]], given: dict[str, Any]) -> list[str]:
+    errors = []
+    unknown = sorted(set(given) - set(spec))
+    if unknown:
+        errors.append(f"unknown input arguments: {', '.join(unknown)}")
+    for name, entry in spec.items():
+        if name not in given:
+            if "default" not in entry:
+                errors.append(f"`{name}` input: required value has not been provided")
+            continue
+        value = given[name]
+        kind = entry.get("type", "string")
+        wrong_type = not isinstance(value, SPEC_TYPES[kind]) or (
+            kind == "number" and isinstance(value, bool)
+        )
+        if wrong_type:
+            errors.append(f"`{name}` input: provided value is not a {kind}")
+        elif "options" in entry and value not in entry["options"]:
+            errors.append(f"`{name}` input: `{value}` cannot be used because it is not in the list")
+        elif "regex" in entry and not re.search(entry["regex"], str(value)):
+            errors.append(f"`{name}` input: `{value}` does not match required regex")
+    return errors
+
+
+def test_a_misspelt_input_is_rejected_by_gitlab_s_rules() -> None:
+    given = {"needs": [], "command": "status", "deployment_idd": "d-1", "Application": "web"}
+    assert gitlab_input_errors(spec_inputs(), given) == [
+        "unknown input arguments: Application, deployment_idd"
+    ]
+
+
+@pytest.mark.adapter
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({}, "`needs` input: required value has not been provided"),
+        ({"needs": [], "command": "deplyo"}, "`command` input: `deplyo` cannot be used because"),
+        ({"needs": [], "wait": "ture"}, "`wait` input: provided value is not a boolean"),
+        ({"needs": [], "instances": "three"}, "`instances` input: provided value is not a number"),
+        ({"needs": [], "wait_timeout_seconds": "10m"}, "`wait_timeout_seconds` input: `10m` does"),
+        ({"needs": "test"}, "`needs` input: provided value is not a array"),
+    ],
+    ids=["missing", "option", "boolean", "number", "regex", "array"],
+)
+def test_gitlab_s_rules_and_gitlab_ci_local_reject_the_same_inputs(
+    tmp_path: Path, inputs: dict[str, Any], message: str
+) -> None:
+    [error] = gitlab_input_errors(spec_inputs(), inputs)
+    assert error.startswith(message)
+    run = run_pipeline(tmp_path, inputs)
+    assert run.returncode == 1
+    assert message in run.output
+    assert not (run.repo / ".gitlab-ci-local" / "output" / "ci-deploy.log").exists()
+
+
+def test_every_include_in_the_readme_and_these_tests_passes_gitlab_s_rules() -> None:
+    includes = [
+        include["inputs"]
+        for pipeline in readme_pipelines()
+        for include in pipeline.get("include", [])
+    ]
+    assert len(includes) >= 4
+    for given in [*includes, FULL_INPUTS]:
+        assert gitlab_input_errors(spec_inputs(), given) == [], given
 
 
 FULL_INPUTS: dict[str, Any] = {
