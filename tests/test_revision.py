@@ -127,3 +127,23 @@ def test_task_definition_needs_an_arn_and_an_ecs_service() -> None:
     )
     with pytest.raises(InputError, match=r"has no AWS::ECS::Service resource"):
         substitute_task_definition(lambda_spec, TASK_ARN, "appspec.yaml")
+
+
+def test_a_bad_bucket_name_hint_names_the_bucket() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_s3_location("s3://Bad_Bucket/prefix")
+
+    assert caught.value.message == (
+        "input s3_location: expected a bucket name of 3-63 lower-case letters, digits, dots "
+        "and hyphens, got 's3://Bad_Bucket/prefix'"
+    )
+    assert caught.value.hint == (
+        "write the bucket as s3://my-bucket; 'Bad_Bucket' is not a valid bucket name"
+    )
+
+
+def test_a_bad_bucket_with_a_region_placeholder_explains_the_placeholder() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_s3_location("s3://Builds-{region}", "us-east-1")
+
+    assert caught.value.hint == "{region} in --s3-location is replaced by each deployment region"

@@ -59,7 +59,11 @@ def parse_s3_location(text: str, region: str = "") -> S3Location:
             "s3_location",
             "a bucket name of 3-63 lower-case letters, digits, dots and hyphens",
             text,
-            hint="{region} in --s3-location is replaced by each deployment region",
+            hint=(
+                "{region} in --s3-location is replaced by each deployment region"
+                if "{region}" in text
+                else f"write the bucket as s3://my-bucket; {bucket!r} is not a valid bucket name"
+            ),
         )
     path = path.strip("/")
     if path and key_bundle_type(path) is not None:
