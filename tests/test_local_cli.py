@@ -252,3 +252,37 @@ def test_a_bundle_built_by_ci_deploy_bundle_deploys(
     args = [str(bundle), "--root", str(tmp_path / "r"), "--state-dir", str(tmp_path / "s")]
     assert run_local(args, streams) == 0, streams.err  # type: ignore[attr-defined]
     assert "healthy" in (tmp_path / "r/var/log/web-app/hooks.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "first_line"),
+    [
+        (
+            ["--events", "Deploy"],
+            "ci-deploy: error: input events: expected lifecycle event names from",
+        ),
+        (
+            ["--appspec-filename", "../appspec.yml"],
+            "ci-deploy: error: input appspec_filename: expected a file name at the revision root "
+            "such as appspec.yml, got '../appspec.yml'",
+        ),
+        (
+            ["--state-dir", "{tmp}/state file"],
+            "ci-deploy: error: input state_dir: {tmp}/state file exists and is not a directory",
+        ),
+    ],
+)
+def test_bad_input_fails_before_anything_is_announced_or_installed(
+    tmp_path: Path, streams: object, args: list[str], first_line: str
+) -> None:
+    (tmp_path / "state file").write_text("not a directory\n")
+    root = tmp_path / "r"
+    base = [str(EXAMPLES / "web-app"), "--root", str(root), "--state-dir", str(tmp_path / "s")]
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+
+    assert run_local([*base, *args], streams) == 2
+
+    lines = streams.err.splitlines()  # type: ignore[attr-defined]
+    assert lines[0].startswith(first_line.replace("{tmp}", str(tmp_path)))
+    assert "deploying" not in streams.err  # type: ignore[attr-defined]
+    assert list(root.rglob("*")) == []

@@ -139,6 +139,21 @@ def validate_spec(spec: DeploymentSpec) -> None:
         )
     if spec.root is not None and not spec.root.is_absolute():
         raise InputValueError("root", "an absolute path", str(spec.root))
+    if spec.state_dir.exists() and not spec.state_dir.is_dir():
+        raise InputError(
+            f"input state_dir: {spec.state_dir} exists and is not a directory",
+            hint="pass --state-dir DIR naming a directory (it is created when missing)",
+        )
+    name = spec.appspec_filename
+    if name is not None and (
+        not name.strip() or "/" in name or "\\" in name or name in {".", ".."}
+    ):
+        raise InputValueError(
+            "appspec_filename",
+            "a file name at the revision root such as appspec.yml",
+            name,
+            hint="the agent reads the AppSpec from the revision root only",
+        )
 
 
 def _time(value: datetime | None) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ci_deploy.agent import DeploymentResult, DeploymentSpec, run_deployment
-from ci_deploy.agent.model import result_as_dict
+from ci_deploy.agent.model import result_as_dict, validate_spec
 from ci_deploy.commands import Streams
 from ci_deploy.errors import DeploymentFailed, ExitCode, InputError, Interrupted
 from ci_deploy.events import DeploymentStatusChanged, Event, Notice
@@ -190,6 +190,7 @@ def run(request: Request, streams: Streams) -> int:
             base_env=dict(request.env),
             keep_revisions=keep if keep is not None else 5,
         )
+        validate_spec(spec)  # bad input fails before the deployment is announced
         render = TextRenderer(streams.stderr)
         render(Notice(f"deploying {written} to {root or '/'} (deployment {spec.deployment_id})"))
         result, interrupted = _run_with_interrupt(spec, render)
