@@ -73,3 +73,31 @@ def test_status_in_one_region_only(aws_env, streams) -> None:
     code = cli.run(["status", "d-1", "--region", "us-east-1,eu-west-1"], aws_env, streams)
     assert code == 2
     assert "input regions: status works on one deployment in one region" in streams.err
+
+
+def test_aws_region_alone_names_the_region(fake_codedeploy, aws_env, streams, monkeypatch) -> None:
+    # GitLab and Jenkins docs set AWS_REGION only; boto3 ignores it, the AWS CLI v2 does not.
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    env = {name: value for name, value in aws_env.items() if name != "AWS_DEFAULT_REGION"}
+    did = failed_deployment(fake_codedeploy)
+    code = cli.run(
+        ["status", did, "--json", "--endpoint-url", fake_codedeploy.endpoint_url],
+        {**env, "AWS_REGION": "eu-west-1"},
+        streams,
+    )
+    assert code == 0, streams.err
+    result = json.loads(streams.out)
+    assert result["region"] == "eu-west-1"
+    assert "region=eu-west-1" in result["console_url"]
+
+
+def test_no_region_anywhere_is_an_aws_error(fake_codedeploy, aws_env, streams, monkeypatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    env = {name: value for name, value in aws_env.items() if name != "AWS_DEFAULT_REGION"}
+    code = cli.run(
+        ["status", "d-ABCDEFGHI", "--endpoint-url", fake_codedeploy.endpoint_url], env, streams
+    )
+    assert code == 3
+    assert "ci-deploy: error: no AWS region configured" in streams.err
+    assert "hint: pass --region, or set AWS_REGION / AWS_DEFAULT_REGION" in streams.err
+    assert fake_codedeploy.calls == []

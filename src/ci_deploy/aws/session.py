@@ -36,14 +36,19 @@ def client_config(max_attempts: int = 8) -> botocore.config.Config:
     )
 
 
-def make_clients(region: str | None, endpoint_url: str | None = None) -> Clients:
-    """Clients for ``region`` (None: the SDK's configured region).
+def make_clients(
+    region: str | None, endpoint_url: str | None = None, *, env_region: str | None = None
+) -> Clients:
+    """Clients for ``region`` (None: ``env_region``, else the SDK's configured region).
 
+    ``env_region`` is ``AWS_REGION`` from the environment: the AWS CLI v2 and the other SDKs
+    prefer it to ``AWS_DEFAULT_REGION`` and CI docs set it alone, but boto3 ignores it
+    (https://docs.aws.amazon.com/sdkref/latest/guide/feature-region.html).
     ``endpoint_url`` points both services at one endpoint, e.g. the ci-deploy emulator;
     boto3 also honours ``AWS_ENDPOINT_URL`` by itself.
     """
     try:
-        session = boto3.session.Session(region_name=region)
+        session = boto3.session.Session(region_name=region or env_region or None)
         resolved = session.region_name
         if not resolved:
             raise AwsError(

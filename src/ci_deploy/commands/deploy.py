@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from ci_deploy.appspec import Diagnostic
-from ci_deploy.aws.session import Clients, make_clients
+from ci_deploy.aws.session import Clients
 from ci_deploy.commands import Streams
-from ci_deploy.commands._watching import conclude, reporter, watch_settings
+from ci_deploy.commands._watching import clients_for, conclude, reporter, watch_settings
 from ci_deploy.commands.push import push_request
 from ci_deploy.deploy import (
     ClientsFor,
@@ -63,7 +63,7 @@ def clients_source(request: Request, deploy_req: DeployRequest) -> Iterator[Clie
     the application, group and bucket created when missing."""
     endpoint_url = request.text("endpoint_url")
     if not request.flag("emulator"):
-        yield lambda region: make_clients(region, endpoint_url)
+        yield clients_for(request)
         return
     if endpoint_url:
         raise InputError(
@@ -89,7 +89,7 @@ def clients_source(request: Request, deploy_req: DeployRequest) -> Iterator[Clie
         )
         prepared: set[str] = set()
 
-        def clients_for(region: str | None) -> Clients:
+        def emulator_clients_for(region: str | None) -> Clients:
             clients = emulator_clients(emulator.endpoint_url, region or emulator.region)
             if clients.region not in prepared:
                 bucket = None
@@ -105,7 +105,7 @@ def clients_source(request: Request, deploy_req: DeployRequest) -> Iterator[Clie
                 prepared.add(clients.region)
             return clients
 
-        yield clients_for
+        yield emulator_clients_for
     finally:
         emulator.stop()
 

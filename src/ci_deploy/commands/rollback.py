@@ -3,9 +3,8 @@ the current one (or of --to DEPLOYMENT_ID), pinned as it was, and watch it."""
 
 from __future__ import annotations
 
-from ci_deploy.aws.session import make_clients
 from ci_deploy.commands import Streams
-from ci_deploy.commands._watching import conclude, reporter, watch_settings
+from ci_deploy.commands._watching import clients_for, conclude, reporter, watch_settings
 from ci_deploy.deploy import DeploymentOptions, RollbackRequest, rollback
 from ci_deploy.github_deployments import reporting_to_github
 from ci_deploy.inputs import Request
@@ -22,9 +21,6 @@ def run(request: Request, streams: Streams) -> int:
         to=request.text("rollback_to"),
         regions=request.items("regions"),
     )
-    endpoint_url = request.text("endpoint_url")
     with reporting_to_github(request, reporter(request, streams)) as report:
-        outcome = rollback(
-            rollback_req, lambda region: make_clients(region, endpoint_url), report.event
-        )
+        outcome = rollback(rollback_req, clients_for(request), report.event)
         return conclude(outcome, streams, report)
