@@ -144,14 +144,14 @@ def validate_spec(spec: DeploymentSpec) -> None:
             f"input state_dir: {spec.state_dir} exists and is not a directory",
             hint="pass --state-dir DIR naming a directory (it is created when missing)",
         )
-    name = spec.appspec_filename
-    if name is not None and (
-        not name.strip() or "/" in name or "\\" in name or name in {".", ".."}
+    filename = spec.appspec_filename
+    if filename is not None and (
+        not filename.strip() or "/" in filename or "\\" in filename or filename in {".", ".."}
     ):
         raise InputValueError(
             "appspec_filename",
             "a file name at the revision root such as appspec.yml",
-            name,
+            filename,
             hint="the agent reads the AppSpec from the revision root only",
         )
 
