@@ -122,8 +122,22 @@ def test_only_needs_is_required_and_every_input_is_described() -> None:
         assert entry["description"].strip().endswith("."), name
 
 
-def test_the_install_fallback_is_this_release() -> None:
-    assert spec_inputs()["cli_package"]["default"] == f"ci-deploy=={ci_deploy.__version__}"
+RELEASE_ARCHIVE = (
+    f"https://github.com/org/ci-deploy/archive/refs/tags/v{ci_deploy.__version__}.tar.gz"
+)
+
+
+def test_the_install_fallback_is_this_release_s_source_not_a_package_index_name() -> None:
+    """ci-deploy is not on the public index: `ci-deploy==VERSION` there would fail, or install
+    whatever someone else published under that name."""
+    assert spec_inputs()["cli_package"]["default"] == f"ci-deploy @ {RELEASE_ARCHIVE}"
+
+
+def test_the_archive_is_of_the_repository_and_tag_the_remote_include_reads() -> None:
+    remote = f"https://raw.githubusercontent.com/org/ci-deploy/v{ci_deploy.__version__}/gitlab/"
+    assert f"#     - remote: {remote}ci-deploy.yml" in TEMPLATE.read_text(encoding="utf-8")
+    assert f"  - remote: {remote}ci-deploy.yml" in gitlab_section()
+    assert f"`ci-deploy @ {RELEASE_ARCHIVE}`" in gitlab_section()
 
 
 def test_nothing_global_and_the_job_shape_comes_from_inputs() -> None:
@@ -888,7 +902,9 @@ elif args[:3] == ["-m", "pip", "install"]:
 
 
 @pytest.mark.adapter
-def test_without_a_ci_deploy_the_job_installs_this_release_in_a_venv(tmp_path: Path) -> None:
+def test_without_a_ci_deploy_the_job_installs_this_release_s_source_in_a_venv(
+    tmp_path: Path,
+) -> None:
     record = tmp_path / "calls.jsonl"
     stand_in = tmp_path / "image-bin" / "python3"
     stand_in.parent.mkdir()
@@ -914,7 +930,7 @@ def test_without_a_ci_deploy_the_job_installs_this_release_in_a_venv(tmp_path: P
         "install",
         "--quiet",
         "--disable-pip-version-check",
-        f"ci-deploy=={ci_deploy.__version__}",
+        f"ci-deploy @ {RELEASE_ARCHIVE}",
     ]
     assert cli_call["argv"] == ["status"]
     assert cli_call["env"]["CI_DEPLOY_DEPLOYMENT_ID"] == "d-1"
