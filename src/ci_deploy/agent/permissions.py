@@ -12,7 +12,7 @@ import pwd
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ci_deploy.agent.install import destination_path
@@ -57,24 +57,25 @@ def _targets(entry: Permission, obj: str, installed: set[str], kinds: dict[str, 
 def _ids(entry: Permission, index: int, warnings: list[str]) -> tuple[int, int]:
     """uid/gid to chown to (-1: leave as is). A name unknown on this host is a warning: the
     rehearsal host is not the instance (where the agent fails the deployment instead)."""
-    uid = gid = -1
-    if entry.owner is not None:
-        try:
-            uid = pwd.getpwnam(entry.owner).pw_uid
-        except KeyError:
+    uid = _host_id(entry.owner, lambda name: pwd.getpwnam(name).pw_uid)
+    gid = _host_id(entry.group, lambda name: grp.getgrnam(name).gr_gid)
+    for kind, name, found in (("owner", entry.owner, uid), ("group", entry.group, gid)):
+        if name is not None and found == -1:
             warnings.append(
-                f"permissions[{index}]: owner {entry.owner!r} does not exist on this host; not "
-                "applied (the agent fails the deployment if it does not exist on the instance)"
-            )
-    if entry.group is not None:
-        try:
-            gid = grp.getgrnam(entry.group).gr_gid
-        except KeyError:
-            warnings.append(
-                f"permissions[{index}]: group {entry.group!r} does not exist on this host; not "
+                f"permissions[{index}]: {kind} {name!r} does not exist on this host; not "
                 "applied (the agent fails the deployment if it does not exist on the instance)"
             )
     return uid, gid
+
+
+def _host_id(name: str | None, lookup: Callable[[str], int]) -> int:
+    """The host's id for the user or group ``name``, or -1 when unset or unknown."""
+    if name is None:
+        return -1
+    try:
+        return lookup(name)
+    except KeyError:
+        return -1
 
 
 def apply_permissions(entries: Iterable[Permission], root: Path, installed: list[str]) -> list[str]:
