@@ -511,11 +511,15 @@ def test_without_one_on_path_it_installs_into_the_workspace_tmp_once(fake_runs: 
     assert "installing ci-deploy" not in fake_runs.log("install_cached")
 
 
-def test_the_default_install_is_a_venv_with_the_library_s_version(fake_runs: FakeRuns) -> None:
+def test_the_default_install_builds_the_library_s_release_from_its_source(
+    fake_runs: FakeRuns,
+) -> None:
     assert fake_runs.build("install_default")["result"] == "SUCCESS"
     venv = Path(f"{fake_runs.root / 'ws-install-default'}@tmp") / "ci-deploy-venv"
     steps = (fake_runs.root / "default-install.record").read_text(encoding="utf-8")
-    assert steps == f"python3 -m venv {venv}\npip install --quiet ci-deploy=={__version__}\n"
+    # ci-deploy is not on the public index: the release's own source, never a name there
+    archive = f"https://github.com/org/ci-deploy/archive/refs/tags/v{__version__}.tar.gz"
+    assert steps == f"python3 -m venv {venv}\npip install --quiet ci-deploy @ {archive}\n"
     [run] = fake_runs.records("install_default")
     assert run["argv"] == [str(venv / "bin" / "ci-deploy"), "validate"]
 

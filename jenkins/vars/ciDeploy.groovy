@@ -123,8 +123,9 @@ import groovy.transform.Field
     // Shell command that installs ci-deploy when it is not on PATH. It runs with
     // $CI_DEPLOY_INSTALL_DIR (under the workspace's tmp dir, cached between builds) and
     // $CI_DEPLOY_INSTALL_VERSION (this library's CLI_VERSION) set, and must leave an executable
-    // $CI_DEPLOY_INSTALL_DIR/bin/ci-deploy behind.
-    installCommand: 'python3 -m venv "$CI_DEPLOY_INSTALL_DIR" && "$CI_DEPLOY_INSTALL_DIR/bin/pip" install --quiet "ci-deploy==$CI_DEPLOY_INSTALL_VERSION"',
+    // $CI_DEPLOY_INSTALL_DIR/bin/ci-deploy behind. The default builds the library's release from
+    // its tag's source archive: ci-deploy is not on the public package index.
+    installCommand: 'python3 -m venv "$CI_DEPLOY_INSTALL_DIR" && "$CI_DEPLOY_INSTALL_DIR/bin/pip" install --quiet "ci-deploy @ https://github.com/org/ci-deploy/archive/refs/tags/v$CI_DEPLOY_INSTALL_VERSION.tar.gz"',
     // Path of a ci-deploy executable to run as is (no PATH lookup, no install).
     cliPath: null,
     // Build result when ci-deploy gives up waiting (exit code 4): FAILURE raises an error;
