@@ -42,3 +42,46 @@ def test_stop_a_finished_deployment_is_an_aws_error(fake_codedeploy, aws_env, st
     assert fake_codedeploy.calls_of("StopDeployment") == [
         {"deploymentId": did, "autoRollbackEnabled": False}
     ]
+
+
+def test_an_endpoint_that_is_not_a_url_is_bad_input(fake_codedeploy, aws_env, streams) -> None:
+    for endpoint in ("not a url", "ftp://127.0.0.1/"):
+        code = cli.run(["stop", "d-ABCDEF123", "--endpoint-url", endpoint], aws_env, streams)
+        assert code == 2
+        assert (
+            f"ci-deploy: error: input endpoint_url: expected an http:// or https:// URL, "
+            f"got {endpoint!r}" in streams.err
+        )
+    assert "Traceback" not in streams.err
+    assert fake_codedeploy.calls == []
+
+
+def test_a_malformed_region_is_bad_input(fake_codedeploy, aws_env, streams) -> None:
+    code = cli.run(
+        [
+            "stop",
+            "d-ABCDEF123",
+            "--region",
+            "eu west",
+            "--endpoint-url",
+            fake_codedeploy.endpoint_url,
+        ],
+        aws_env,
+        streams,
+    )
+    assert code == 2
+    assert (
+        "ci-deploy: error: input regions: expected an AWS region name such as us-east-1, "
+        "got 'eu west'" in streams.err
+    )
+    assert fake_codedeploy.calls == []
+
+
+def test_a_malformed_deployment_id_says_what_one_looks_like(emulator, aws_env, streams) -> None:
+    code = cli.run(["stop", "d-ü", "--endpoint-url", emulator.endpoint_url], aws_env, streams)
+    assert code == 3
+    assert (
+        "ci-deploy: error: StopDeployment deployment d-ü (us-east-1): "
+        "InvalidDeploymentIdException: Specified DeploymentId is not in the valid format: d-ü"
+    ) in streams.err
+    assert "hint: a deployment id is d- and 9 letters or digits (d-ABCDEF123)" in streams.err

@@ -182,6 +182,7 @@ def test_wait_without_a_deployment_id_is_bad_input(aws_env, streams) -> None:
     code = cli.run(["wait"], aws_env, streams)
     assert code == 2
     assert "input deployment_id is required for wait" in streams.err
+    assert "hint: give DEPLOYMENT_ID as an argument or set CI_DEPLOY_DEPLOYMENT_ID" in streams.err
 
 
 def test_bad_on_ready_names_the_input(aws_env, streams) -> None:

@@ -640,9 +640,13 @@ class Request:
         value = self.text(name)
         if value is None or not value.strip():
             spec = BY_NAME[name]
+            # A positional input has no flag: name its argument (ci-deploy wait DEPLOYMENT_ID).
+            given = f"pass {spec.flag}"
+            if spec.positional:
+                given = f"give {name.upper()} as an argument"
             raise InputError(
                 f"input {name} is required for {self.verb}",
-                hint=f"pass {spec.flag} or set {spec.env}",
+                hint=f"{given} or set {spec.env}",
             )
         return value
 

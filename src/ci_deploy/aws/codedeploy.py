@@ -418,6 +418,7 @@ class CodeDeployApi:
 
 _HINTS = {
     "DeploymentDoesNotExistException": "check the deployment id and the region",
+    "InvalidDeploymentIdException": "a deployment id is d- and 9 letters or digits (d-ABCDEF123)",
     "ApplicationDoesNotExistException": "check --application and --region",
     "DeploymentGroupDoesNotExistException": "check --deployment-group, --application and --region",
     "DeploymentConfigDoesNotExistException": "check --deployment-config",

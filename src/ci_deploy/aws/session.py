@@ -9,7 +9,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from ci_deploy.errors import AwsError
+from ci_deploy.errors import AwsError, InputValueError
 
 if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
@@ -47,6 +47,8 @@ def make_clients(
     ``endpoint_url`` points both services at one endpoint, e.g. the ci-deploy emulator;
     boto3 also honours ``AWS_ENDPOINT_URL`` by itself.
     """
+    if endpoint_url and not endpoint_url.lower().startswith(("http://", "https://")):
+        raise InputValueError("endpoint_url", "an http:// or https:// URL", endpoint_url)
     try:
         session = boto3.session.Session(region_name=region or env_region or None)
         resolved = session.region_name
@@ -58,8 +60,19 @@ def make_clients(
         config = client_config()
         s3 = session.client("s3", endpoint_url=endpoint_url, config=config)
         codedeploy = session.client("codedeploy", endpoint_url=endpoint_url, config=config)
+    except botocore.exceptions.InvalidRegionError as error:
+        if region:
+            raise InputValueError(
+                "regions", "an AWS region name such as us-east-1", region
+            ) from error
+        raise AwsError(
+            f"cannot create AWS clients: {error}",
+            hint="fix AWS_REGION / AWS_DEFAULT_REGION or the profile's region",
+        ) from error
     except botocore.exceptions.BotoCoreError as error:
         raise AwsError(f"cannot create AWS clients: {error}") from error
+    except ValueError as error:  # botocore: "Invalid endpoint: ..."
+        raise InputValueError("endpoint_url", "an http:// or https:// URL", endpoint_url) from error
     return Clients(region=resolved, s3=s3, codedeploy=codedeploy)
 
 
