@@ -30,7 +30,8 @@ KEYS = [
 TEXTS = [
     "0.0", "linux", "windows", "/", "/srv/app", "app", "../x", "0644", "AWS::ECS::Service",
     "AWS::Lambda::Function", "**", "*.sh", "u::rw", "s0-s0:c0.c1023", "OVERWRITE", "",
-    "<TASK_DEFINITION>", "ENABLED", "scripts/start.sh",
+    "<TASK_DEFINITION>", "ENABLED", "scripts/start.sh", "²", "٣", "9" * 4500,
+    "s" + "9" * 4500, "s0:c0.c9999",
 ]  # fmt: skip
 
 scalars = st.one_of(
@@ -54,7 +55,7 @@ documents = st.recursive(
 YAML_ALPHABET = st.sampled_from(
     [*"abcdefos0123456789 :-?[]{},#&*!|>'\"%@`\t\n\r\\/.\x85\u2028", "version: 0.0\n",
     "os: linux\n", "hooks:\n", "  - location: x\n", "files:\n", "Resources:\n", "\ufeff",
-    "---\n", "\u00e9"]
+    "---\n", "\u00e9", "9" * 4500]
 )  # fmt: skip
 yamlish = st.lists(YAML_ALPHABET, max_size=60).map("".join)
 platforms = st.sampled_from([None, "server", "ecs", "lambda"])
@@ -125,3 +126,109 @@ def test_the_cli_exits_0_or_2_and_never_with_a_bug(data: bytes) -> None:
             code = run(["validate", "--format", output_format, directory], {}, streams)
             assert code in (0, 2), streams.stderr.getvalue()  # type: ignore[attr-defined]
             assert "unexpected error" not in streams.stderr.getvalue()  # type: ignore[attr-defined]
+
+
+# Valid documents of each platform; the test below puts a random value at one of their leaves,
+# so every rule (not only the top-level ones random documents reach) meets odd values.
+TEMPLATES: list[dict[str, object]] = [
+    {
+        "version": 0.0,
+        "os": "linux",
+        "files": [{"source": "/", "destination": "/srv/app"}],
+        "file_exists_behavior": "OVERWRITE",
+        "permissions": [
+            {
+                "object": "/srv/app",
+                "pattern": "*.sh",
+                "except": ["x.sh"],
+                "owner": "web",
+                "group": "web",
+                "mode": 755,
+                "acls": ["u:web:rw"],
+                "context": {"type": "httpd_sys_content_t", "name": "system_u", "range": "s0"},
+                "type": ["file"],
+            }
+        ],
+        "hooks": {"AfterInstall": [{"location": "start.sh", "timeout": 60, "runas": "root"}]},
+    },
+    {
+        "version": 0.0,
+        "Resources": [
+            {
+                "TargetService": {
+                    "Type": "AWS::ECS::Service",
+                    "Properties": {
+                        "TaskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/web:1",
+                        "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80},
+                        "PlatformVersion": "LATEST",
+                    },
+                }
+            }
+        ],
+        "Hooks": [{"BeforeInstall": "check"}],
+    },
+    {
+        "version": 0.0,
+        "Resources": [
+            {
+                "fn": {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {
+                        "Name": "fn",
+                        "Alias": "live",
+                        "CurrentVersion": "1",
+                        "TargetVersion": "2",
+                    },
+                }
+            }
+        ],
+        "Hooks": [{"BeforeAllowTraffic": "check"}],
+    },
+]
+ODD_VALUES = st.one_of(
+    scalars,
+    st.sampled_from(["9" * 4500, "²", "٣", "s" + "9" * 4500, "s0:c0.c9999", "-1", "0", " "]),
+    st.lists(scalars, max_size=2),
+    st.dictionaries(st.sampled_from(KEYS), scalars, max_size=2),
+)
+
+
+def _leaves(node: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    if isinstance(node, dict):
+        return [leaf for key, value in node.items() for leaf in _leaves(value, (*path, key))]
+    if isinstance(node, list):
+        return [leaf for index, value in enumerate(node) for leaf in _leaves(value, (*path, index))]
+    return [path]
+
+
+def _replaced(node: object, path: tuple[object, ...], value: object) -> object:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        return {
+            key: _replaced(child, rest, value) if key == head else child
+            for key, child in node.items()
+        }
+    assert isinstance(node, list)
+    return [
+        _replaced(child, rest, value) if index == head else child
+        for index, child in enumerate(node)
+    ]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=ODD_VALUES, quoted=st.booleans())
+def test_an_odd_value_at_any_leaf_of_a_valid_appspec_gives_diagnostics_not_crashes(
+    value: object, quoted: bool
+) -> None:
+    odd = str(value) if quoted else value
+    for template in TEMPLATES:
+        for path in _leaves(template):
+            document = _replaced(template, path, odd)
+            for text, as_json in (
+                (yaml.safe_dump(document, allow_unicode=True), False),
+                (json.dumps(document), True),
+            ):
+                result = validate_text(text, "appspec.yml", as_json=as_json)
+                assert_clean(result.diagnostics, text)
