@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ci_deploy.commands import Streams
+from ci_deploy.errors import InputError
 from ci_deploy.events import (
     DeploymentStatusChanged,
     Event,
@@ -609,10 +610,27 @@ def workspace_of(env: Mapping[str, str]) -> Path:
     return Path(env.get("GITHUB_WORKSPACE", "").strip() or ".")
 
 
+def runner_file(variable: str, value: str) -> Path | None:
+    """The runner's file named by ``variable``, checked before any work: a file that cannot be
+    written would otherwise fail the step after the deployment, its outputs lost."""
+    if not value.strip():
+        return None
+    path = Path(value)
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise InputError(
+            f"{variable}: cannot write {value!r} ({error.strerror or error})",
+            hint=f"the runner sets {variable} to a file it made; elsewhere leave it unset "
+            "or name a writable file",
+        ) from None
+    return path
+
+
 def paths_from(env: Mapping[str, str]) -> GithubPaths:
     def file(name: str) -> Path | None:
-        value = env.get(name, "")
-        return Path(value) if value.strip() else None
+        return runner_file(name, env.get(name, ""))
 
     source = env.get("CI_DEPLOY_SOURCE", "").strip() or "."
     return GithubPaths(

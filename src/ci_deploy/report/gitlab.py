@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ci_deploy.commands import Streams
+from ci_deploy.errors import InputError
 from ci_deploy.events import (
     DeploymentStatusChanged,
     Event,
@@ -235,4 +236,15 @@ def make_reporter(streams: Streams, env: Mapping[str, str]) -> GitlabReporter:
     raw = env.get(spec.env, "")
     dotenv_file = spec.parse(raw) if raw.strip() else None
     assert dotenv_file is None or isinstance(dotenv_file, Path)
+    if dotenv_file is not None:
+        # Checked before any work, so a bad path fails before the deployment, not after it.
+        try:
+            dotenv_file.parent.mkdir(parents=True, exist_ok=True)
+            with dotenv_file.open("a", encoding="utf-8"):
+                pass
+        except OSError as error:
+            raise InputError(
+                f"input dotenv_file: cannot write {raw!r} ({error.strerror or error})",
+                hint=f"set {spec.env} to a file path in the job's directory",
+            ) from None
     return GitlabReporter(streams.stderr, dotenv_file)
