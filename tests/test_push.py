@@ -17,9 +17,10 @@ from botocore.stub import Stubber
 
 from ci_deploy.aws.session import Clients
 from ci_deploy.cli import run
+from ci_deploy.commands.push import next_command
 from ci_deploy.errors import AppSpecError, AwsError, InputError
 from ci_deploy.events import Event, Notice
-from ci_deploy.push import PushRequest, ci_metadata, prepare_bundle, push_revision
+from ci_deploy.push import PushRequest, PushResult, ci_metadata, prepare_bundle, push_revision
 
 APPSPEC = "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /srv/app\n"
 ECS_APPSPEC = """\
@@ -396,3 +397,21 @@ def test_cli_push_to_a_missing_bucket_exits_3(
     assert "bucket 'bucket-that-is-not-us-east-1' does not exist (us-east-1)" in streams.err
     assert "hint: create it in us-east-1 or fix --s3-location" in streams.err
     assert streams.out == ""
+
+
+def test_the_next_command_quotes_names_and_leaves_only_the_group_to_fill_in() -> None:
+    push = PushRequest(source=Path("my rev"), application="GROUP web")
+    revision = {
+        "revisionType": "S3",
+        "s3Location": {"bucket": "builds", "key": "GROUP/a b.zip", "bundleType": "zip"},
+    }
+
+    command = next_command(push, PushResult(revision=revision, region="eu-west-1"))  # type: ignore[arg-type]
+
+    assert command == (
+        "ci-deploy deploy --s3-location 's3://builds/GROUP/a b.zip' --no-upload "
+        "--application 'GROUP web' --deployment-group <deployment-group> --region eu-west-1"
+    )
+    assert next_command(push, PushResult(revision=revision)).endswith(  # type: ignore[arg-type]
+        "--application 'GROUP web' --deployment-group <deployment-group>"
+    )

@@ -55,10 +55,10 @@ def next_command(push: PushRequest, result: PushResult) -> str:
         words.insert(2, str(push.source))
         if push.task_definition:
             words += ["--task-definition", push.task_definition]
-    words += ["--application", push.application, "--deployment-group", "GROUP"]
-    if result.region:
-        words += ["--region", result.region]
-    return shlex.join(words).replace("GROUP", "<deployment-group>")
+    words += ["--application", push.application]
+    tail = ["--region", result.region] if result.region else []
+    # The group is for the user to fill in: shown unquoted, everything else shell-quoted.
+    return f"{shlex.join(words)} --deployment-group <deployment-group> {shlex.join(tail)}".strip()
 
 
 def run(request: Request, streams: Streams) -> int:
