@@ -190,3 +190,30 @@ def test_emulator_and_endpoint_url_exclude_each_other(aws_env, streams) -> None:
     )
     assert code == 2
     assert "inputs emulator and endpoint_url exclude each other" in streams.err
+
+
+def test_embedded_emulator_deploys_to_a_bucket_per_region(aws_env, streams, tmp_path) -> None:
+    """--emulator with two regions creates each region's bucket (outside us-east-1 S3 wants
+    the location constraint) and deploys to both."""
+    code = cli.run(
+        [
+            "deploy",
+            str(EXAMPLES / "web-app"),
+            "--application",
+            "demo",
+            "--deployment-group",
+            "demo-fleet",
+            "--s3-location",
+            "s3://ci-deploy-demo-{region}/bundles",
+            "--emulator",
+            "--region",
+            "us-east-1,eu-west-1",
+        ],
+        aws_env,
+        streams,
+    )
+    assert code == 0, streams.err
+    result = json.loads(streams.out)
+    assert result["status"] == "Succeeded"
+    assert set(result["deployment_ids"]) == {"us-east-1", "eu-west-1"}
+    assert "uploaded s3://ci-deploy-demo-eu-west-1/bundles/demo/" in streams.err

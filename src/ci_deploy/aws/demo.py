@@ -40,7 +40,14 @@ def ensure_demo_resources(
     except botocore.exceptions.ClientError:
         pass  # missing: create it below
     try:
-        clients.s3.create_bucket(Bucket=bucket)
+        if clients.region == "us-east-1":
+            clients.s3.create_bucket(Bucket=bucket)
+        else:  # S3 refuses a bucket outside us-east-1 without its location constraint
+            clients.s3.create_bucket(
+                Bucket=bucket,
+                # The stubs list today's regions as literals; any region name is valid here.
+                CreateBucketConfiguration={"LocationConstraint": clients.region},  # type: ignore[typeddict-item]
+            )
         # Versioning lets the revision be pinned to the object version, as on a real bucket.
         clients.s3.put_bucket_versioning(
             Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
