@@ -7,6 +7,7 @@ with `sh` really running shells in the withEnv environment. Builds that only nee
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -592,27 +593,20 @@ def test_the_step_own_variables_are_not_input_variables() -> None:
     assert not own & inputs
 
 
-def documented_default(spec: Input) -> str:
-    default = spec.default
-    if default is None:
-        return "null"
-    if isinstance(default, bool):
-        return "true" if default else "false"
-    if isinstance(default, int):
-        return str(default)
-    if isinstance(default, tuple):
-        return "[" + ", ".join(f"'{item}'" for item in default) + "]"
-    return f"'{default}'"
+def _sync_keys() -> Any:
+    """tests/jenkins/sync_keys.py, the script that writes the keys from the input table: its
+    renderings of a key's type, default and description are what the three documents hold."""
+    spec = importlib.util.spec_from_file_location("sync_keys", HARNESS / "sync_keys.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def documented_type(spec: Input) -> str:
-    return {"bool": "boolean", "int": "int", "list": "List<String>"}.get(spec.kind, "String")
-
-
-def documented_description(spec: Input) -> str:
-    if spec.choices:
-        return f"{spec.help} One of: {', '.join(spec.choices)}."
-    return spec.help
+SYNC_KEYS = _sync_keys()
+documented_default = SYNC_KEYS.groovy_default
+documented_type = SYNC_KEYS.groovy_type
+documented_description = SYNC_KEYS.description
 
 
 def expected_docs() -> list[tuple[str, str, str]]:
