@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -394,3 +395,32 @@ def emulator_clients_at() -> Iterator[Callable[[str], EmulatorClients]]:
     yield make
     for clients in made:
         assert clients.violations == [], "\n".join(clients.violations)
+
+
+@pytest.fixture
+def deploy_refused(
+    tmp_path: Path,
+) -> Callable[[Mapping[str, str]], subprocess.CompletedProcess[str]]:
+    """Runs the real `ci-deploy deploy` of a minimal revision in ``tmp_path`` with ``env`` (on
+    top of PATH and test credentials), against an endpoint that refuses every connection: what
+    it does before failing is local, so a check at the edge shows as exit 2, not 3."""
+    (tmp_path / "appspec.yml").write_text("version: 0.0\nos: linux\n")
+    argv = [
+        *(str(Path(sys.executable).parent / "ci-deploy"), "deploy", "."),
+        *("--application", "web", "--deployment-group", "prod", "--regions", "us-east-1"),
+        *("--s3-location", "s3://web-revisions", "--endpoint-url", "http://127.0.0.1:9"),
+    ]
+
+    def run(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        base = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
+        return subprocess.run(
+            argv,
+            cwd=tmp_path,
+            env={**base, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    return run

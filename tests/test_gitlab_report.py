@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,39 +214,15 @@ def test_sections_of_regions_deployed_at_once_name_their_region() -> None:
     assert "  [us-east-1] i-1: Install Succeeded in 1.0s\n" in text
 
 
-# A deploy whose endpoint refuses every connection: anything it does before failing is local.
-DEPLOY_REFUSED = [
-    *("deploy", ".", "--application", "web", "--deployment-group", "prod"),
-    *("--regions", "us-east-1", "--s3-location", "s3://web-revisions"),
-    *("--endpoint-url", "http://127.0.0.1:9"),
-]
-
-
 @pytest.mark.parametrize(
     ("where", "reason"),
     [(".", "Is a directory"), ("appspec.yml/ci-deploy.env", "File exists")],
     ids=["directory", "under-a-file"],
 )
 def test_a_dotenv_file_that_cannot_be_written_is_bad_input_before_any_work(
-    tmp_path: Path, where: str, reason: str
+    deploy_refused: Any, where: str, reason: str
 ) -> None:
-    (tmp_path / "appspec.yml").write_text("version: 0.0\nos: linux\n")
-    env = {
-        "PATH": os.environ["PATH"],
-        "CI_DEPLOY_CI_SYSTEM": "gitlab",
-        "CI_DEPLOY_DOTENV_FILE": where,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "ci-deploy"), *DEPLOY_REFUSED],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = deploy_refused({"CI_DEPLOY_CI_SYSTEM": "gitlab", "CI_DEPLOY_DOTENV_FILE": where})
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines()[0] == (
         f"ci-deploy: error: input dotenv_file: cannot write {where!r} ({reason})"

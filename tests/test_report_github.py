@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -435,14 +433,6 @@ def test_summary_names_a_region_that_got_no_deployment() -> None:
 # -- the runner's files, through the real CLI ------------------------------------------------
 
 
-# A deploy whose endpoint refuses every connection: anything it does before failing is local.
-DEPLOY_REFUSED = [
-    *("deploy", ".", "--application", "web", "--deployment-group", "prod"),
-    *("--regions", "us-east-1", "--s3-location", "s3://web-revisions"),
-    *("--endpoint-url", "http://127.0.0.1:9"),
-]
-
-
 @pytest.mark.parametrize(
     ("variable", "where", "reason"),
     [
@@ -452,27 +442,11 @@ DEPLOY_REFUSED = [
     ids=["missing-dir", "directory"],
 )
 def test_a_runner_file_that_cannot_be_written_is_bad_input_before_any_work(
-    tmp_path: Path, variable: str, where: str, reason: str
+    tmp_path: Path, deploy_refused: Any, variable: str, where: str, reason: str
 ) -> None:
-    """Checked before anything reaches AWS (the endpoint here refuses every connection), so a
-    broken set-up never costs a deployment whose outputs are then lost."""
-    (tmp_path / "appspec.yml").write_text("version: 0.0\nos: linux\n")
-    env = {
-        "PATH": os.environ["PATH"],
-        "CI_DEPLOY_CI_SYSTEM": "github",
-        variable: str(tmp_path / where),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "ci-deploy"), *DEPLOY_REFUSED],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    """Checked before anything reaches AWS, so a broken set-up never costs a deployment whose
+    outputs are then lost."""
+    done = deploy_refused({"CI_DEPLOY_CI_SYSTEM": "github", variable: str(tmp_path / where)})
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines()[0] == (
         f"ci-deploy: error: {variable}: cannot write {str(tmp_path / where)!r} ({reason})"
