@@ -68,23 +68,24 @@ def venv_pip(root: Path, action: Path) -> float:
     )
 
 
+def uv_install(uv: Path, venv: Path, action: Path) -> list[list[str]]:
+    """The action's uv commands: a venv, then the action's source into it."""
+    return [
+        [str(uv), "venv", "-q", "--python", str(PYTHON), str(venv)],
+        [
+            *(str(uv), "pip", "install", "-q", "--python", str(venv / "bin/python")),
+            *("--compile-bytecode", str(action)),
+        ],
+    ]
+
+
 def pip_then_uv(root: Path, action: Path) -> float:
     uv = root / "uv-bootstrap" / "bin" / "uv"
     venv = root / "venv"
     return timed(
         [
             [str(PYTHON), "-m", "pip", "install", "-q", "--target", str(uv.parent.parent), "uv"],
-            [str(uv), "venv", "-q", "--python", str(PYTHON), str(venv)],
-            [
-                str(uv),
-                "pip",
-                "install",
-                "-q",
-                "--python",
-                str(venv / "bin/python"),
-                "--compile-bytecode",
-                str(action),
-            ],
+            *uv_install(uv, venv, action),
         ],
         fresh_env(root),
     )
@@ -100,22 +101,7 @@ def uv_present(root: Path, action: Path) -> float:
     )
     uv = bootstrap / "bin" / "uv"
     venv = root / "venv"
-    return timed(
-        [
-            [str(uv), "venv", "-q", "--python", str(PYTHON), str(venv)],
-            [
-                str(uv),
-                "pip",
-                "install",
-                "-q",
-                "--python",
-                str(venv / "bin/python"),
-                "--compile-bytecode",
-                str(action),
-            ],
-        ],
-        env,
-    )
+    return timed(uv_install(uv, venv, action), env)
 
 
 def action_steps(root: Path, action: Path) -> tuple[float, float]:

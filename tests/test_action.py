@@ -45,6 +45,10 @@ def tool(name: str) -> str:
     return found
 
 
+def run_tool(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+
+
 def run_steps() -> list[dict[str, Any]]:
     return [step for step in ACTION["runs"]["steps"] if "run" in step]
 
@@ -147,12 +151,12 @@ def test_readme_tables_match_action_yml() -> None:
 
 
 def test_action_yml_passes_the_github_actions_schema() -> None:
-    done = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", "action.yml"],
+    done = run_tool(
+        tool("check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-actions",
+        "action.yml",
         cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -160,24 +164,15 @@ def test_action_yml_passes_the_github_actions_schema() -> None:
 def test_workflows_pass_the_github_workflows_schema() -> None:
     workflows = sorted(str(path) for path in (REPO / ".github" / "workflows").glob("*.yml"))
     assert len(workflows) >= 2
-    done = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows],
-        capture_output=True,
-        text=True,
-        check=False,
+    done = run_tool(
+        tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.adapter
 def test_workflows_pass_actionlint_with_shellcheck() -> None:
-    done = subprocess.run(
-        [tool("actionlint"), "-shellcheck", tool("shellcheck"), "-no-color"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_tool(tool("actionlint"), "-shellcheck", tool("shellcheck"), "-no-color", cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -190,12 +185,8 @@ def test_actionlint_catches_an_expression_in_a_run_script(tmp_path: Path) -> Non
         "      - run: echo ${{ github.event.head_commit.message }}\n"
     )
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    done = subprocess.run(
-        [tool("actionlint"), "-shellcheck", tool("shellcheck"), "-no-color"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
+    done = run_tool(
+        tool("actionlint"), "-shellcheck", tool("shellcheck"), "-no-color", cwd=tmp_path
     )
     assert done.returncode == 1
     assert "potentially untrusted" in done.stdout
@@ -209,12 +200,7 @@ def test_action_scripts_and_repo_scripts_pass_shellcheck(tmp_path: Path) -> None
         path.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + step["run"])
         files.append(str(path))
     files += [str(path) for path in sorted((REPO / "scripts").iterdir()) if path.is_file()]
-    done = subprocess.run(
-        [tool("shellcheck"), "--shell=bash", "--severity=style", *files],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_tool(tool("shellcheck"), "--shell=bash", "--severity=style", *files)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
