@@ -324,3 +324,39 @@ def test_large_files_stream_into_tar_and_tgz(tmp_path: Path, kind: str) -> None:
     assert (target / "app" / "index.html").read_bytes() == (
         source / "app" / "index.html"
     ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("make_ignore", "expected"),
+    [
+        (
+            lambda path: path.write_bytes(b"*.log\n\xff\xfe\n"),
+            [
+                "ci-deploy: error: cannot read {ignore}: byte 0xff at offset 6 is not UTF-8",
+                "  hint: save .codedeployignore as UTF-8 text",
+            ],
+        ),
+        (
+            lambda path: path.mkdir(),
+            [
+                "ci-deploy: error: {ignore} is a directory, not an ignore file",
+                "  hint: make .codedeployignore a text file of gitignore patterns, or remove it",
+            ],
+        ),
+    ],
+)
+def test_an_unusable_ignore_file_is_bad_input_with_what_to_do(  # type: ignore[no-untyped-def]
+    tmp_path: Path, streams, make_ignore, expected: list[str]
+) -> None:
+    source = make_tree(tmp_path / "rev")
+    ignore = source / ".codedeployignore"
+    if ignore.exists():
+        ignore.unlink()
+    make_ignore(ignore)
+    output = tmp_path / "rev.zip"
+
+    code = run(["bundle", str(source), "--output", str(output)], {}, streams)
+
+    assert code == 2
+    assert streams.err.splitlines() == [line.format(ignore=ignore) for line in expected]
+    assert not output.exists()

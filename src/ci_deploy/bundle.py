@@ -144,11 +144,25 @@ def ignore_rules(root: Path, excludes: Sequence[str]) -> pathspec.GitIgnoreSpec:
     """``.git``, the root's ``.codedeployignore`` and ``--exclude`` patterns, gitignore syntax."""
     lines = list(DEFAULT_IGNORES)
     ignore_file = root / IGNORE_FILE
+    if ignore_file.is_dir():
+        raise InputError(
+            f"{ignore_file} is a directory, not an ignore file",
+            hint=f"make {IGNORE_FILE} a text file of gitignore patterns, or remove it",
+        )
     if ignore_file.is_file():
         try:
             lines += ignore_file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(f"cannot read {ignore_file}: {error}") from error
+        except UnicodeDecodeError as error:
+            raise InputError(
+                f"cannot read {ignore_file}: byte {error.object[error.start]:#04x} at offset "
+                f"{error.start} is not UTF-8",
+                hint=f"save {IGNORE_FILE} as UTF-8 text",
+            ) from error
+        except OSError as error:
+            raise InputError(
+                f"cannot read {ignore_file}: {error.strerror or error}",
+                hint=f"make {IGNORE_FILE} readable by this user",
+            ) from error
     lines += list(excludes)
     try:
         return pathspec.GitIgnoreSpec.from_lines(lines)
