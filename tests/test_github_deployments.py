@@ -179,6 +179,22 @@ def test_without_an_environment_the_reporter_is_unchanged(fake_github: Any) -> N
     assert fake_github.requests == []
 
 
+def test_an_environment_name_github_would_refuse_is_bad_input_before_any_request(
+    fake_github: Any,
+) -> None:
+    inner = Recording()
+    longest = github_deployment_reporter(request(fake_github, github_deployment="é" * 255), inner)
+    assert longest is not inner  # reports to GitHub
+    with pytest.raises(InputError) as caught:
+        github_deployment_reporter(request(fake_github, github_deployment="é" * 256), Recording())
+    assert caught.value.exit_code == ExitCode.BAD_INPUT
+    assert caught.value.message == (
+        "input github_deployment: expected a GitHub environment name of at most 255 characters, "
+        "got 256"
+    )
+    assert fake_github.requests == []
+
+
 def test_an_environment_without_a_token_is_bad_input(fake_github: Any) -> None:
     with pytest.raises(InputError) as caught:
         github_deployment_reporter(request(fake_github, github_token=""), Recording())

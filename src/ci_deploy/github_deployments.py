@@ -171,6 +171,10 @@ class GithubDeploymentReporter:
             )
 
 
+# GitHub refuses longer environment names (the deployment would never be reported).
+MAX_ENVIRONMENT_NAME = 255
+
+
 def github_deployment_reporter(
     request: Request,
     reporter: Reporter,
@@ -181,6 +185,13 @@ def github_deployment_reporter(
     environment = (request.text("github_deployment") or "").strip()
     if not environment:
         return reporter
+    # https://docs.github.com/en/actions/reference/workflows-and-actions/deployments-and-environments
+    if len(environment) > MAX_ENVIRONMENT_NAME:
+        raise InputError(
+            f"input github_deployment: expected a GitHub environment name of at most "
+            f"{MAX_ENVIRONMENT_NAME} characters, got {len(environment)}",
+            hint="name the environment as the repository's Settings > Environments does",
+        )
     token = (request.text("github_token") or "").strip()
     if not token:
         raise InputError(
