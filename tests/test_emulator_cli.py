@@ -87,3 +87,10 @@ def test_a_state_dir_that_is_a_file_is_bad_input(tmp_path: Path) -> None:
     )
     assert "hint: pass a writable directory (created when missing) to --state-dir" in err
     assert "Traceback" not in err
+
+
+def test_event_delay_is_at_most_a_minute() -> None:
+    process = launch("--port", "0", "--event-delay-ms", "99999999999")
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "input event_delay_ms: expected a number <= 60000, got '99999999999'" in err

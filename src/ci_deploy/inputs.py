@@ -556,6 +556,7 @@ TABLE: tuple[Input, ...] = (
         verbs=("emulator", "deploy"),
         default=0,
         minimum=0,
+        maximum=60_000,  # a minute per event is already slower than any demo wants
     ),
     # -- everywhere
     Input(
