@@ -9,9 +9,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from ci_deploy import cli
 from ci_deploy.aws.codedeploy import CodeDeployApi, DeploymentGroup
 from ci_deploy.deploy import Timekeeping, WatchSettings, start_and_follow
+from ci_deploy.errors import AwsError
 from ci_deploy.events import Event, Notice
 from ci_deploy.result import RegionRun
 from fake_codedeploy import Frame, instance_target
@@ -513,3 +516,22 @@ def test_waiting_for_the_active_deployment_outlasts_a_failed_listing(fake_codede
     assert started.run.deployment.deployment_id != active
     assert len(fake_codedeploy.calls_of("ListDeployments")) == 2
     assert started.sleeps[0] == 2.0
+
+
+def test_a_busy_group_that_lists_no_active_deployment_is_not_waited_on_forever(
+    fake_codedeploy,
+) -> None:
+    fake_codedeploy.refusals[("CreateDeployment", "us-east-1")] = (
+        "DeploymentLimitExceededException",
+        "The deployment group has an active deployment",
+    )
+    with pytest.raises(AwsError) as caught:
+        start_without_waiting(fake_codedeploy)
+    assert caught.value.exit_code == 3
+    assert caught.value.message == (
+        "CreateDeployment deployment group 'prod' of application 'web' (us-east-1): "
+        "DeploymentLimitExceededException: The deployment group has an active deployment "
+        "(ListDeployments shows no active deployment in group 'prod' after 11 tries)"
+    )
+    assert len(fake_codedeploy.calls_of("CreateDeployment")) == 11
+    assert len(fake_codedeploy.calls_of("ListDeployments")) == 11

@@ -314,6 +314,7 @@ def create_deployment(
     group = str(params["deploymentGroupName"])
     waited: set[str] = set()
     transient = 0
+    unlisted = 0
     while True:
         try:
             deployment_id = api.create_deployment(params)
@@ -340,9 +341,21 @@ def create_deployment(
                 continue
             transient = 0
             if not active:
-                # It ended between the two calls: try again after a short pause.
+                # It ended between the two calls: try again after a short pause. A group that
+                # stays busy while listing nothing active is not waited on forever.
+                unlisted += 1
+                if unlisted > _UNLISTED_BLOCKER_LIMIT:
+                    raise AwsError(
+                        f"{error.message} (ListDeployments shows no active deployment in "
+                        f"group '{group}' after {unlisted} tries)",
+                        operation=error.operation,
+                        code=error.code,
+                        hint="find the deployment in the console, or stop it with "
+                        "'ci-deploy stop DEPLOYMENT_ID', then run again",
+                    ) from error
                 time_.sleep(2.0)
                 continue
+            unlisted = 0
             blocker = active[0]
             if blocker in waited:
                 time_.sleep(2.0)
@@ -375,6 +388,8 @@ def create_deployment(
 
 # Consecutive failed ListDeployments calls (after the SDK's own retries) before giving up.
 _CREATE_TRANSIENT_LIMIT = 5
+# Consecutive refusals while ListDeployments lists nothing active (2 s apart) before giving up.
+_UNLISTED_BLOCKER_LIMIT = 10
 
 
 def _notices_only(sink: EventSink) -> EventSink:
