@@ -93,7 +93,14 @@ def deploy(
     recorder = Recorder()
     cancel = values.pop("cancel", None)
     assert cancel is None or isinstance(cancel, threading.Event)
-    result = run_deployment(DeploymentSpec(**values), recorder, cancel=cancel)  # type: ignore[arg-type]
+    on_event = values.pop("on_event", None)  # called after the recorder with each event
+
+    def sink(event: Event) -> None:
+        recorder(event)
+        if callable(on_event):
+            on_event(event)
+
+    result = run_deployment(DeploymentSpec(**values), sink, cancel=cancel)  # type: ignore[arg-type]
     return result, recorder
 
 
@@ -854,24 +861,14 @@ def test_a_script_does_not_start_once_the_deployment_is_stopped(tmp_path: Path) 
         scripts={"after.sh": f"touch {ran}"},
     )
     cancel = threading.Event()
-    recorder = Recorder()
 
-    def sink(event: Event) -> None:
-        recorder(event)
+    def stop_when_after_install_starts(event: Event) -> None:
         if isinstance(event, LifecycleEventStarted) and event.event_name == "AfterInstall":
             cancel.set()
 
-    spec = DeploymentSpec(
-        source=source,
-        application="shop",
-        deployment_group="staging",
-        deployment_group_id="group-1",
-        deployment_id="d-CANCEL001",
-        state_dir=tmp_path / "state",
-        root=tmp_path / "root",
-        base_env={"PATH": os.environ["PATH"]},
+    result, recorder = deploy(
+        tmp_path, source, "d-CANCEL001", cancel=cancel, on_event=stop_when_after_install_starts
     )
-    result = run_deployment(spec, sink, cancel=cancel)
     assert result.status == "Stopped"
     assert not ran.exists()
     after = recorder.ended()["AfterInstall"]
