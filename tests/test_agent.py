@@ -876,3 +876,25 @@ def test_a_script_does_not_start_once_the_deployment_is_stopped(tmp_path: Path) 
     assert after.diagnostics is not None
     assert after.diagnostics.message == "the deployment was stopped before after.sh started"
     assert recorder.ended()["ApplicationStart"].status == "Skipped"
+
+
+def test_acls_without_setfacl_on_the_host_are_a_clear_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    appspec = (
+        HEAD
+        + "files:\n  - source: web\n    destination: /srv/web\n"
+        + "permissions:\n  - object: /srv/web\n    type: [file]\n    acls:\n      - 'u:nobody:r'\n"
+    )
+    source = write_revision(tmp_path / "rev", appspec, files={"web/index.html": "i"})
+    no_tools = tmp_path / "empty-bin"
+    no_tools.mkdir()
+    monkeypatch.setenv("PATH", str(no_tools))  # a host without the acl package
+
+    result, recorder = deploy(tmp_path, source, "d-ACL000002", base_env={"PATH": str(no_tools)})
+
+    assert result.status == "Succeeded", result.error_message
+    assert (tmp_path / "root/srv/web/index.html").read_text() == "i"
+    assert recorder.warnings() == [
+        "permissions[0]: acls not applied: setfacl is not installed (package acl)"
+    ]
