@@ -424,3 +424,28 @@ def deploy_refused(
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def cli_without_aws() -> Callable[[list[str]], tuple[subprocess.CompletedProcess[str], bool]]:
+    """Runs ``ci-deploy ARGS...`` in a real interpreter; returns the finished process and
+    whether botocore (boto3's core) was imported, for verbs that must not pay its import."""
+
+    def run(args: list[str]) -> tuple[subprocess.CompletedProcess[str], bool]:
+        probe = (
+            "import runpy, sys\n"
+            f"sys.argv = {['ci-deploy', *args]!r}\n"
+            "try:\n"
+            "    runpy.run_module('ci_deploy', run_name='__main__')\n"
+            "finally:\n"
+            "    sys.stderr.write(f\"\\nbotocore imported: {'botocore' in sys.modules}\\n\")\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60
+        )
+        stderr, marker, flag = done.stderr.rpartition("\nbotocore imported: ")
+        assert marker, f"the probe did not finish: {done.stderr}"
+        done.stderr = stderr
+        return done, flag.strip() == "True"
+
+    return run

@@ -12,6 +12,7 @@ import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -360,3 +361,14 @@ def test_an_unusable_ignore_file_is_bad_input_with_what_to_do(  # type: ignore[n
     assert code == 2
     assert streams.err.splitlines() == [line.format(ignore=ignore) for line in expected]
     assert not output.exists()
+
+
+def test_a_real_bundle_process_never_imports_boto3(tmp_path: Path, cli_without_aws: Any) -> None:
+    source = make_tree(tmp_path / "rev")
+    output = tmp_path / "rev.tgz"
+
+    done, imported_aws = cli_without_aws(["bundle", str(source), "--output", str(output)])
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert not imported_aws

@@ -11,6 +11,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -286,3 +287,21 @@ def test_bad_input_fails_before_anything_is_announced_or_installed(
     assert lines[0].startswith(first_line.replace("{tmp}", str(tmp_path)))
     assert "deploying" not in streams.err  # type: ignore[attr-defined]
     assert list(root.rglob("*")) == []
+
+
+def test_a_real_local_process_never_imports_boto3(tmp_path: Path, cli_without_aws: Any) -> None:
+    """Only an s3:// source needs AWS; a directory rehearsal skips boto3's 0.25 s import."""
+    done, imported_aws = cli_without_aws(
+        [
+            "local",
+            str(EXAMPLES / "web-app"),
+            "--root",
+            str(tmp_path / "root"),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ]
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "root/var/www/web-app/index.html").is_file()
+    assert not imported_aws

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -205,22 +206,12 @@ def test_examples_cover_every_platform() -> None:
     assert {"ecs", "lambda", "web-app", "failing-hook"} <= {path.name for path in EXAMPLES}
 
 
-def test_a_real_process_reports_exit_2_and_never_imports_boto3() -> None:
-    probe = (
-        "import runpy, sys\n"
-        f"sys.argv = ['ci-deploy', 'validate', {str(QUOTED)!r}]\n"
-        "try:\n"
-        "    runpy.run_module('ci_deploy', run_name='__main__')\n"
-        "finally:\n"
-        "    sys.stderr.write(f\"boto3 imported: {'boto3' in sys.modules}\\n\")\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], check=False, capture_output=True, text=True
-    )
+def test_a_real_process_reports_exit_2_and_never_imports_boto3(cli_without_aws: Any) -> None:
+    done, imported_aws = cli_without_aws(["validate", str(QUOTED)])
 
     assert done.returncode == 2
     assert f"{QUOTED_NAME}:1:10: error: version is the quoted string" in done.stderr
-    assert done.stderr.endswith("boto3 imported: False\n")
+    assert not imported_aws
     assert "Traceback" not in done.stderr
 
 
