@@ -397,6 +397,38 @@ def test_cancel_with_no_stop_leaves_it_running() -> None:
     assert any(isinstance(e, Notice) and "left running" in e.message for e in events)
 
 
+class RollingBackApi(ScriptedApi):
+    """StopDeployment with rollback: Stopped at once, the rollback id two looks later."""
+
+    def stop_deployment(self, deployment_id: str, *, rollback: bool) -> tuple[str, str]:
+        answer = super().stop_deployment(deployment_id, rollback=rollback)
+        stopped = self.steps[-1]
+        self.steps = [
+            *self.steps[:-1],
+            stopped,
+            stopped,
+            Step("Stopped", stopped.targets, rollback_id="d-RB" if rollback else None),
+        ]
+        return answer
+
+
+@pytest.mark.parametrize("rollback", [True, False])
+def test_cancel_with_rollback_names_the_rollback_deployment(rollback: bool) -> None:
+    api = RollingBackApi([Step("InProgress"), Step("InProgress")])
+    clock = InterruptingClock(at=1)
+    events: list[Event] = []
+    watcher = Watcher(api, events.append, clock=clock, sleep=clock.sleep, rng=random.Random(1))
+    outcome = watcher.watch("d-1", WatchOptions(3600, rollback_on_cancel=rollback))
+    assert outcome.verdict == "cancelled"
+    assert outcome.deployment.status == "Stopped"
+    if rollback:
+        assert outcome.deployment.rollback_deployment_id == "d-RB"
+        assert Notice("rollback deployment: d-RB") in events
+    else:  # no rollback asked, none configured: no extra looks
+        assert outcome.deployment.rollback_deployment_id is None
+        assert api.calls.count("GetDeployment") == 2
+
+
 class CompletedApi(ScriptedApi):
     def stop_deployment(self, deployment_id: str, *, rollback: bool) -> tuple[str, str]:
         self.calls.append("StopDeployment")

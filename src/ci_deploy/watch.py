@@ -234,17 +234,18 @@ class Watcher:
         except KeyboardInterrupt:
             return self._cancel(deployment_id, state, options, started)
 
-    def _await_rollback_id(self, deployment_id: str, state: _State) -> None:
-        """A deployment that ended Failed/Stopped with automatic rollback configured names its
-        rollback deployment in rollbackInfo, which may lag the status by a moment: look again a
-        few times so the report can name it."""
+    def _await_rollback_id(self, deployment_id: str, state: _State, *, asked: bool = False) -> None:
+        """A deployment that ended Failed/Stopped with automatic rollback configured (or that we
+        stopped with rollback: ``asked``) names its rollback deployment in rollbackInfo, which
+        may lag the status by a moment: look again a few times so the report can name it."""
         deployment = state.deployment
         assert deployment is not None
         trigger = {"Failed": "DEPLOYMENT_FAILURE", "Stopped": "DEPLOYMENT_STOP_ON_REQUEST"}
         wanted = trigger.get(deployment.status)
         if wanted is None or deployment.rollback_deployment_id:
             return
-        if not (set(deployment.auto_rollback_events) & {wanted, "DEPLOYMENT_STOP_ON_ALARM"}):
+        configured = set(deployment.auto_rollback_events) & {wanted, "DEPLOYMENT_STOP_ON_ALARM"}
+        if not (configured or (asked and deployment.status == "Stopped")):
             return
         for _ in range(self.pacing.rollback_lookups):
             self.sleep(self.pacing.moving_seconds)
@@ -401,6 +402,8 @@ class Watcher:
                     self._poll(deployment_id, state, quiet)
                 except AwsError:
                     break
+            if options.rollback_on_cancel and stop_status != "Error":
+                self._await_rollback_id(deployment_id, state, asked=True)
         except KeyboardInterrupt:
             pass  # a second signal: stop waiting, report what we know
         outcome = self._outcome(state, "cancelled", started)
