@@ -272,3 +272,17 @@ def test_the_readme_lists_every_code_the_corpus_produces() -> None:
     assert len(produced) >= 50
     missing = sorted(code for code in produced if f"`{code}`" not in section)
     assert missing == []
+
+
+def test_the_chmod_hint_for_a_script_named_with_a_space_can_be_pasted(tmp_path: Path) -> None:
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "start app.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: scripts/start app.sh\n"
+    )
+
+    result = validate_path(tmp_path)
+
+    (warning,) = result.diagnostics
+    assert (warning.line, warning.column, warning.code) == (5, 17, "hook-script-not-executable")
+    assert warning.message.endswith("""run "chmod +x 'scripts/start app.sh'" and commit it""")

@@ -8,6 +8,7 @@ and the agent's source; where the two disagree the message says which one a rule
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import PurePosixPath
 
 from ci_deploy.appspec.checks import (
@@ -623,11 +624,12 @@ def _check_location(ctx: Context, node: Node, os_name: str | None) -> None:
             f"script {text!r} is a directory, not a file: point location at the script itself",
         )
     elif os_name != "windows" and not path.stat().st_mode & 0o111:
+        command = "chmod +x " + shlex.quote(text.lstrip("/"))
         ctx.warning(
             node,
             "hook-script-not-executable",
             f"script {text!r} is not executable: the agent tries 'chmod +x' and fails with "
-            f"ScriptNotExecutable if it cannot; run 'chmod +x {text.lstrip('/')}' and commit it",
+            f"ScriptNotExecutable if it cannot; run {command!r} and commit it",
         )
 
 
