@@ -617,8 +617,11 @@ def runner_file(variable: str, value: str) -> Path | None:
         return None
     path = Path(value)
     try:
+        existed = path.exists()
         with path.open("a", encoding="utf-8"):
             pass
+        if not existed:
+            path.unlink()  # the check leaves nothing behind
     except OSError as error:
         raise InputError(
             f"{variable}: cannot write {value!r} ({error.strerror or error})",

@@ -240,8 +240,11 @@ def make_reporter(streams: Streams, env: Mapping[str, str]) -> GitlabReporter:
         # Checked before any work, so a bad path fails before the deployment, not after it.
         try:
             dotenv_file.parent.mkdir(parents=True, exist_ok=True)
+            existed = dotenv_file.exists()
             with dotenv_file.open("a", encoding="utf-8"):
                 pass
+            if not existed:
+                dotenv_file.unlink()  # no report until there is a result to report
         except OSError as error:
             raise InputError(
                 f"input dotenv_file: cannot write {raw!r} ({error.strerror or error})",
