@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -898,3 +900,26 @@ def test_acls_without_setfacl_on_the_host_are_a_clear_warning(
     assert recorder.warnings() == [
         "permissions[0]: acls not applied: setfacl is not installed (package acl)"
     ]
+
+
+def test_install_onto_another_file_system_copies_bytes_mode_and_times(tmp_path: Path) -> None:
+    """A root on tmpfs while the revision is on disk: copy_file_range gives EXDEV there, so the
+    copy goes on with sendfile and must still produce the same file."""
+    shm = Path("/dev/shm")
+    other_fs = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else tmp_path))
+    try:
+        body = os.urandom(3 << 20)
+        source = files_revision(tmp_path, "rev", {"bin/tool": ""})
+        (source / "web/bin/tool").write_bytes(body)
+        (source / "web/bin/tool").chmod(0o751)
+        os.utime(source / "web/bin/tool", ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+
+        result, _ = deploy(tmp_path, source, "d-XFS000001", root=other_fs)
+
+        assert result.status == "Succeeded", result.error_message
+        installed = other_fs / "srv/web/bin/tool"
+        assert installed.read_bytes() == body
+        assert stat.S_IMODE(installed.stat().st_mode) == 0o751
+        assert installed.stat().st_mtime_ns == 1_600_000_000_000_000_000
+    finally:
+        shutil.rmtree(other_fs)
