@@ -415,3 +415,37 @@ def test_the_next_command_quotes_names_and_leaves_only_the_group_to_fill_in() ->
     assert next_command(push, PushResult(revision=revision)).endswith(  # type: ignore[arg-type]
         "--application 'GROUP web' --deployment-group <deployment-group>"
     )
+
+
+def test_the_next_command_for_github_and_inline_revisions() -> None:
+    github = {
+        "revisionType": "GitHub",
+        "gitHubLocation": {"repository": "org/web", "commitId": "a" * 40},
+    }
+    push = PushRequest(source=Path("."), application="web")
+    assert next_command(push, PushResult(revision=github)) == (  # type: ignore[arg-type]
+        f"ci-deploy deploy --github-repository org/web --commit-id {'a' * 40} "
+        "--application web --deployment-group <deployment-group>"
+    )
+    inline = {"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}}
+    ecs = PushRequest(
+        source=Path("ecs app/appspec.yaml"),
+        application="web",
+        task_definition="arn:aws:ecs:us-east-1:111122223333:task-definition/web:7",
+    )
+    assert next_command(ecs, PushResult(revision=inline, region="us-east-1")) == (  # type: ignore[arg-type]
+        "ci-deploy deploy 'ecs app/appspec.yaml' --task-definition "
+        "arn:aws:ecs:us-east-1:111122223333:task-definition/web:7 --application web "
+        "--deployment-group <deployment-group> --region us-east-1"
+    )
+
+
+def test_cli_push_to_two_regions_is_bad_input(tmp_path: Path, streams: Any) -> None:
+    argv = ["push", str(revision_dir(tmp_path / "rev")), "--application", "web"]
+    argv += ["--s3-location", "s3://bundles", "--regions", "us-east-1,eu-west-1"]
+
+    assert run(argv, {}, streams) == 2
+    assert streams.err.splitlines() == [
+        "ci-deploy: error: push takes one region",
+        "  hint: run push once per region, or let deploy push to every region",
+    ]
