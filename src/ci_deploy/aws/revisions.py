@@ -50,25 +50,3 @@ def register_revision(
         )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         raise _error(error, "RegisterApplicationRevision", application, region) from error
-
-
-def get_revision(
-    codedeploy: CodeDeployClient,
-    application: str,
-    revision: Mapping[str, Any],
-    *,
-    region: str = "",
-) -> dict[str, Any]:
-    """GetApplicationRevision's answer: the revision, and its ``revisionInfo`` (description,
-    deployment groups, first/last used and register times)."""
-    try:
-        response = codedeploy.get_application_revision(
-            applicationName=application,
-            revision=revision,  # type: ignore[arg-type]
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        raise _error(error, "GetApplicationRevision", application, region) from error
-    return {
-        "revision": dict(response.get("revision", {})),
-        "revision_info": dict(response.get("revisionInfo", {})),
-    }
