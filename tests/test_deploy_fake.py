@@ -535,3 +535,42 @@ def test_a_busy_group_that_lists_no_active_deployment_is_not_waited_on_forever(
     )
     assert len(fake_codedeploy.calls_of("CreateDeployment")) == 11
     assert len(fake_codedeploy.calls_of("ListDeployments")) == 11
+
+
+def test_a_name_codedeploy_would_refuse_is_bad_input_before_any_upload(
+    fake_codedeploy, aws_env, streams
+) -> None:
+    for flag, value, name in (
+        ("--application", "my app", "application"),
+        ("--deployment-group", "g" * 101, "deployment_group"),
+        ("--deployment-config", "Half/Time", "deployment_config"),
+    ):
+        argv = [
+            "deploy",
+            str(EXAMPLES / "web-app"),
+            "--application",
+            "web",
+            "--deployment-group",
+            "prod",
+            "--s3-location",
+            "s3://bundles-bucket/app",
+            "--endpoint-url",
+            fake_codedeploy.endpoint_url,
+            flag,
+            value,
+        ]
+        assert cli.run(argv, aws_env, streams) == 2
+        assert (
+            f"ci-deploy: error: input {name}: expected a CodeDeploy name: 1-100 letters, "
+            f"digits and . _ + = , @ -, got {value!r}"
+        ) in streams.err
+    assert "bundle zip" not in streams.err
+    assert fake_codedeploy.calls == []
+
+
+def test_rollback_checks_the_names_too(fake_codedeploy, aws_env, streams) -> None:
+    argv = ["rollback", "--application", "wéb", "--deployment-group", "prod"]
+    code = cli.run([*argv, "--endpoint-url", fake_codedeploy.endpoint_url], aws_env, streams)
+    assert code == 2
+    assert "input application: expected a CodeDeploy name" in streams.err
+    assert fake_codedeploy.calls == []

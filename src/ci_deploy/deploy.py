@@ -15,6 +15,7 @@ from typing import Any
 
 from ci_deploy.aws.codedeploy import (
     ALL_DEPLOYMENT_STATUSES,
+    NAME_PATTERN,
     CodeDeployApi,
     Deployment,
     DeploymentGroup,
@@ -22,7 +23,7 @@ from ci_deploy.aws.codedeploy import (
     TransientAwsError,
 )
 from ci_deploy.aws.session import Clients
-from ci_deploy.errors import AwsError, CiDeployError, InputError
+from ci_deploy.errors import AwsError, CiDeployError, InputError, InputValueError
 from ci_deploy.events import Event, EventSink, Notice
 from ci_deploy.push import PushRequest, prepare_bundle, push_revision, revision_kind
 from ci_deploy.result import RegionError, RegionRun, build_result
@@ -257,6 +258,14 @@ def target_instances(items: Sequence[str]) -> dict[str, Any] | None:
 
 def check_options(options: DeploymentOptions) -> None:
     """Parse the options that can be wrong before anything is bundled or uploaded."""
+    for input_name in ("application", "deployment_group", "deployment_config"):
+        value = getattr(options, input_name)
+        if value is not None and not NAME_PATTERN.fullmatch(value):
+            raise InputValueError(
+                input_name,
+                "a CodeDeploy name: 1-100 letters, digits and . _ + = , @ -",
+                value,
+            )
     auto_rollback_configuration(options.auto_rollback)
     target_instances(options.target_instances)
 
@@ -735,6 +744,7 @@ def rollback(
     started = time_.clock()
     regions: list[str | None] = list(request.regions) or [None]
     target = request.target
+    check_options(target)
 
     def one_region(region: str | None, sink: EventSink) -> tuple[RegionRun, Verdict | None]:
         clients = clients_for(region)

@@ -3,6 +3,7 @@ translates its errors (the watcher and deploy never see botocore)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,9 @@ from ci_deploy.events import Diagnostics
 
 if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
+
+# Names of applications, groups and configs: https://docs.aws.amazon.com/codedeploy/latest/userguide/limits.html
+NAME_PATTERN = re.compile(r"[A-Za-z0-9._+=,@-]{1,100}")
 
 # BatchGetDeploymentTargets takes at most 25 target ids per call (CodeDeploy API reference).
 BATCH_SIZE = 25

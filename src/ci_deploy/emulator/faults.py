@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from ci_deploy.aws.codedeploy import NAME_PATTERN
+
 
 class ApiError(Exception):
     """An error response of the CodeDeploy JSON protocol (``{"__type", "message"}``)."""
@@ -89,8 +91,6 @@ ERROR_CODES: frozenset[str] = frozenset(
     }
 )
 
-# Names of applications, groups and configs: https://docs.aws.amazon.com/codedeploy/latest/userguide/limits.html
-NAME_PATTERN = re.compile(r"[A-Za-z0-9._+=,@-]{1,100}")
 DEPLOYMENT_ID_PATTERN = re.compile(r"d-[A-Z0-9]{9}")
 
 

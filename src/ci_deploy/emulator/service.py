@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ci_deploy.agent import run_deployment
+from ci_deploy.aws.codedeploy import NAME_PATTERN
 from ci_deploy.emulator import revisions
 from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS, DEFAULT_CONFIG
-from ci_deploy.emulator.faults import NAME_PATTERN, ApiError, deployment_id, name, required
+from ci_deploy.emulator.faults import ApiError, deployment_id, name, required
 from ci_deploy.emulator.model import (
     ACCOUNT_ID,
     Application,
