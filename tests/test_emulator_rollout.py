@@ -58,6 +58,15 @@ def deploy(
     )
 
 
+def deploy_failing_on(
+    clients: Any, app: str, *indexes: int, version: str = "v1", **kwargs: Any
+) -> tuple[str, dict[str, Any]]:
+    """Deploy APPSPEC whose hook fails on the instances at ``indexes``; wait for the end."""
+    files = {"appspec.yml": APPSPEC, "app.txt": version, "check.sh": fail_on(*indexes)}
+    deployment_id = deploy(clients, app, files, **kwargs)
+    return deployment_id, clients.wait_for(deployment_id, DONE)
+
+
 def make_group(clients: Any, app: str, count: int, **settings: Any) -> None:
     clients.codedeploy.create_application(applicationName=app)
     clients.codedeploy.create_deployment_group(
@@ -92,11 +101,9 @@ def test_half_at_a_time_tolerates_one_failure_in_four_and_waits_for_health(
     emulator: Any, emulator_clients: Any, unique_name: str
 ) -> None:
     make_group(emulator_clients, unique_name, 4)
-    files = {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on(2)}
-    deployment_id = deploy(
-        emulator_clients, unique_name, files, deploymentConfigName="CodeDeployDefault.HalfAtATime"
+    deployment_id, info = deploy_failing_on(
+        emulator_clients, unique_name, 2, deploymentConfigName="CodeDeployDefault.HalfAtATime"
     )
-    info = emulator_clients.wait_for(deployment_id, DONE)
     # HalfAtATime keeps ceil(4/2) = 2 healthy and succeeds with at least 2 successes.
     assert info["status"] == "Succeeded"
     assert info["deploymentOverview"]["Succeeded"] == 3
@@ -120,11 +127,9 @@ def test_half_at_a_time_stops_scheduling_when_the_minimum_cannot_be_met(
     emulator: Any, emulator_clients: Any, unique_name: str
 ) -> None:
     make_group(emulator_clients, unique_name, 4)
-    files = {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on(2, 3)}
-    deployment_id = deploy(
-        emulator_clients, unique_name, files, deploymentConfigName="CodeDeployDefault.HalfAtATime"
+    deployment_id, info = deploy_failing_on(
+        emulator_clients, unique_name, 2, 3, deploymentConfigName="CodeDeployDefault.HalfAtATime"
     )
-    info = emulator_clients.wait_for(deployment_id, DONE)
     assert info["status"] == "Failed"
     assert info["errorInformation"]["code"] == "HEALTH_CONSTRAINTS"
     assert info["errorInformation"]["message"].startswith(
@@ -151,12 +156,7 @@ def test_one_at_a_time_fails_at_the_first_failure_but_not_at_the_last(
     emulator: Any, emulator_clients: Any, unique_name: str
 ) -> None:
     make_group(emulator_clients, unique_name, 4)
-    early = deploy(
-        emulator_clients,
-        unique_name,
-        {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on(2)},
-    )
-    info = emulator_clients.wait_for(early, DONE)
+    early, info = deploy_failing_on(emulator_clients, unique_name, 2)
     assert info["status"] == "Failed"
     assert info["errorInformation"]["code"] == "HEALTH_CONSTRAINTS"
     targets = by_index(emulator, unique_name, emulator_clients.targets(early))
@@ -166,13 +166,8 @@ def test_one_at_a_time_fails_at_the_first_failure_but_not_at_the_last(
         "Skipped",
         "Skipped",
     ]
-    last = deploy(
-        emulator_clients,
-        unique_name,
-        {"appspec.yml": APPSPEC, "app.txt": "v2", "check.sh": fail_on(4)},
-    )
     # OneAtATime keeps all instances but one healthy: a failure on the last one is allowed.
-    info = emulator_clients.wait_for(last, DONE)
+    _, info = deploy_failing_on(emulator_clients, unique_name, 4, version="v2")
     assert info["status"] == "Succeeded"
     assert info["deploymentOverview"]["Failed"] == 1
 
@@ -182,23 +177,17 @@ def test_all_at_once_needs_one_success_and_host_count_must_fit_the_fleet(
 ) -> None:
     cd = emulator_clients.codedeploy
     make_group(emulator_clients, unique_name, 3)
-    files = {"appspec.yml": APPSPEC, "app.txt": "v1", "check.sh": fail_on(1, 2)}
-    deployment_id = deploy(
-        emulator_clients, unique_name, files, deploymentConfigName="CodeDeployDefault.AllAtOnce"
+    _, info = deploy_failing_on(
+        emulator_clients, unique_name, 1, 2, deploymentConfigName="CodeDeployDefault.AllAtOnce"
     )
-    info = emulator_clients.wait_for(deployment_id, DONE)
     assert info["status"] == "Succeeded"
     assert info["deploymentOverview"]["Failed"] == 2
     cd.create_deployment_config(
         deploymentConfigName=unique_name, minimumHealthyHosts={"type": "HOST_COUNT", "value": 3}
     )
-    too_many = deploy(
-        emulator_clients,
-        unique_name,
-        {"appspec.yml": APPSPEC, "app.txt": "v2", "check.sh": fail_on()},
-        deploymentConfigName=unique_name,
+    _, info = deploy_failing_on(
+        emulator_clients, unique_name, version="v2", deploymentConfigName=unique_name
     )
-    info = emulator_clients.wait_for(too_many, DONE)
     assert info["status"] == "Failed"
     assert info["errorInformation"]["code"] == "HEALTH_CONSTRAINTS_INVALID"
 
