@@ -141,23 +141,27 @@ def test_rollback_to_a_deployment_of_another_group_is_refused(demo, streams) -> 
     assert f"input rollback_to: {did} belongs to group 'fleet'" in streams.err
 
 
+def embedded(s3_location: str, regions: str) -> list[str]:
+    """The README's first command: examples/web-app to the embedded emulator."""
+    return [
+        "deploy",
+        str(EXAMPLES / "web-app"),
+        "--application",
+        "demo",
+        "--deployment-group",
+        "demo-fleet",
+        "--s3-location",
+        s3_location,
+        "--emulator",
+        "--region",
+        regions,
+    ]
+
+
 def test_deploy_with_the_embedded_emulator(aws_env, tmp_path) -> None:
     """The README's first command: --emulator creates what is missing and deploys for real."""
     done = subprocess.run(
-        [
-            CI_DEPLOY,
-            "deploy",
-            str(EXAMPLES / "web-app"),
-            "--application",
-            "demo",
-            "--deployment-group",
-            "demo-fleet",
-            "--s3-location",
-            "s3://ci-deploy-demo/bundles",
-            "--emulator",
-            "--region",
-            "us-east-1",
-        ],
+        [CI_DEPLOY, *embedded("s3://ci-deploy-demo/bundles", "us-east-1")],
         env={**aws_env, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
         capture_output=True,
         text=True,
@@ -192,25 +196,11 @@ def test_emulator_and_endpoint_url_exclude_each_other(aws_env, streams) -> None:
     assert "inputs emulator and endpoint_url exclude each other" in streams.err
 
 
-def test_embedded_emulator_deploys_to_a_bucket_per_region(aws_env, streams, tmp_path) -> None:
+def test_embedded_emulator_deploys_to_a_bucket_per_region(aws_env, streams) -> None:
     """--emulator with two regions creates each region's bucket (outside us-east-1 S3 wants
     the location constraint) and deploys to both."""
     code = cli.run(
-        [
-            "deploy",
-            str(EXAMPLES / "web-app"),
-            "--application",
-            "demo",
-            "--deployment-group",
-            "demo-fleet",
-            "--s3-location",
-            "s3://ci-deploy-demo-{region}/bundles",
-            "--emulator",
-            "--region",
-            "us-east-1,eu-west-1",
-        ],
-        aws_env,
-        streams,
+        embedded("s3://ci-deploy-demo-{region}/bundles", "us-east-1,eu-west-1"), aws_env, streams
     )
     assert code == 0, streams.err
     result = json.loads(streams.out)
