@@ -284,3 +284,25 @@ def test_a_category_range_far_past_c1023_is_refused_without_expanding_it(  # typ
 
     assert code == 2
     assert "is invalid: categories go up to c1023" in streams.err
+
+
+@pytest.mark.parametrize("verb", ["validate", "bundle"])
+@pytest.mark.parametrize("name", ["../appspec.yml", "sub/appspec.yml", " "])
+def test_an_appspec_filename_with_a_path_is_refused(  # type: ignore[no-untyped-def]
+    streams, tmp_path: Path, verb: str, name: str
+) -> None:
+    revision = tmp_path / "rev"
+    revision.mkdir()
+    (revision / "appspec.yml").write_text("version: 0.0\nos: linux\n")
+    (tmp_path / "appspec.yml").write_text("version: 0.0\nos: linux\n")
+    output = ["--output", str(tmp_path / "out.zip")] if verb == "bundle" else []
+
+    code = run([verb, str(revision), "--appspec-filename", name, *output], {}, streams)
+
+    assert code == 2
+    assert streams.err.splitlines() == [
+        "ci-deploy: error: input appspec_filename: expected a file name at the revision root "
+        f"such as appspec.yml, got {name!r}",
+        "  hint: the agent reads the AppSpec from the revision root only",
+    ]
+    assert not (tmp_path / "out.zip").exists()

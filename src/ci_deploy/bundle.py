@@ -25,7 +25,7 @@ from typing import IO, Literal
 
 import pathspec
 
-from ci_deploy.appspec import APPSPEC_NAMES, Diagnostic, load_appspec
+from ci_deploy.appspec import APPSPEC_NAMES, Diagnostic, check_appspec_filename, load_appspec
 from ci_deploy.errors import AppSpecError, InputError, InputValueError
 
 _deflate: ModuleType
@@ -253,6 +253,7 @@ def scan(
 
 def appspec_at_root(root: Path, entries: Sequence[Entry], filename: str | None) -> str:
     """The appspec's name at the revision root; a clear error when it is elsewhere or ignored."""
+    check_appspec_filename(filename)
     wanted = (filename,) if filename else APPSPEC_NAMES
     names = {entry.name for entry in entries if entry.kind != "dir"}
     for name in wanted:

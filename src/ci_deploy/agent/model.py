@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ci_deploy.appspec import check_appspec_filename
 from ci_deploy.errors import InputError, InputValueError
 from ci_deploy.events import Diagnostics
 
@@ -144,16 +145,7 @@ def validate_spec(spec: DeploymentSpec) -> None:
             f"input state_dir: {spec.state_dir} exists and is not a directory",
             hint="pass --state-dir DIR naming a directory (it is created when missing)",
         )
-    filename = spec.appspec_filename
-    if filename is not None and (
-        not filename.strip() or "/" in filename or "\\" in filename or filename in {".", ".."}
-    ):
-        raise InputValueError(
-            "appspec_filename",
-            "a file name at the revision root such as appspec.yml",
-            filename,
-            hint="the agent reads the AppSpec from the revision root only",
-        )
+    check_appspec_filename(spec.appspec_filename)
 
 
 def _time(value: datetime | None) -> str | None:

@@ -20,7 +20,7 @@ from ci_deploy.appspec.checks import Context
 from ci_deploy.appspec.diagnostics import Collector, Diagnostic, Severity, has_errors
 from ci_deploy.appspec.loader import decode, parse
 from ci_deploy.appspec.nodes import Mapping, Node, Sequence
-from ci_deploy.errors import AppSpecError, InputError
+from ci_deploy.errors import AppSpecError, InputError, InputValueError
 
 __all__ = [
     "APPSPEC_NAMES",
@@ -29,6 +29,7 @@ __all__ = [
     "Diagnostic",
     "Severity",
     "ValidationResult",
+    "check_appspec_filename",
     "detect_platform",
     "find_appspec",
     "load_appspec",
@@ -76,8 +77,23 @@ class AppSpec:
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
+def check_appspec_filename(name: str | None) -> None:
+    """Refuse an --appspec-filename that is not a plain name: the agent reads the AppSpec from
+    the revision root only, and a path would reach outside the revision."""
+    if name is not None and (
+        not name.strip() or "/" in name or "\\" in name or name in {".", ".."}
+    ):
+        raise InputValueError(
+            "appspec_filename",
+            "a file name at the revision root such as appspec.yml",
+            name,
+            hint="the agent reads the AppSpec from the revision root only",
+        )
+
+
 def find_appspec(path: Path, appspec_filename: str | None = None) -> tuple[Path, Path | None]:
     """(the appspec file, the revision directory or None) for a directory or a file path."""
+    check_appspec_filename(appspec_filename)
     if path.is_dir():
         names = (appspec_filename,) if appspec_filename else APPSPEC_NAMES
         for name in names:
