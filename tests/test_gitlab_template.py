@@ -318,9 +318,14 @@ def pipeline_repo(
     files: dict[str, str] | None = None,
     extra_jobs: dict[str, Any] | None = None,
     more_inputs: tuple[dict[str, Any], ...] = (),
+    rejected_by_gitlab: bool = False,
 ) -> Path:
     """A committed repository whose .gitlab-ci.yml includes the template with ``inputs``, plus
-    ``files`` (``*.sh`` executable) and ``extra_jobs``."""
+    ``files`` (``*.sh`` executable) and ``extra_jobs``. Unless ``rejected_by_gitlab``, every
+    include passes GitLab's input rules, which gitlab-ci-local checks only in part."""
+    for each in (inputs, *more_inputs):
+        errors = gitlab_input_errors(spec_inputs(), each)
+        assert bool(errors) == rejected_by_gitlab, errors or "GitLab would accept these inputs"
     repo = tmp_path / "repo"
     (repo / "gitlab").mkdir(parents=True)
     (repo / "gitlab" / "ci-deploy.yml").write_text(TEMPLATE.read_text(encoding="utf-8"))
@@ -372,10 +377,16 @@ def run_pipeline(
     options: tuple[str, ...] = (),
     more_inputs: tuple[dict[str, Any], ...] = (),
     timeout: float = 120,
+    rejected_by_gitlab: bool = False,
 ) -> Run:
     """Run gitlab-ci-local in a ``pipeline_repo`` and return its exit code and output."""
     repo = pipeline_repo(
-        tmp_path, inputs, files=files, extra_jobs=extra_jobs, more_inputs=more_inputs
+        tmp_path,
+        inputs,
+        files=files,
+        extra_jobs=extra_jobs,
+        more_inputs=more_inputs,
+        rejected_by_gitlab=rejected_by_gitlab,
     )
     command, env = gitlab_ci_local(tmp_path, variables, options)
     done = subprocess.run(
@@ -482,7 +493,11 @@ def test_an_unknown_input_fails_the_job_naming_the_input_it_left_out(tmp_path: P
     """GitLab rejects an unknown input when it creates the pipeline ("unknown input
     arguments"); gitlab-ci-local 4.73.0 does not check names, so there the misspelt input is
     simply missing, and ci-deploy itself refuses to run without it (exit 2)."""
-    run = run_pipeline(tmp_path, {"needs": [], "command": "status", "deployment_idd": "d-1"})
+    run = run_pipeline(
+        tmp_path,
+        {"needs": [], "command": "status", "deployment_idd": "d-1"},
+        rejected_by_gitlab=True,
+    )
     assert run.job_result() == ("FAIL", 2)
     assert "ci-deploy: error: input deployment_id is required for status" in run.log()
 
@@ -550,7 +565,7 @@ def test_gitlab_s_rules_and_gitlab_ci_local_reject_the_same_inputs(
 ) -> None:
     [error] = gitlab_input_errors(spec_inputs(), inputs)
     assert error.startswith(message)
-    run = run_pipeline(tmp_path, inputs)
+    run = run_pipeline(tmp_path, inputs, rejected_by_gitlab=True)
     assert run.returncode == 1
     assert message in run.output
     assert not (run.repo / ".gitlab-ci-local" / "output" / "ci-deploy.log").exists()
