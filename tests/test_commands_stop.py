@@ -39,6 +39,7 @@ def test_stop_a_finished_deployment_is_an_aws_error(fake_codedeploy, aws_env, st
         f"StopDeployment deployment {did} (us-east-1): DeploymentAlreadyCompletedException"
         in streams.err
     )
+    assert "hint: it has already ended; 'ci-deploy status DEPLOYMENT_ID' shows how" in streams.err
     assert fake_codedeploy.calls_of("StopDeployment") == [
         {"deploymentId": did, "autoRollbackEnabled": False}
     ]

@@ -429,6 +429,8 @@ _HINTS = {
     "InvalidFileExistsBehaviorException": "--file-exists-behavior applies to the Server platform",
     "DescriptionTooLongException": "keep --description within 256 characters",
     "UnsupportedActionForDeploymentTypeException": "this deployment type cannot be stopped",
+    "DeploymentAlreadyCompletedException": "it has already ended; 'ci-deploy status "
+    "DEPLOYMENT_ID' shows how",
 }
 
 
