@@ -574,3 +574,16 @@ def test_rollback_checks_the_names_too(fake_codedeploy, aws_env, streams) -> Non
     assert code == 2
     assert "input application: expected a CodeDeploy name" in streams.err
     assert fake_codedeploy.calls == []
+
+
+def test_a_region_named_twice_is_bad_input(fake_codedeploy, aws_env, streams) -> None:
+    code = deploy_to(fake_codedeploy, aws_env, streams, "us-east-1,eu-west-1,us-east-1")
+    assert code == 2
+    assert "ci-deploy: error: input regions: us-east-1 listed more than once" in streams.err
+    assert "hint: name each region once in --region" in streams.err
+    argv = ["rollback", "--application", "web", "--deployment-group", "prod"]
+    regions = ["--region", "eu-west-1", "--region", "eu-west-1"]
+    endpoint = ["--endpoint-url", fake_codedeploy.endpoint_url]
+    assert cli.run([*argv, *regions, *endpoint], aws_env, streams) == 2
+    assert "input regions: eu-west-1 listed more than once" in streams.err
+    assert fake_codedeploy.calls == []

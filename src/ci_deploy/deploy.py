@@ -414,7 +414,14 @@ def _notices_only(sink: EventSink) -> EventSink:
 
 
 def check_regions(s3_location: str | None, regions: Sequence[str]) -> None:
-    """Several regions need a bucket each: ``{region}`` in the S3 location."""
+    """Each region once (the result keys deployments by region); several regions need a
+    bucket each: ``{region}`` in the S3 location."""
+    twice = sorted({region for region in regions if regions.count(region) > 1})
+    if twice:
+        raise InputError(
+            f"input regions: {', '.join(twice)} listed more than once",
+            hint="name each region once in --region",
+        )
     if s3_location and "{region}" not in s3_location and len(regions) > 1:
         # CodeDeploy reads the bundle from a bucket in the deployment's own region.
         raise InputError(
@@ -745,6 +752,7 @@ def rollback(
     regions: list[str | None] = list(request.regions) or [None]
     target = request.target
     check_options(target)
+    check_regions(None, request.regions)
 
     def one_region(region: str | None, sink: EventSink) -> tuple[RegionRun, Verdict | None]:
         clients = clients_for(region)
