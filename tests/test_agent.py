@@ -290,6 +290,25 @@ def test_failing_script_reports_exit_code_and_last_2kb_of_output(tmp_path: Path)
     assert [r.status for r in result.events][-2:] == ["Skipped", "Skipped"]
 
 
+def test_a_long_line_then_a_short_one_keeps_2kb_of_tail(tmp_path: Path) -> None:
+    # The agent keeps the last 2 KB of output, not the last whole lines: a 100 KB line followed
+    # by one short line must leave the end of the long line in the tail too.
+    source = write_revision(
+        tmp_path / "rev",
+        HEAD + hooks_yaml({"AfterInstall": "fail.sh"}),
+        scripts={
+            "fail.sh": "head -c 100000 /dev/zero | tr '\\0' x\necho\necho 'final line'\nexit 1"
+        },
+    )
+    result, recorder = deploy(tmp_path, source, "d-LONGLINE1")
+
+    assert result.status == "Failed"
+    diagnostics = recorder.ended()["AfterInstall"].diagnostics
+    assert diagnostics is not None
+    assert len(diagnostics.log_tail.encode()) == 2048
+    assert diagnostics.log_tail.endswith("xxxx\n[stdout]final line\n")
+
+
 def test_a_script_without_the_executable_bit_is_made_executable(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     source = write_revision(

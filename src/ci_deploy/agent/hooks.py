@@ -12,7 +12,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,8 +60,9 @@ class _Output:
     def __init__(self, log: ScriptLog) -> None:
         self._log = log
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
-        self._tail: deque[str] = deque()
-        self._tail_size = 0
+        # The last characters of the output: at least LOG_TAIL_BYTES bytes' worth, whatever the
+        # line lengths (a long line followed by a short one must not empty the tail).
+        self._tail = ""
 
     def feed(self, name: str, data: bytes) -> None:
         lines = (self._partial[name] + data).split(b"\n")
@@ -79,13 +79,10 @@ class _Output:
     def _emit(self, name: str, raw: bytes) -> None:
         text = f"[{name}]{raw.decode('utf-8', errors='replace')}"
         self._log.line(text)
-        self._tail.append(text + "\n")
-        self._tail_size += len(text) + 1
-        while self._tail_size > 2 * LOG_TAIL_BYTES and len(self._tail) > 1:
-            self._tail_size -= len(self._tail.popleft())
+        self._tail = (self._tail + text + "\n")[-LOG_TAIL_BYTES:]
 
     def tail(self) -> str:
-        data = "".join(self._tail).encode("utf-8")[-LOG_TAIL_BYTES:]
+        data = self._tail.encode("utf-8")[-LOG_TAIL_BYTES:]
         return data.decode("utf-8", errors="ignore")
 
 
