@@ -449,3 +449,16 @@ def test_cli_push_to_two_regions_is_bad_input(tmp_path: Path, streams: Any) -> N
         "ci-deploy: error: push takes one region",
         "  hint: run push once per region, or let deploy push to every region",
     ]
+
+
+def test_cli_push_takes_the_region_from_aws_region_alone(
+    tmp_path: Path, moto_endpoint: str, streams: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI docs (GitLab's among them) set AWS_REGION only; boto3 by itself reads AWS_DEFAULT_REGION.
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    argv = ["push", str(revision_dir(tmp_path / "rev")), "--application", "web"]
+    argv += ["--s3-location", "s3://bucket-that-is-not-{region}", "--no-register"]
+    argv += ["--endpoint-url", moto_endpoint]
+    assert run(argv, {"AWS_REGION": "eu-west-1"}, streams) == 3
+    assert "bucket 'bucket-that-is-not-eu-west-1' does not exist (eu-west-1)" in streams.err

@@ -84,13 +84,17 @@ def fetched_source(request: Request) -> Iterator[tuple[Path, dict[str, str], str
         return
     scratch = Path(tempfile.mkdtemp(prefix="ci-deploy-local-"))
     try:
-        bundle, env = _download(url, scratch / "bundle", request.text("endpoint_url"))
+        bundle, env = _download(
+            url, scratch / "bundle", request.text("endpoint_url"), request.env.get("AWS_REGION")
+        )
         yield bundle, env, url
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _download(url: str, target: Path, endpoint_url: str | None) -> tuple[Path, dict[str, str]]:
+def _download(
+    url: str, target: Path, endpoint_url: str | None, env_region: str | None
+) -> tuple[Path, dict[str, str]]:
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     bucket, key = parts.netloc, parts.path.lstrip("/")
@@ -101,7 +105,7 @@ def _download(url: str, target: Path, endpoint_url: str | None) -> tuple[Path, d
     # Imported here: only an S3 source pays for boto3's import.
     from ci_deploy.aws.session import make_clients, translate  # noqa: PLC0415
 
-    clients = make_clients(None, endpoint_url)
+    clients = make_clients(None, endpoint_url, env_region=env_region)
     arguments = {"Bucket": bucket, "Key": key}
     if version:
         arguments["VersionId"] = version

@@ -69,7 +69,9 @@ def run(request: Request, streams: Streams) -> int:
             "push takes one region",
             hint="run push once per region, or let deploy push to every region",
         )
-    clients = make_clients(regions[0], request.text("endpoint_url"))
+    clients = make_clients(
+        regions[0], request.text("endpoint_url"), env_region=request.env.get("AWS_REGION")
+    )
     reporter = reporter_for(request.text("ci_system") or "plain", streams, request.env)
     try:
         result = push_revision(push, clients, reporter.event)
