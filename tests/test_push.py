@@ -462,3 +462,24 @@ def test_cli_push_takes_the_region_from_aws_region_alone(
     argv += ["--endpoint-url", moto_endpoint]
     assert run(argv, {"AWS_REGION": "eu-west-1"}, streams) == 3
     assert "bucket 'bucket-that-is-not-eu-west-1' does not exist (eu-west-1)" in streams.err
+
+
+def test_a_prebuilt_bundle_that_is_not_what_its_name_says_is_bad_input(
+    tmp_path: Path, streams: Any
+) -> None:
+    # Caught before any upload: otherwise CodeDeploy fails it in DownloadBundle, minutes later.
+    not_a_zip = tmp_path / "web.zip"
+    not_a_zip.write_text("<html>an error page saved as the artifact</html>\n")
+    argv = ["push", str(not_a_zip), "--application", "web", "--s3-location", "s3://bundles"]
+    assert run(argv, {}, streams) == 2
+    assert "web.zip is not a directory, zip, tar or tgz bundle (unrecognised content)" in (
+        streams.err
+    )
+    tgz = tmp_path / "web.tgz"
+    with tarfile.open(tgz, "w:gz") as archive:
+        archive.add(revision_dir(tmp_path / "rev") / "appspec.yml", arcname="appspec.yml")
+    renamed = tgz.rename(tmp_path / "renamed.zip")
+    argv[1] = str(renamed)
+    assert run(argv, {}, streams) == 2
+    assert "renamed.zip is taken as a zip but holds a tgz" in streams.err
+    assert streams.out == ""

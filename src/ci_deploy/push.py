@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_deploy.agent.revision import RevisionError
+from ci_deploy.agent.unpack import detect_bundle_type
 from ci_deploy.appspec import find_appspec, load_appspec, validate_text
 from ci_deploy.aws import revisions, s3
 from ci_deploy.bundle import BundleOptions, BundleResult, build, suffix_type
@@ -128,6 +130,17 @@ def prepare_bundle(request: PushRequest, directory: Path) -> BundleResult:
             raise InputError(
                 f"input source: {source} is neither a directory nor a .zip/.tar/.tgz bundle",
                 hint="pass a revision directory, a bundle, or --bundle-type for an odd name",
+            )
+        try:
+            holds = detect_bundle_type(source)
+        except RevisionError as error:
+            raise InputError(
+                f"input source: {error}", hint="pass a zip, tar or tgz bundle, or its directory"
+            ) from error
+        if holds != kind:
+            raise InputError(
+                f"input source: {source} is taken as a {kind} but holds a {holds}",
+                hint="rename it, or pass --bundle-type to match what it holds",
             )
         digest = hashlib.sha256()
         with source.open("rb") as handle:
