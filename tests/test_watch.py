@@ -200,6 +200,31 @@ def test_success_emits_each_change_once_and_ends_succeeded() -> None:
     assert target_changes == ["InProgress", "Succeeded"]
 
 
+def test_a_target_starts_before_its_events_and_ends_after_them() -> None:
+    # One poll sees the target go from nothing to InProgress, the next from InProgress to done:
+    # the log must read "i-1: InProgress", its events, then "i-1: Succeeded".
+    steps = [
+        Step("InProgress", {"i-1": target("i-1", ("BeforeInstall", "InProgress"))}),
+        Step(
+            "Succeeded",
+            {"i-1": target("i-1", ("BeforeInstall", "Succeeded"), (EVENTS[1], "Succeeded"))},
+        ),
+    ]
+    _, events, _ = watch(ScriptedApi(steps))
+    lines = [
+        f"{e.target_id} {e.status}" if isinstance(e, TargetStatusChanged) else e.event_name
+        for e in events
+        if isinstance(e, TargetStatusChanged | LifecycleEventStarted | LifecycleEventEnded)
+    ]
+    assert lines == [
+        "i-1 InProgress",
+        "BeforeInstall",
+        "BeforeInstall",
+        "AfterInstall",
+        "i-1 Succeeded",
+    ]
+
+
 def test_finished_targets_are_not_fetched_again() -> None:
     steps = [
         Step(

@@ -29,6 +29,7 @@ Verdict = Literal["succeeded", "failed", "stopped", "ready", "timeout", "cancell
 OnReady = Literal["continue", "wait", "succeed"]
 
 _ENDED_EVENT_STATUSES = frozenset({"Succeeded", "Failed", "Skipped"})
+_ENDED_TARGET_STATUSES = frozenset({"Succeeded", "Failed", "Skipped", "Ready"})
 _THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded"}
 )
@@ -325,7 +326,11 @@ class Watcher:
 
     def _compare(self, deployment_id: str, before: Target | None, after: Target) -> bool:
         changed = False
-        if before is None or before.status != after.status:
+        status_changed = before is None or before.status != after.status
+        # A target that has ended is announced after the events that ended it, one that starts
+        # before its events: the log then reads in the order things happened.
+        ended = after.status in _ENDED_TARGET_STATUSES
+        if status_changed and not ended:
             changed = True
             self.sink(TargetStatusChanged(deployment_id, after.target_id, after.status))
         old = {e.name: e for e in before.lifecycle_events} if before else {}
@@ -350,6 +355,9 @@ class Watcher:
                         event.diagnostics if event.status == "Failed" else None,
                     )
                 )
+        if status_changed and ended:
+            changed = True
+            self.sink(TargetStatusChanged(deployment_id, after.target_id, after.status))
         return changed
 
     def _outcome(self, state: _State, verdict: Verdict | None, started: float) -> WatchOutcome:
