@@ -4,12 +4,12 @@ verdict into output and an exit code."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ci_deploy.aws.codedeploy import CodeDeployApi
-from ci_deploy.aws.session import Clients, make_clients
 from ci_deploy.commands import Streams
+from ci_deploy.commands._clients import clients_for
 from ci_deploy.deploy import Outcome, WatchSettings
 from ci_deploy.errors import DeploymentFailed, ExitCode, InputError, Interrupted, WaitTimeout
 from ci_deploy.inputs import Request
@@ -31,13 +31,6 @@ def single_region(request: Request) -> str | None:
             hint="pass one --region (the deployment's)",
         )
     return regions[0] if regions else None
-
-
-def clients_for(request: Request) -> Callable[[str | None], Clients]:
-    """Clients of a region (None: AWS_REGION, else the SDK's region), at --endpoint-url."""
-    endpoint_url = request.text("endpoint_url")
-    env_region = request.env.get("AWS_REGION")
-    return lambda region: make_clients(region, endpoint_url, env_region=env_region)
 
 
 def api_for(request: Request, region: str | None) -> CodeDeployApi:

@@ -9,7 +9,8 @@ from dataclasses import replace
 from ci_deploy.appspec import Diagnostic
 from ci_deploy.aws.session import Clients
 from ci_deploy.commands import Streams
-from ci_deploy.commands._watching import clients_for, conclude, reporter, watch_settings
+from ci_deploy.commands._clients import clients_for
+from ci_deploy.commands._watching import conclude, reporter, watch_settings
 from ci_deploy.commands.push import push_request
 from ci_deploy.deploy import (
     ClientsFor,

@@ -84,17 +84,13 @@ def fetched_source(request: Request) -> Iterator[tuple[Path, dict[str, str], str
         return
     scratch = Path(tempfile.mkdtemp(prefix="ci-deploy-local-"))
     try:
-        bundle, env = _download(
-            url, scratch / "bundle", request.text("endpoint_url"), request.env.get("AWS_REGION")
-        )
+        bundle, env = _download(url, scratch / "bundle", request)
         yield bundle, env, url
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _download(
-    url: str, target: Path, endpoint_url: str | None, env_region: str | None
-) -> tuple[Path, dict[str, str]]:
+def _download(url: str, target: Path, request: Request) -> tuple[Path, dict[str, str]]:
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     bucket, key = parts.netloc, parts.path.lstrip("/")
@@ -103,9 +99,10 @@ def _download(
     version = query.get("versionId", [None])[0]
     expected_etag = query.get("etag", [None])[0]
     # Imported here: only an S3 source pays for boto3's import.
-    from ci_deploy.aws.session import make_clients, translate  # noqa: PLC0415
+    from ci_deploy.aws.session import translate  # noqa: PLC0415
+    from ci_deploy.commands._clients import clients_for  # noqa: PLC0415
 
-    clients = make_clients(None, endpoint_url, env_region=env_region)
+    clients = clients_for(request)(None)
     arguments = {"Bucket": bucket, "Key": key}
     if version:
         arguments["VersionId"] = version

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ci_deploy.appspec import Diagnostic
-from ci_deploy.aws.session import make_clients
 from ci_deploy.commands import Streams
+from ci_deploy.commands._clients import clients_for
 from ci_deploy.errors import AppSpecError, ExitCode, InputError
 from ci_deploy.inputs import Request
 from ci_deploy.push import PushRequest, PushResult, ci_metadata, push_revision
@@ -69,9 +69,7 @@ def run(request: Request, streams: Streams) -> int:
             "push takes one region",
             hint="run push once per region, or let deploy push to every region",
         )
-    clients = make_clients(
-        regions[0], request.text("endpoint_url"), env_region=request.env.get("AWS_REGION")
-    )
+    clients = clients_for(request)(regions[0])
     reporter = reporter_for(request.text("ci_system") or "plain", streams, request.env)
     try:
         result = push_revision(push, clients, reporter.event)

@@ -4,7 +4,8 @@ the current one (or of --to DEPLOYMENT_ID), pinned as it was, and watch it."""
 from __future__ import annotations
 
 from ci_deploy.commands import Streams
-from ci_deploy.commands._watching import clients_for, conclude, reporter, watch_settings
+from ci_deploy.commands._clients import clients_for
+from ci_deploy.commands._watching import conclude, reporter, watch_settings
 from ci_deploy.deploy import DeploymentOptions, RollbackRequest, rollback
 from ci_deploy.github_deployments import reporting_to_github
 from ci_deploy.inputs import Request
