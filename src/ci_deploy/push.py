@@ -182,7 +182,8 @@ def push_revision(
     """Resolve the request's revision in ``clients.region`` (uploading when needed) and
     register it. Pass ``bundle`` (from ``prepare_bundle``) to push one build to many regions."""
     _check_inputs(request)
-    kind = revision_kind(request)
+    # A prepared bundle settles the kind: no second look at the source (and its appspec) per region.
+    kind = "bundle" if bundle is not None else revision_kind(request)
     if kind == "github":
         if not (request.github_repository and request.commit_id):
             raise InputError(
