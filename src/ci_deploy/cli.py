@@ -11,12 +11,13 @@ import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
 from typing import NoReturn, Protocol, TextIO
 
 from ci_deploy import __version__
 from ci_deploy.commands import Streams
-from ci_deploy.errors import CiDeployError, ExitCode, InputError
+from ci_deploy.errors import AppSpecError, CiDeployError, ExitCode, InputError
 from ci_deploy.inputs import Input, Request, for_verb, resolve
 
 # verb -> (module under ci_deploy.commands, one-line summary). Modules are imported only when
@@ -140,40 +141,69 @@ def _report_error(error: CiDeployError, stderr: TextIO, ci_system: str) -> None:
         stderr.write(f"::error title=ci-deploy::{text}\n")
 
 
+@dataclass
+class _Run:
+    """What the error handler needs to know about the run, filled in as it becomes known."""
+
+    stderr: TextIO
+    env: Mapping[str, str]
+    debug: bool
+    ci_system: str
+    code: int = ExitCode.OK
+
+
+def _report_diagnostics(error: AppSpecError, run: _Run) -> None:
+    """An AppSpecError carries the diagnostics not shown yet: show them once, here, for every
+    verb: as text, and on GitHub also as annotations on the appspec's lines."""
+    # Imported here: only a failing run pays for the renderers.
+    from ci_deploy.appspec import Diagnostic  # noqa: PLC0415
+    from ci_deploy.report.diagnostics import render_text  # noqa: PLC0415
+
+    run.stderr.write(render_text(d for d in error.diagnostics if isinstance(d, Diagnostic)))
+    if run.ci_system == "github":
+        from ci_deploy.report.github import appspec_annotations, workspace_of  # noqa: PLC0415
+
+        lines = appspec_annotations(error.diagnostics, workspace_of(run.env))
+        run.stderr.write("".join(line + "\n" for line in lines))
+
+
 @contextmanager
-def error_handler(stderr: TextIO, debug: bool, ci_system: str) -> Iterator[list[int]]:
+def error_handler(run: _Run) -> Iterator[_Run]:
     """The one place that maps exceptions to exit codes."""
-    code = [ExitCode.OK]
+    stderr = run.stderr
     try:
-        yield code
+        yield run
     except CiDeployError as error:
-        if debug:
+        if run.debug:
             traceback.print_exc(file=stderr)
-        _report_error(error, stderr, ci_system)
-        code[0] = error.exit_code
+        if isinstance(error, AppSpecError) and error.diagnostics:
+            _report_diagnostics(error, run)
+        _report_error(error, stderr, run.ci_system)
+        run.code = error.exit_code
     except KeyboardInterrupt:
         stderr.write("ci-deploy: interrupted\n")
-        code[0] = ExitCode.INTERRUPTED
+        run.code = ExitCode.INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the catch-all that turns a bug into exit 5
-        if debug:
+        if run.debug:
             traceback.print_exc(file=stderr)
         stderr.write(
             f"ci-deploy: unexpected error (a bug): {type(error).__name__}: {error}\n"
             "  hint: rerun with --debug for a traceback and report it at the project's issues\n"
         )
-        code[0] = ExitCode.BUG
+        run.code = ExitCode.BUG
 
 
 def run(argv: Sequence[str], env: Mapping[str, str], streams: Streams) -> int:
     """Everything main() does but exiting; tests call this."""
     debug = "--debug" in argv or env.get("CI_DEPLOY_DEBUG", "").lower() in {"true", "1", "yes"}
-    ci_system = detect_ci_system(env)
-    with error_handler(streams.stderr, debug, ci_system) as code:
+    state = _Run(streams.stderr, env, debug, detect_ci_system(env))
+    with error_handler(state):
         request = parse_request(argv, env)
+        state.ci_system = str(request.values.get("ci_system") or state.ci_system)
         module_name, _ = COMMANDS[request.verb]
         command: Command = importlib.import_module(f"ci_deploy.commands.{module_name}")
-        code[0] = command.run(request, streams)
-    return code[0]
+        state.code = command.run(request, streams)
+    return state.code
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

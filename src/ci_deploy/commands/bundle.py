@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ci_deploy.appspec import Diagnostic
 from ci_deploy.bundle import BundleOptions, build
 from ci_deploy.commands import Streams
-from ci_deploy.errors import AppSpecError, ExitCode, InputError
+from ci_deploy.errors import ExitCode, InputError
 from ci_deploy.inputs import BY_NAME, Request
 from ci_deploy.report.diagnostics import render_text
 
@@ -35,11 +34,7 @@ def options_from(request: Request) -> BundleOptions:
 
 def run(request: Request, streams: Streams) -> int:
     options = options_from(request)
-    try:
-        result = build(options)
-    except AppSpecError as error:
-        streams.stderr.write(render_text(d for d in error.diagnostics if isinstance(d, Diagnostic)))
-        raise
+    result = build(options)  # an AppSpecError's diagnostics are shown by the CLI's handler
     streams.stderr.write(render_text(result.warnings))
     streams.stderr.write(
         f"bundled {result.files} files into {result.path} "

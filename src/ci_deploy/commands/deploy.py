@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from ci_deploy.appspec import Diagnostic
 from ci_deploy.aws.session import Clients
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
@@ -20,11 +19,9 @@ from ci_deploy.deploy import (
     deploy,
     truncate_description,
 )
-from ci_deploy.errors import AppSpecError, InputError
+from ci_deploy.errors import InputError
 from ci_deploy.github_deployments import reporting_to_github
 from ci_deploy.inputs import Request
-from ci_deploy.report.diagnostics import render_text
-from ci_deploy.report.github import appspec_annotations, workspace_of
 from ci_deploy.revision import parse_s3_location
 
 
@@ -117,14 +114,6 @@ def run(request: Request, streams: Streams) -> int:
         reporting_to_github(request, reporter(request, streams)) as report,
         clients_source(request, deploy_req) as clients_for,
     ):
-        try:
-            outcome = deploy(deploy_req, clients_for, report.event)
-        except AppSpecError as error:
-            streams.stderr.write(
-                render_text(d for d in error.diagnostics if isinstance(d, Diagnostic))
-            )
-            if request.text("ci_system") == "github":  # annotations on the appspec's lines
-                lines = appspec_annotations(error.diagnostics, workspace_of(request.env))
-                streams.stderr.write("".join(line + "\n" for line in lines))
-            raise
+        # An AppSpecError's diagnostics (and GitHub annotations) are shown by the CLI's handler.
+        outcome = deploy(deploy_req, clients_for, report.event)
         return conclude(outcome, streams, report)

@@ -7,14 +7,12 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from ci_deploy.appspec import Diagnostic
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
-from ci_deploy.errors import AppSpecError, ExitCode, InputError
+from ci_deploy.errors import ExitCode, InputError
 from ci_deploy.inputs import Request
 from ci_deploy.push import PushRequest, PushResult, ci_metadata, push_revision
 from ci_deploy.report import reporter_for
-from ci_deploy.report.diagnostics import render_text
 
 
 def push_request(request: Request) -> PushRequest:
@@ -71,11 +69,7 @@ def run(request: Request, streams: Streams) -> int:
         )
     clients = clients_for(request)(regions[0])
     reporter = reporter_for(request.text("ci_system") or "plain", streams, request.env)
-    try:
-        result = push_revision(push, clients, reporter.event)
-    except AppSpecError as error:
-        streams.stderr.write(render_text(d for d in error.diagnostics if isinstance(d, Diagnostic)))
-        raise
+    result = push_revision(push, clients, reporter.event)
     output = result.as_json()
     reporter.finish(output)
     streams.stdout.write(json.dumps(output) + "\n")

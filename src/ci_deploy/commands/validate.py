@@ -24,6 +24,6 @@ def run(request: Request, streams: Streams) -> int:
     (streams.stderr if output_format == "text" else streams.stdout).write(rendered)
     line = summary(result.appspec_path.as_posix(), result.platform, result.diagnostics)
     if not result.ok:
-        raise AppSpecError(line, list(result.diagnostics))
+        raise AppSpecError(line)  # its diagnostics are rendered above, in the chosen format
     streams.stderr.write(line + "\n")
     return ExitCode.OK
