@@ -1,4 +1,5 @@
-"""The documentation: the generated inputs reference (scripts/gen-inputs-doc and its --check)."""
+"""The documentation: the generated inputs reference (scripts/gen-inputs-doc and its --check),
+the README's shape, and relative links between README.md, CONTRIBUTING.md and docs/."""
 
 from __future__ import annotations
 
@@ -11,13 +12,20 @@ from ci_deploy.inputs import TABLE, VERBS, adapter_inputs
 from doc_pages import (
     NONE,
     REPO,
+    broken_links,
+    code_blocks,
     inputs_reference,
+    page,
+    pages,
     section,
     unquote,
 )
 
 GENERATOR = REPO / "scripts" / "gen-inputs-doc"
 REFERENCE = REPO / "docs" / "inputs.md"
+# Pages the README links to that other work writes (the lead: SECURITY.md; the releases work:
+# docs/releasing.md). Each entry must be removed once its file exists.
+PENDING_LINKS = {"SECURITY.md", "docs/releasing.md"}
 
 
 def generate(*args: str) -> subprocess.CompletedProcess[str]:
@@ -139,3 +147,73 @@ def test_the_by_verb_index_lists_each_verb_s_inputs() -> None:
         listed = line.split(": ", 1)[1].split(", ")
         expected = [f"[`{spec.name}`](#{spec.name})" for spec in TABLE if verb in spec.verbs]
         assert listed == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# The README
+
+
+def test_the_readme_stays_short() -> None:
+    assert len(page("README.md").splitlines()) <= 300
+
+
+def test_the_readme_keeps_the_two_set_up_commands_after_the_quick_start() -> None:
+    readme = page("README.md")
+    set_up = section(readme, "## Set-up: two commands")
+    [commands] = code_blocks(set_up, "sh")
+    assert [line.split()[0] for line in commands.splitlines()] == [
+        "./scripts/demo",
+        "./scripts/test",
+    ]
+    assert readme.index("## Quick start") < readme.index("## Set-up: two commands")
+    assert "[CONTRIBUTING.md](CONTRIBUTING.md)" in set_up
+
+
+def test_the_readme_has_a_quick_start_per_ci_and_the_exit_codes() -> None:
+    quick = section(page("README.md"), "## Quick start")
+    assert "uses: org/ci-deploy@v1" in quick
+    assert "include:" in quick
+    assert "ciDeploy application:" in quick
+    codes = section(page("README.md"), "## Exit codes")
+    for code in ("0", "1", "2", "3", "4", "5", "130"):
+        assert f"\n| {code} | " in codes
+
+
+# ---------------------------------------------------------------------------------------------
+# Links
+
+
+def pending(path: Path, link: str) -> bool:
+    target = (path.parent / link.partition("#")[0]).resolve()
+    return target.is_relative_to(REPO) and str(target.relative_to(REPO)) in PENDING_LINKS
+
+
+def test_every_relative_link_resolves() -> None:
+    checked = pages()
+    assert {path.name for path in checked} >= {"README.md", "CONTRIBUTING.md", "inputs.md"}
+    broken = {
+        str(path.relative_to(REPO)): [
+            link for link in broken_links(path) if not pending(path, link)
+        ]
+        for path in checked
+    }
+    assert {name: links for name, links in broken.items() if links} == {}
+
+
+def test_pending_links_are_only_those_still_to_be_written() -> None:
+    for name in PENDING_LINKS:
+        assert not (REPO / name).exists(), f"{name} exists now: remove it from PENDING_LINKS"
+        assert f"]({name})" in page("README.md")
+
+
+def test_the_link_check_finds_missing_files_and_anchors(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "b.md").write_text("# B\n\n## Some `code` here\n", encoding="utf-8")
+    a = tmp_path / "a.md"
+    a.write_text(
+        "# A\n\n[ok](docs/b.md) [ok](docs/b.md#some-code-here) [self](#a) [web](https://x.y/z)\n"
+        "[gone](docs/c.md) [no anchor](docs/b.md#nowhere) [out](../elsewhere.md)\n"
+        "```\n[in code](docs/missing.md)\n```\n",
+        encoding="utf-8",
+    )
+    assert broken_links(a, root=tmp_path) == ["docs/c.md", "docs/b.md#nowhere", "../elsewhere.md"]
