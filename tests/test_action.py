@@ -1,5 +1,6 @@
 """The GitHub Action: action.yml against the core's input table, the schemas, actionlint and
-shellcheck, the README, and its steps run the way the runner runs them (tests/github_harness.py)."""
+shellcheck, its documentation (docs/github-actions.md, the generated docs/inputs.md, the README's
+quick start), and its steps run the way the runner runs them (tests/github_harness.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import yaml
 
 from ci_deploy.inputs import ADAPTER_VERBS, adapter_inputs
 from ci_deploy.report.github import outputs_of
+from doc_pages import adapter_column, code_blocks, inputs_reference, page, section, table_after
 from github_harness import ActionHarness, Cancel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,8 +60,8 @@ def run_steps() -> list[dict[str, Any]]:
 
 
 def missing_inputs_hint() -> str:
-    """What to paste into action.yml (inputs, the run step's env, README table) for inputs the
-    table gained: the failure message of the contract tests."""
+    """What to paste into action.yml (inputs, the run step's env) for inputs the table gained:
+    the failure message of the contract tests."""
     missing = [spec for spec in adapter_inputs() if spec.action_name not in ACTION["inputs"]]
     if not missing:
         return ""
@@ -74,7 +76,7 @@ def missing_inputs_hint() -> str:
         ]
     lines.append("and to the run step's env:")
     lines += [f"        {spec.env}: ${{{{ inputs.{spec.action_name} }}}}" for spec in missing]
-    lines.append("and a row to the README's GitHub Actions inputs table.")
+    lines.append("then run scripts/gen-inputs-doc to update docs/inputs.md.")
     return "\n".join(lines)
 
 
@@ -129,21 +131,72 @@ def test_outputs_are_the_reporter_s_outputs() -> None:
         assert spec["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
 
 
-def test_readme_tables_match_action_yml() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## GitHub Actions\n", 1)[1].split("\n## ", 1)[0]
-    inputs_part, outputs_part = section.split("### Outputs\n", 1)
-    row = re.compile(r"^\| `([a-z0-9-]+)` \|(.*)\|$", re.MULTILINE)
-    inputs = dict(row.findall(inputs_part))
-    outputs = dict(row.findall(outputs_part))
-    assert list(inputs) == list(ACTION["inputs"])
-    assert list(outputs) == list(ACTION["outputs"])
-    for name, spec in ACTION["inputs"].items():
-        default, description = (cell.strip() for cell in inputs[name].split(" | ", 1))
+def test_the_inputs_reference_lists_the_action_s_inputs_with_their_defaults() -> None:
+    """docs/inputs.md is generated from the core's table; this holds it to action.yml too."""
+    shared = [name for name in ACTION["inputs"] if name not in ACTION_ONLY_INPUTS]
+    assert adapter_column("GitHub Action") == shared
+    rows = {row["GitHub Action"].strip("`"): row for row in inputs_reference().values()}
+    for name in shared:
+        if name in ACTION_DEFAULTS:
+            continue  # documented in docs/github-actions.md, below
+        default = str(ACTION["inputs"][name]["default"])
+        assert rows[name]["default"] == (f"`{default}`" if default else "—"), name
+
+
+def test_the_docs_tables_match_action_yml() -> None:
+    """docs/github-actions.md: the action's own inputs, the defaults it sets itself, and the
+    outputs, each with action.yml's default and description."""
+    inputs_part = section(page("docs/github-actions.md"), "## Inputs")
+    outputs_part = section(page("docs/github-actions.md"), "## Outputs")
+    own = table_after(inputs_part, "| input | default | description |")
+    documented = {cells[0].strip("`"): cells[1:] for cells in own}
+    own_names = [
+        name for name in ACTION["inputs"] if name in {*ACTION_ONLY_INPUTS, *ACTION_DEFAULTS}
+    ]
+    assert list(documented) == own_names
+    for name in own_names:
+        spec = ACTION["inputs"][name]
+        default, description = documented[name]
         assert default == (f"`{spec['default']}`" if spec["default"] != "" else ""), name
         assert description.replace("\\|", "|") == spec["description"], name
-    for name, spec in ACTION["outputs"].items():
-        assert outputs[name].strip().replace("\\|", "|") == spec["description"], name
+    outputs = table_after(outputs_part, "| output | description |")
+    assert [cells[0].strip("`") for cells in outputs] == list(ACTION["outputs"])
+    for name, description in outputs:
+        spec = ACTION["outputs"][name.strip("`")]
+        assert description.replace("\\|", "|") == spec["description"], name
+
+
+def documented_workflows() -> list[dict[str, Any]]:
+    """The workflows of the README's quick start and docs/github-actions.md."""
+    texts = [section(page("README.md"), "### GitHub Actions"), page("docs/github-actions.md")]
+    return [yaml.safe_load(block) for text in texts for block in code_blocks(text, "yaml")]
+
+
+def test_documented_workflows_pass_the_schema_and_use_only_the_action_s_inputs(
+    tmp_path: Path,
+) -> None:
+    workflows = documented_workflows()
+    steps = [
+        step
+        for workflow in workflows
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if str(step.get("uses", "")).startswith("org/ci-deploy@")
+    ]
+    assert len(steps) >= 2
+    for step in steps:
+        assert set(step["with"]) <= set(ACTION["inputs"]), step["with"]
+    paths = []
+    for number, workflow in enumerate(workflows):
+        path = tmp_path / f"workflow-{number}.yml"
+        # PyYAML reads the key `on` as True; write it back as the workflow key it is
+        text = yaml.safe_dump(
+            {("on" if key is True else key): value for key, value in workflow.items()}
+        )
+        path.write_text(text, encoding="utf-8")
+        paths.append(str(path))
+    done = run_tool(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *paths)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +252,14 @@ def test_action_scripts_and_repo_scripts_pass_shellcheck(tmp_path: Path) -> None
         path = tmp_path / f"action-step-{step.get('id', index)}.sh"
         path.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + step["run"])
         files.append(str(path))
-    files += [str(path) for path in sorted((REPO / "scripts").iterdir()) if path.is_file()]
+    shell_scripts = [
+        path
+        for path in sorted((REPO / "scripts").iterdir())
+        if path.is_file()
+        and re.fullmatch(r"#!.*\b(ba)?sh", path.read_text(encoding="utf-8").split("\n", 1)[0])
+    ]  # scripts/gen-inputs-doc is Python: ruff and mypy check it
+    assert {path.name for path in shell_scripts} >= {"demo", "install-tools", "setup", "test"}
+    files += [str(path) for path in shell_scripts]
     done = run_tool(tool("shellcheck"), "--shell=bash", "--severity=style", *files)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -316,7 +376,7 @@ def test_without_ci_deploy_on_path_the_action_installs_its_own_source(
     # The action at its ref: a copy, as the runner downloads it (and safe from edits meanwhile).
     action = tmp_path / "action"
     action.mkdir()
-    for name in ("action.yml", "pyproject.toml", "README.md"):
+    for name in ("action.yml", "pyproject.toml", "README.md"):  # README.md: pyproject's readme
         shutil.copy2(REPO / name, action / name)
     junk = shutil.ignore_patterns("__pycache__", "*.egg-info")
     shutil.copytree(REPO / "src", action / "src", ignore=junk)

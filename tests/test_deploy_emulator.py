@@ -4,6 +4,7 @@ emulator over HTTP, whose instances run the examples' hooks for real."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ci_deploy import cli
+from doc_pages import code_blocks, page, section
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CI_DEPLOY = str(Path(sys.executable).with_name("ci-deploy"))
@@ -156,6 +158,23 @@ def embedded(s3_location: str, regions: str) -> list[str]:
         "--region",
         regions,
     ]
+
+
+def readme_first_command() -> list[str]:
+    """The command of the README's "Try it with --emulator", as argv."""
+    try_it = section(page("README.md"), "## Try it with `--emulator`")
+    first = code_blocks(try_it, "sh")[0]
+    return shlex.split(first.replace("\\\n", " "))
+
+
+def test_the_readme_s_first_command_is_the_one_tested_here() -> None:
+    """What the next test runs is what the README tells a user to run (plus a delay that only
+    slows the progress down for the eye)."""
+    argv = readme_first_command()
+    assert argv[:3] == ["ci-deploy", "deploy", "examples/web-app"]
+    assert argv[-2:] == ["--event-delay-ms", "200"]
+    tested = embedded("s3://ci-deploy-demo/bundles", "us-east-1")
+    assert [argv[1], str(EXAMPLES.parent / argv[2]), *argv[3:-2]] == tested
 
 
 def test_deploy_with_the_embedded_emulator(aws_env, tmp_path) -> None:

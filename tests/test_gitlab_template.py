@@ -1,5 +1,6 @@
-"""The GitLab CI template: its spec against the core's input table, the GitLab CI schema, the
-README, and pipelines that include it run by the real gitlab-ci-local (shell executor)."""
+"""The GitLab CI template: its spec against the core's input table, the GitLab CI schema, its
+documentation (docs/gitlab-ci.md, the generated docs/inputs.md, the README's quick start), and
+pipelines that include it run by the real gitlab-ci-local (shell executor)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import yaml
 
 import ci_deploy
 from ci_deploy.inputs import BY_NAME, Input, adapter_inputs
+from doc_pages import adapter_column, code_blocks, inputs_reference, page, section, table_after
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "gitlab" / "ci-deploy.yml"
@@ -136,8 +138,9 @@ def test_the_install_fallback_is_this_release_s_source_not_a_package_index_name(
 def test_the_archive_is_of_the_repository_and_tag_the_remote_include_reads() -> None:
     remote = f"https://raw.githubusercontent.com/org/ci-deploy/v{ci_deploy.__version__}/gitlab/"
     assert f"#     - remote: {remote}ci-deploy.yml" in TEMPLATE.read_text(encoding="utf-8")
-    assert f"  - remote: {remote}ci-deploy.yml" in gitlab_section()
-    assert f"`ci-deploy @ {RELEASE_ARCHIVE}`" in gitlab_section()
+    assert f"  - remote: {remote}ci-deploy.yml" in gitlab_doc()
+    assert f"  - remote: {remote}ci-deploy.yml" in readme_quick_start()
+    assert f"`ci-deploy @ {RELEASE_ARCHIVE}`" in gitlab_doc()
 
 
 def test_nothing_global_and_the_job_shape_comes_from_inputs() -> None:
@@ -206,10 +209,10 @@ def test_the_schema_check_catches_a_bad_header(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The README
+# The documentation: docs/gitlab-ci.md, docs/inputs.md and the README's quick start
 
 
-def readme_default(entry: dict[str, Any]) -> str:
+def doc_default(entry: dict[str, Any]) -> str:
     if "default" not in entry:
         return "required"
     value = entry["default"]
@@ -220,35 +223,48 @@ def readme_default(entry: dict[str, Any]) -> str:
     return f"`{value}`" if value != "" else ""
 
 
-def gitlab_section() -> str:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    start = readme.index("\n## GitLab CI\n")
-    return readme[start : readme.index("\n## ", start + 1)]
+def gitlab_doc() -> str:
+    return page("docs/gitlab-ci.md")
 
 
-def test_readme_inputs_table_is_the_template_s() -> None:
-    rows = [
-        line
-        for line in gitlab_section().split("\n### Inputs\n", 1)[1].splitlines()
-        if line.startswith("| `")
-    ]
+def readme_quick_start() -> str:
+    return section(page("README.md"), "### GitLab CI")
+
+
+def test_the_docs_job_inputs_table_is_the_template_s() -> None:
+    """The inputs that shape the job are documented by hand: held to the template here."""
+    rows = table_after(section(gitlab_doc(), "## Inputs"), "| input | default | description |")
     expected = [
-        f"| `{name}` | {readme_default(entry)} | "
-        + " ".join(entry["description"].split()).replace("|", "\\|")
-        + " |"
+        [f"`{name}`", doc_default(entry), " ".join(entry["description"].split())]
         for name, entry in spec_inputs().items()
+        if name in JOB_INPUTS
     ]
-    assert rows == expected
+    assert [[cell.replace("\\|", "|") for cell in row] for row in rows] == expected
 
 
-def readme_pipelines() -> list[dict[str, Any]]:
-    blocks = re.findall(r"```yaml\n(.*?)```", gitlab_section(), flags=re.DOTALL)
+def test_the_inputs_reference_lists_the_template_s_ci_deploy_inputs() -> None:
+    """docs/inputs.md is generated from the core's table; this holds it to the template too."""
+    inputs = spec_inputs()
+    assert adapter_column("GitLab") == [name for name in inputs if name not in JOB_INPUTS]
+    rows = {row["GitLab"].strip("`"): row for row in inputs_reference().values()}
+    for name in adapter_column("GitLab"):
+        assert rows[name]["default"] == (doc_default(inputs[name]) or "—"), name
+        documented = rows[name]["help"].replace("\\|", "|").removesuffix(SECRET_NOTE)
+        assert documented == " ".join(inputs[name]["description"].split()), name
+
+
+SECRET_NOTE = " Secret: from the environment only."
+
+
+def doc_pipelines() -> list[dict[str, Any]]:
+    """The pipelines of docs/gitlab-ci.md and of the README's quick start."""
+    blocks = [*code_blocks(gitlab_doc(), "yaml"), *code_blocks(readme_quick_start(), "yaml")]
     return [yaml.safe_load(block) for block in blocks]
 
 
-def test_readme_examples_are_valid_pipelines_with_known_inputs(tmp_path: Path) -> None:
-    pipelines = readme_pipelines()
-    assert len(pipelines) >= 4
+def test_doc_examples_are_valid_pipelines_with_known_inputs(tmp_path: Path) -> None:
+    pipelines = doc_pipelines()
+    assert len(pipelines) >= 5
     known = set(spec_inputs())
     included = 0
     for number, pipeline in enumerate(pipelines):
@@ -260,7 +276,7 @@ def test_readme_examples_are_valid_pipelines_with_known_inputs(tmp_path: Path) -
             assert set(include["inputs"]) <= known, include["inputs"]
             assert "needs" in include["inputs"], "needs is required"
             included += 1
-    assert included >= 4  # remote, project (twice), component
+    assert included >= 5  # remote (docs and README), project (twice), component
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,13 +587,11 @@ def test_gitlab_s_rules_and_gitlab_ci_local_reject_the_same_inputs(
     assert not (run.repo / ".gitlab-ci-local" / "output" / "ci-deploy.log").exists()
 
 
-def test_every_include_in_the_readme_and_these_tests_passes_gitlab_s_rules() -> None:
+def test_every_include_in_the_docs_and_these_tests_passes_gitlab_s_rules() -> None:
     includes = [
-        include["inputs"]
-        for pipeline in readme_pipelines()
-        for include in pipeline.get("include", [])
+        include["inputs"] for pipeline in doc_pipelines() for include in pipeline.get("include", [])
     ]
-    assert len(includes) >= 4
+    assert len(includes) >= 5
     for given in [*includes, FULL_INPUTS]:
         assert gitlab_input_errors(spec_inputs(), given) == [], given
 

@@ -24,6 +24,7 @@ import pytest
 
 from ci_deploy import __version__
 from ci_deploy.inputs import ADAPTER_VERBS, TABLE, Input, adapter_inputs
+from doc_pages import adapter_column, page, section, table_after
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "jenkins"
@@ -33,7 +34,8 @@ HARNESS = ROOT / "tests" / "jenkins"
 FAKE_CLI = HARNESS / "fake-ci-deploy"
 STEP_KEYS = ["installCommand", "cliPath", "timeoutResult"]
 # When the input table changed, `.venv/bin/python tests/jenkins/sync_keys.py` rewrites the step's
-# input keys, its help and the README table; the contract tests below then hold them again.
+# input keys and its help (scripts/gen-inputs-doc the generated docs/inputs.md); the contract
+# tests below then hold them again.
 SYNC = "out of date with the input table: run tests/jenkins/sync_keys.py"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -595,7 +597,7 @@ def test_the_step_own_variables_are_not_input_variables() -> None:
 
 def _sync_keys() -> Any:
     """tests/jenkins/sync_keys.py, the script that writes the keys from the input table: its
-    renderings of a key's type, default and description are what the three documents hold."""
+    renderings of a key's type, default and description are what the step and its help hold."""
     spec = importlib.util.spec_from_file_location("sync_keys", HARNESS / "sync_keys.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -646,27 +648,35 @@ def test_the_help_file_documents_every_key_with_type_default_and_description() -
         assert example in help_text
 
 
-def readme_keys() -> dict[str, tuple[str, str, str]]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Jenkins\n", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `(\w+)` \| `([^`]+)` \| `(.*)` \| (.*) \|$", section, re.M)
-    return {name: (kind, default, description) for name, kind, default, description in rows}
+def docs_keys_section() -> str:
+    return section(page("docs/jenkins.md"), "## Keys")
 
 
-def test_the_readme_keys_table_matches_the_step() -> None:
-    documented = readme_keys()
-    assert [(n, k, d) for n, (k, d, _) in documented.items()] == expected_docs(), SYNC
+def test_the_docs_keys_table_matches_the_step() -> None:
+    """The step's own keys are documented by hand: held to its help (and, below, its defaults)."""
+    rows = table_after(docs_keys_section(), "| key | type | default | description |")
+    documented = {name.strip("`"): (kind, default, text) for name, kind, default, text in rows}
+    assert list(documented) == STEP_KEYS
     step_help = help_keys(STEP_KEYS)
     for name in STEP_KEYS:
-        assert documented[name][2] == step_help[name][2]
+        kind, default, description = step_help[name]
+        assert documented[name] == (f"`{kind}`", f"`{default}`", description), name
+
+
+def test_the_inputs_reference_lists_the_step_s_input_keys() -> None:
+    """docs/inputs.md is generated from the core's table; this holds it to the step's keys, and
+    the docs' rule for Groovy types to what sync_keys.py writes."""
+    step_keys = [name for name in help_keys() if name not in STEP_KEYS]
+    assert adapter_column("Jenkins") == step_keys
+    rule = "a `bool` input is a `boolean`, an `int` an `int`, a `list` a `List<String>`"
+    assert rule in " ".join(docs_keys_section().split())
+    written = {"bool": "boolean", "int": "int", "list": "List<String>"}
     for spec in adapter_inputs():
-        description = documented_description(spec).replace("|", "&#124;")
-        assert documented[spec.jenkins_name][2] == description, SYNC
+        assert documented_type(spec) == written.get(spec.kind, "String"), spec.name
 
 
-def test_the_readme_documents_the_library_layout() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Jenkins\n", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_document_the_library_layout() -> None:
+    guide = page("docs/jenkins.md")
     for needle in [
         "Library Path",
         "`jenkins/`",
@@ -676,7 +686,10 @@ def test_the_readme_documents_the_library_layout() -> None:
         "withCredentials([aws(",
         "instance role",
     ]:
-        assert needle in section
+        assert needle in guide
+    quick_start = section(page("README.md"), "### Jenkins")
+    assert "@Library('ci-deploy') _" in quick_start
+    assert "ciDeploy application:" in quick_start
 
 
 def test_the_step_defaults_match_its_documented_defaults(fake_runs: FakeRuns) -> None:

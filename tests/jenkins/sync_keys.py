@@ -1,8 +1,9 @@
 """Rewrite the input keys of the Jenkins step from ci-deploy's input table, after the table changed.
 
 Updates the generated parts only: the input entries of `defaultConfig` in
-jenkins/vars/ciDeploy.groovy, the input keys in jenkins/vars/ciDeploy.txt and the input rows of the
-README's Jenkins keys table. tests/test_jenkins.py holds all three to the table.
+jenkins/vars/ciDeploy.groovy and the input keys in jenkins/vars/ciDeploy.txt. tests/test_jenkins.py
+holds both to the table. The keys' documentation, docs/inputs.md, is written by
+scripts/gen-inputs-doc.
 
 Run: .venv/bin/python tests/jenkins/sync_keys.py
 """
@@ -57,15 +58,6 @@ def help_entries() -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_rows() -> str:
-    rows = [
-        f"| `{spec.jenkins_name}` | `{groovy_type(spec)}` | `{groovy_default(spec)}` | "
-        f"{description(spec).replace('|', '&#124;')} |"
-        for spec in adapter_inputs()
-    ]
-    return "\n".join(rows) + "\n"
-
-
 def splice(path: Path, start: str, end: str, block: str) -> None:
     """Replace what lies between ``start`` and ``end`` in ``path``."""
     text = path.read_text(encoding="utf-8")
@@ -89,12 +81,6 @@ def main() -> None:
         "comma-separated String.\n\n",
         "installCommand (",
         help_entries(),
-    )
-    splice(
-        ROOT / "README.md",
-        "| key | type | default | description |\n|---|---|---|---|\n",
-        "| `installCommand`",
-        readme_rows(),
     )
 
 

@@ -84,7 +84,9 @@ def error_code(error: BaseException) -> str | None:
     return None
 
 
-_IAM_HINT = "check the IAM policy of the credentials in use (see the README's IAM section)"
+_IAM_HINT = (
+    "check the IAM policy of the credentials in use (docs/permissions.md lists what it needs)"
+)
 _HINTS = {
     "AccessDenied": _IAM_HINT,
     "AccessDeniedException": _IAM_HINT,
