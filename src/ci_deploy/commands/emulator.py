@@ -19,6 +19,7 @@ def run(request: Request, streams: Streams) -> int:
         instances=3 if instances is None else instances,
         state_dir=request.path("state_dir"),
         event_delay_ms=0 if delay is None else delay,
+        max_unpacked_size=request.number("max_unpacked_size"),
         # Hooks inherit the environment the emulator was started in, as they inherit the agent's.
         hook_env=request.env,
     )

@@ -509,6 +509,7 @@ class Rollout:
                 "CI_DEPLOY_EMULATOR_INSTANCE_INDEX": str(instance.index),
                 "CI_DEPLOY_EMULATOR_ROOT": str(instance.root),
             },
+            max_unpacked_size=self.service.max_unpacked_size,
         )
         try:
             result = self.service.engine(

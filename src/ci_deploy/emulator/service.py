@@ -224,6 +224,7 @@ class Service:
         event_delay_ms: int = 0,
         engine: Engine | None = None,
         hook_env: Mapping[str, str] | None = None,
+        max_unpacked_size: int | None = None,
         wait_for_hooks: bool = False,
         hook_timeout_seconds: float = 3600.0,
         clock: Callable[[], float] = time.time,
@@ -242,6 +243,7 @@ class Service:
         env = dict(hook_env or {})
         env.setdefault("PATH", DEFAULT_HOOK_PATH)
         self.hook_env: Mapping[str, str] = env
+        self.max_unpacked_size = max_unpacked_size
         self.wait_for_hooks = wait_for_hooks
         self.hook_timeout_seconds = hook_timeout_seconds
         self.clock = clock
