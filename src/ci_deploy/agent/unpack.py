@@ -337,7 +337,8 @@ class _Tree:
 
     def recheck_links(self, root: str) -> None:
         """Against the revision root actually used (after the single-directory unwrap), on the
-        map and on disk."""
+        map and on disk: the map follows exact names, the disk also a case-folding or
+        normalising filesystem's (where ``a`` may name the link ``A``)."""
         self.check_links(root)
         top = os.path.realpath(self.full(root))
         for key, target in self.links.items():
@@ -413,7 +414,8 @@ class _OversizedHeader(Exception):
 
 class _BoundedTarInfo(tarfile.TarInfo):
     """Refuses a long-name or pax header bigger than a name could need before tarfile reads it
-    whole into memory (a 1 GiB link target would otherwise be read, then quoted)."""
+    whole into memory (a 1 GiB link target would otherwise be read, then quoted).
+    ``_proc_member`` is the hook tarfile's source names for subclasses (3.10 to 3.14)."""
 
     def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
         limit = _TAR_HEADER_LIMITS.get(self.type)

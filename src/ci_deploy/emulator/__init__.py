@@ -102,9 +102,9 @@ def start(
     state_dir: Path | None = None,
     event_delay_ms: int = 0,
     hook_env: Mapping[str, str] | None = None,
-    max_unpacked_size: int | None = None,
     wait_for_hooks: bool = False,
     hook_timeout_seconds: float = 3600.0,
+    max_unpacked_size: int | None = None,
     engine: Engine | None = None,
     clock: Callable[[], float] = time.time,
 ) -> RunningEmulator:
@@ -113,9 +113,9 @@ def start(
     ``instances`` is each deployment group's fleet size unless its tag filters say otherwise;
     ``state_dir`` holds instance roots and agent state (default: a temp dir removed by stop);
     ``hook_env`` is the environment hook scripts inherit (plus the emulator's variables);
-    ``max_unpacked_size`` caps what an instance unpacks a bundle to (None: the engine's 4 GiB);
     ``wait_for_hooks`` makes ECS/Lambda hooks wait for PutLifecycleEventHookExecutionStatus
-    (else they report Succeeded at once); ``clock`` (epoch seconds) times everything the
+    (else they report Succeeded at once); ``max_unpacked_size`` caps what an instance unpacks
+    a bundle to (None: the engine's 4 GiB); ``clock`` (epoch seconds) times everything the
     API shows, and the group's minute-based waits (Ready, termination).
     """
     sock = bind(HOST, port)
@@ -132,9 +132,9 @@ def start(
             event_delay_ms=event_delay_ms,
             engine=engine,
             hook_env=hook_env,
-            max_unpacked_size=max_unpacked_size,
             wait_for_hooks=wait_for_hooks,
             hook_timeout_seconds=hook_timeout_seconds,
+            max_unpacked_size=max_unpacked_size,
             clock=clock,
         )
         server = HttpServer(Dispatcher(service, s3_app), sock)

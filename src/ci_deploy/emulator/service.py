@@ -224,9 +224,9 @@ class Service:
         event_delay_ms: int = 0,
         engine: Engine | None = None,
         hook_env: Mapping[str, str] | None = None,
-        max_unpacked_size: int | None = None,
         wait_for_hooks: bool = False,
         hook_timeout_seconds: float = 3600.0,
+        max_unpacked_size: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if engine is None:
@@ -243,9 +243,9 @@ class Service:
         env = dict(hook_env or {})
         env.setdefault("PATH", DEFAULT_HOOK_PATH)
         self.hook_env: Mapping[str, str] = env
-        self.max_unpacked_size = max_unpacked_size
         self.wait_for_hooks = wait_for_hooks
         self.hook_timeout_seconds = hook_timeout_seconds
+        self.max_unpacked_size = max_unpacked_size
         self.clock = clock
         self.applications: dict[str, Application] = {}
         self.groups: dict[tuple[str, str], DeploymentGroup] = {}
