@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import socket
 import subprocess
 import sys
+import time
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -94,3 +97,65 @@ def test_event_delay_is_at_most_a_minute() -> None:
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "input event_delay_ms: expected a number <= 60000, got '99999999999'" in err
+
+
+def test_a_bundle_over_max_unpacked_size_fails_download_bundle(tmp_path: Path) -> None:
+    process = launch(
+        "--port", "0", "--instances", "1", "--state-dir", str(tmp_path / "state"),
+        "--max-unpacked-size", "1KiB",
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        announced = json.loads(process.stdout.readline())
+        settings = {
+            "endpoint_url": announced["endpoint_url"],
+            "region_name": announced["AWS_REGION"],
+            "aws_access_key_id": announced["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": announced["AWS_SECRET_ACCESS_KEY"],
+        }
+        s3, codedeploy = boto3.client("s3", **settings), boto3.client("codedeploy", **settings)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("appspec.yml", "version: 0.0\nos: linux\n")
+            archive.writestr("big.bin", b"\0" * 4096)
+        s3.create_bucket(Bucket="bundles")
+        s3.put_object(Bucket="bundles", Key="big.zip", Body=buffer.getvalue())
+        codedeploy.create_application(applicationName="big")
+        codedeploy.create_deployment_group(
+            applicationName="big",
+            deploymentGroupName="prod",
+            serviceRoleArn="arn:aws:iam::123456789012:role/CodeDeployServiceRole",
+        )
+        location = {"bucket": "bundles", "key": "big.zip", "bundleType": "zip"}
+        deployment_id = codedeploy.create_deployment(
+            applicationName="big",
+            deploymentGroupName="prod",
+            revision={"revisionType": "S3", "s3Location": location},
+        )["deploymentId"]
+        for _ in range(600):  # bounded: 30 s
+            info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+            if info["status"] in ("Succeeded", "Failed", "Stopped"):
+                break
+            time.sleep(0.05)
+        assert info["status"] == "Failed"
+        (target_id,) = codedeploy.list_deployment_targets(deploymentId=deployment_id)["targetIds"]
+        (target,) = codedeploy.batch_get_deployment_targets(
+            deploymentId=deployment_id, targetIds=[target_id]
+        )["deploymentTargets"]
+        events = target["instanceTarget"]["lifecycleEvents"]
+        download = next(e for e in events if e["lifecycleEventName"] == "DownloadBundle")
+        message = download["diagnostics"]["message"]
+        assert "bundle.zip unpacks to at least 4.0 KiB (as it declares)" in message
+        assert "more than the limit of 1 KiB (input max_unpacked_size)" in message
+        assert "--max-unpacked-size" in message
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
+
+
+def test_a_bad_max_unpacked_size_is_bad_input() -> None:
+    process = launch("--port", "0", "--max-unpacked-size", "lots")
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "input max_unpacked_size: expected a size in bytes, or with a unit" in err

@@ -78,6 +78,43 @@ def test_list_parser_splits_commas_and_newlines_and_checks_choices() -> None:
         BY_NAME["auto_rollback"].parse("failure,on-alarm")
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1048576", 1 << 20),
+        ("500MiB", 500 << 20),
+        (" 4GiB ", 4 << 30),
+        ("4 gib", 4 << 30),
+        ("1KiB", 1024),
+        ("10MB", 10_000_000),
+        ("2kB", 2000),
+        ("1TiB", 1 << 40),
+        ("7B", 7),
+    ],
+)
+def test_size_parser_takes_bytes_or_a_unit(raw: str, expected: int) -> None:
+    assert BY_NAME["max_unpacked_size"].parse(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "4G", "4XB", "1.5GiB", "-1", "GiB", "4GiB5", "0", "0MiB"])
+def test_size_parser_is_strict_and_names_the_input(raw: str) -> None:
+    with pytest.raises(InputValueError) as caught:
+        BY_NAME["max_unpacked_size"].parse(raw)
+    assert str(caught.value).startswith("input max_unpacked_size: expected a size")
+    assert caught.value.exit_code == 2
+
+
+def test_max_unpacked_size_defaults_to_4_gib_for_local_and_the_emulator() -> None:
+    spec = BY_NAME["max_unpacked_size"]
+    assert spec.verbs == ("local", "emulator")
+    assert spec.default_text() == "4GiB"
+    for verb in ("local", "emulator"):
+        assert resolve(verb, {}, {})["max_unpacked_size"] == 4 << 30
+    env = {"CI_DEPLOY_MAX_UNPACKED_SIZE": "500MiB"}
+    assert resolve("local", {}, env)["max_unpacked_size"] == 500 << 20
+    assert resolve("local", {"max_unpacked_size": "1KiB"}, env)["max_unpacked_size"] == 1024
+
+
 def test_resolve_prefers_flags_then_env_then_defaults() -> None:
     env = {"CI_DEPLOY_APPLICATION": "from-env", "CI_DEPLOY_DEPLOYMENT_GROUP": "group-env"}
     values = resolve("deploy", {"application": "from-flag"}, env)

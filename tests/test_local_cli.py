@@ -6,9 +6,12 @@ import io
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+import tarfile
 import time
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -305,3 +308,110 @@ def test_a_real_local_process_never_imports_boto3(tmp_path: Path, cli_without_aw
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "root/var/www/web-app/index.html").is_file()
     assert not imported_aws
+
+
+# -- untrusted bundles: links, modes, size ------------------------------------------------
+
+BUNDLE_APPSPEC = b"version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /opt/app\n"
+# HOME/.local/state/ci-deploy/local/<group-id>/<deployment-id>/bundle-unpacking: 8 levels
+# below tmp_path, where the sentinel directory is.
+UNPACK_DEPTH = 8
+
+
+def bundle(path: Path, fmt: str, entries: list[tuple[str, bytes, int, str | None]]) -> Path:
+    """(name, content, mode, symlink target or None) in order, as a zip, tar or tgz."""
+    if fmt == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Duplicate name": on purpose
+            for name, content, mode, target in entries:
+                info = zipfile.ZipInfo(name)
+                kind = stat.S_IFLNK if target is not None else stat.S_IFREG
+                info.external_attr = (kind | mode) << 16
+                archive.writestr(info, target.encode() if target is not None else content)
+        return path
+    with tarfile.open(path, "w:gz" if fmt == "tgz" else "w") as archive:
+        for name, content, mode, target in entries:
+            info = tarfile.TarInfo(name)
+            info.mode = mode
+            if target is not None:
+                info.type, info.linkname = tarfile.SYMTYPE, target
+                archive.addfile(info)
+            else:
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+    return path
+
+
+@pytest.mark.parametrize("depth", [0, 2])
+@pytest.mark.parametrize("fmt", ["zip", "tar", "tgz"])
+def test_a_chain_of_links_cannot_write_outside_the_default_state_dir(
+    tmp_path: Path, streams: object, fmt: str, depth: int
+) -> None:
+    sentinel = tmp_path / "sentinel"
+    sentinel.mkdir()
+    (sentinel / "keep.txt").write_bytes(b"keep")
+    base = "".join(f"d{level}/" for level in range(depth))
+    climb = depth + UNPACK_DEPTH
+    source = bundle(
+        tmp_path / f"chain.{fmt}",
+        fmt,
+        [
+            ("appspec.yml", BUNDLE_APPSPEC, 0o644, None),
+            ("app/index.html", b"hi", 0o644, None),
+            (base + "a0", b"", 0o777, "."),
+            (base + "esc", b"", 0o777, "a0/" * climb + "../" * climb + "sentinel/keep.txt"),
+            (base + "esc", b"pwned", 0o644, None),
+        ],
+    )
+    home = tmp_path / "home"
+    args = [str(source), "--root", str(tmp_path / "root")]
+    assert run_local(args, streams, {"HOME": str(home)}) == 1
+    assert (sentinel / "keep.txt").read_bytes() == b"keep"
+    assert os.listdir(sentinel) == ["keep.txt"]
+    assert f"member '{base}esc' appears twice" in streams.err  # type: ignore[attr-defined]
+    assert list(home.rglob("bundle-unpacking")) == []
+    assert list(home.rglob("deployment-archive")) == []
+
+
+def test_a_setuid_file_is_installed_without_it_and_the_output_warns(
+    tmp_path: Path, streams: object
+) -> None:
+    source = bundle(
+        tmp_path / "suid.tgz",
+        "tgz",
+        [("appspec.yml", BUNDLE_APPSPEC, 0o644, None), ("app/tool", b"#!/bin/sh\n", 0o4755, None)],
+    )
+    args = [str(source), "--root", str(tmp_path / "root"), "--state-dir", str(tmp_path / "s")]
+    assert run_local(args, streams) == 0
+    assert stat.S_IMODE((tmp_path / "root/opt/app/tool").stat().st_mode) == 0o755
+    err = streams.err  # type: ignore[attr-defined]
+    assert "dropped the setuid/setgid/sticky bits of 1 member: 'app/tool' (4755)" in err
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+@pytest.mark.parametrize("fmt", ["zip", "tar", "tgz"])
+def test_max_unpacked_size_refuses_a_bigger_bundle(
+    tmp_path: Path, streams: object, fmt: str, how: str
+) -> None:
+    source = bundle(
+        tmp_path / f"big.{fmt}",
+        fmt,
+        [("appspec.yml", BUNDLE_APPSPEC, 0o644, None), ("app/big", b"\0" * 4096, 0o644, None)],
+    )
+    args = [str(source), "--root", str(tmp_path / "root"), "--state-dir", str(tmp_path / "s")]
+    env: dict[str, str] = {}
+    if how == "flag":
+        args += ["--max-unpacked-size", "1KiB"]
+    else:
+        env["CI_DEPLOY_MAX_UNPACKED_SIZE"] = "1KiB"
+    assert run_local(args, streams, env) == 1
+    err = streams.err  # type: ignore[attr-defined]
+    assert f"big.{fmt} unpacks to at least" in err and "more than the limit of 1 KiB" in err
+    assert "raise the limit with --max-unpacked-size or CI_DEPLOY_MAX_UNPACKED_SIZE" in err
+    assert not (tmp_path / "root/opt").exists()
+
+
+def test_a_bad_max_unpacked_size_exits_2_naming_the_input(tmp_path: Path, streams: object) -> None:
+    args = [str(EXAMPLES / "web-app"), "--root", str(tmp_path / "r"), "--max-unpacked-size", "4XB"]
+    assert run_local(args, streams) == 2
+    assert "input max_unpacked_size: expected a size in bytes, or with a unit" in streams.err  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from typing import Literal
 
 from ci_deploy.errors import InputError, InputValueError
 
-Kind = Literal["str", "bool", "int", "choice", "list", "path"]
+Kind = Literal["str", "bool", "int", "choice", "list", "path", "size"]
 
 ENV_PREFIX = "CI_DEPLOY_"
 
@@ -88,6 +88,8 @@ class Input:
             return "true" if self.default else "false"
         if isinstance(self.default, tuple):
             return ",".join(self.default)
+        if self.kind == "size" and isinstance(self.default, int):
+            return format_size(self.default)
         return str(self.default)
 
     def parse(self, raw: str) -> str | bool | int | tuple[str, ...] | Path:
@@ -153,6 +155,43 @@ def parse_list(spec: Input, raw: str) -> tuple[str, ...]:
     return items
 
 
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
+}
+
+
+def parse_size(spec: Input, raw: str) -> int:
+    """Bytes, or a whole number with a unit: 500MiB, 4GiB (binary), 10MB (decimal)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]*)\s*", raw)
+    unit = _SIZE_UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        raise InputValueError(
+            spec.name, "a size in bytes, or with a unit: B, KiB, MiB, GiB, TiB, kB, MB, GB, TB", raw
+        )
+    value = int(match.group(1)) * unit
+    if spec.minimum is not None and value < spec.minimum:
+        raise InputValueError(spec.name, f"a size of at least {spec.minimum} bytes", raw)
+    return value
+
+
+def format_size(value: int) -> str:
+    """The shortest exact spelling parse_size reads back: 4294967296 -> 4GiB."""
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        factor = _SIZE_UNITS[unit.lower()]
+        if value >= factor and value % factor == 0:
+            return f"{value // factor}{unit}"
+    return str(value)
+
+
 PARSERS: Mapping[Kind, Callable[[Input, str], str | bool | int | tuple[str, ...] | Path]] = {
     "str": parse_str,
     "bool": parse_bool,
@@ -160,6 +199,7 @@ PARSERS: Mapping[Kind, Callable[[Input, str], str | bool | int | tuple[str, ...]
     "choice": parse_choice,
     "list": parse_list,
     "path": parse_path,
+    "size": parse_size,
 }
 
 
@@ -521,6 +561,15 @@ TABLE: tuple[Input, ...] = (
         "path",
         "Where deployment records live.",
         verbs=("local", "emulator"),
+    ),
+    Input(
+        "max_unpacked_size",
+        "size",
+        "Refuse a bundle that unpacks to more than this, in bytes or with a unit (500MiB, 4GiB).",
+        verbs=("local", "emulator"),
+        default=4 << 30,
+        minimum=1,
+        metavar="SIZE",
     ),
     Input(
         "keep_revisions",

@@ -32,7 +32,7 @@ from ci_deploy.agent.model import (
 from ci_deploy.agent.permissions import apply_permissions
 from ci_deploy.agent.revision import AppSpec, RevisionError, load_appspec
 from ci_deploy.agent.state import GroupState
-from ci_deploy.agent.unpack import detect_bundle_type, unpack
+from ci_deploy.agent.unpack import DEFAULT_MAX_UNPACKED_SIZE, detect_bundle_type, unpack
 from ci_deploy.errors import CiDeployError, InputError
 from ci_deploy.events import (
     Diagnostics,
@@ -106,13 +106,16 @@ class _Deployment:
         spec = self.spec
         try:
             bundle_type = spec.bundle_type or detect_bundle_type(spec.source)
-            unpack(
+            limit = spec.max_unpacked_size
+            for warning in unpack(
                 spec.source,
                 bundle_type,
                 self.deployment_dir / "bundle-unpacking",
                 self.archive,
                 spec.appspec_filename,
-            )
+                max_unpacked_size=DEFAULT_MAX_UNPACKED_SIZE if limit is None else limit,
+            ):
+                self.warn(warning)
             self.appspec = load_appspec(self.archive, spec.appspec_filename)
             for warning in self.appspec.warnings:
                 self.warn(warning)

@@ -58,6 +58,8 @@ class DeploymentSpec:
     bundle_env: Mapping[str, str] = field(default_factory=dict)  # BUNDLE_BUCKET/KEY/VERSION/...
     base_env: Mapping[str, str] = field(default_factory=dict)  # the environment hooks inherit
     keep_revisions: int = 5
+    # Cap on the bytes an archive bundle unpacks to; None = DEFAULT_MAX_UNPACKED_SIZE (4 GiB).
+    max_unpacked_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,10 @@ def validate_spec(spec: DeploymentSpec) -> None:
         raise InputValueError("bundle_type", "one of " + ", ".join(BUNDLE_TYPES), spec.bundle_type)
     if spec.keep_revisions < 1:
         raise InputValueError("keep_revisions", "a number >= 1", spec.keep_revisions)
+    if spec.max_unpacked_size is not None and spec.max_unpacked_size < 1:
+        raise InputValueError(
+            "max_unpacked_size", "a size of 1 byte or more", spec.max_unpacked_size
+        )
     if "DownloadBundle" in resolve_events(spec.events) and not spec.source.exists():
         raise InputError(
             f"input source: {spec.source} does not exist",

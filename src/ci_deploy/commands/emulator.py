@@ -17,6 +17,7 @@ def run(request: Request, streams: Streams) -> int:
     running = emulator.start(
         port=0 if port is None else port,
         instances=3 if instances is None else instances,
+        max_unpacked_size=request.number("max_unpacked_size"),
         state_dir=request.path("state_dir"),
         event_delay_ms=0 if delay is None else delay,
         # Hooks inherit the environment the emulator was started in, as they inherit the agent's.

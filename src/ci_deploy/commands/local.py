@@ -190,6 +190,7 @@ def run(request: Request, streams: Streams) -> int:
             bundle_env=bundle_env,
             base_env=dict(request.env),
             keep_revisions=keep if keep is not None else 5,
+            max_unpacked_size=request.number("max_unpacked_size"),
         )
         validate_spec(spec)  # bad input fails before the deployment is announced
         render = TextRenderer(streams.stderr)

@@ -104,6 +104,7 @@ def start(
     hook_env: Mapping[str, str] | None = None,
     wait_for_hooks: bool = False,
     hook_timeout_seconds: float = 3600.0,
+    max_unpacked_size: int | None = None,
     engine: Engine | None = None,
     clock: Callable[[], float] = time.time,
 ) -> RunningEmulator:
@@ -113,7 +114,8 @@ def start(
     ``state_dir`` holds instance roots and agent state (default: a temp dir removed by stop);
     ``hook_env`` is the environment hook scripts inherit (plus the emulator's variables);
     ``wait_for_hooks`` makes ECS/Lambda hooks wait for PutLifecycleEventHookExecutionStatus
-    (else they report Succeeded at once); ``clock`` (epoch seconds) times everything the
+    (else they report Succeeded at once); ``max_unpacked_size`` caps what an instance unpacks
+    a bundle to (None: the engine's 4 GiB); ``clock`` (epoch seconds) times everything the
     API shows, and the group's minute-based waits (Ready, termination).
     """
     sock = bind(HOST, port)
@@ -132,6 +134,7 @@ def start(
             hook_env=hook_env,
             wait_for_hooks=wait_for_hooks,
             hook_timeout_seconds=hook_timeout_seconds,
+            max_unpacked_size=max_unpacked_size,
             clock=clock,
         )
         server = HttpServer(Dispatcher(service, s3_app), sock)

@@ -501,6 +501,7 @@ class Rollout:
             events=engine_events,
             file_exists_behavior=options.get("fileExistsBehavior"),
             ignore_application_stop_failures=bool(options.get("ignoreApplicationStopFailures")),
+            max_unpacked_size=self.service.max_unpacked_size,
             bundle_type=bundle.bundle_type,
             bundle_env=self.bundle_env(bundle),
             base_env={

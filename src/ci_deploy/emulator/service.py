@@ -226,6 +226,7 @@ class Service:
         hook_env: Mapping[str, str] | None = None,
         wait_for_hooks: bool = False,
         hook_timeout_seconds: float = 3600.0,
+        max_unpacked_size: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if engine is None:
@@ -244,6 +245,7 @@ class Service:
         self.hook_env: Mapping[str, str] = env
         self.wait_for_hooks = wait_for_hooks
         self.hook_timeout_seconds = hook_timeout_seconds
+        self.max_unpacked_size = max_unpacked_size
         self.clock = clock
         self.applications: dict[str, Application] = {}
         self.groups: dict[tuple[str, str], DeploymentGroup] = {}
