@@ -292,3 +292,15 @@ def test_deploy_on_github_shows_a_hooks_output_but_obeys_nothing_in_it(
         "CodeDeploy ValidateService failed",
         "ci-deploy",
     ]
+
+
+def test_github_rendering_elsewhere_never_prints_the_token(
+    tmp_path: Path, streams: Streams, aws_env: dict[str, str]
+) -> None:
+    """--ci-system github on another CI: no ::add-mask:: (no one would mask: it would print
+    the token in clear), and a warning that masking is unavailable."""
+    source = _revision_whose_hook_prints_commands(tmp_path)
+    env = {**aws_env, "CI_DEPLOY_GITHUB_TOKEN": "ghs_fake_job_token"}
+    assert cli.run(_deploy(source, "--ci-system", "github"), env, streams) == 1
+    assert "ghs_fake_job_token" not in streams.out + streams.err  # type: ignore[attr-defined]
+    assert "warning: not on GitHub's runner" in streams.err  # type: ignore[attr-defined]

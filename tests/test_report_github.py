@@ -342,6 +342,7 @@ def test_reporter_for_github_uses_the_runner_files(tmp_path: Path) -> None:
         "GITHUB_STEP_SUMMARY": str(tmp_path / "sum"),
         "GITHUB_WORKSPACE": str(tmp_path),
         "CI_DEPLOY_GITHUB_TOKEN": "ghs_abc",
+        "GITHUB_ACTIONS": "true",
     }
     rep = reporter_for("github", Streams(io.StringIO(), stderr), env)
     assert isinstance(rep, GithubReporter)
@@ -349,6 +350,21 @@ def test_reporter_for_github_uses_the_runner_files(tmp_path: Path) -> None:
     assert stderr.getvalue().startswith("::add-mask::ghs_abc\n")
     assert "status<<ghadelimiter_" in (tmp_path / "out").read_text()
     assert (tmp_path / "sum").read_text().startswith("## ✅")
+
+
+def test_the_token_is_announced_for_masking_only_on_githubs_runner() -> None:
+    """Elsewhere (--ci-system github on another CI) no one masks: ::add-mask:: would print the
+    token in clear, so it is not printed at all and a warning says masking is unavailable."""
+    env = {"CI_DEPLOY_GITHUB_TOKEN": "ghs_secret_token"}
+    elsewhere = io.StringIO()
+    reporter_for("github", Streams(io.StringIO(), elsewhere), env).finish(result())
+    assert "ghs_secret_token" not in elsewhere.getvalue()
+    assert elsewhere.getvalue().startswith("warning: not on GitHub's runner (GITHUB_ACTIONS")
+    assert "add-mask" not in elsewhere.getvalue()
+    on_runner = io.StringIO()
+    reporter_for("github", Streams(io.StringIO(), on_runner), {**env, "GITHUB_ACTIONS": "true"})
+    assert on_runner.getvalue() == "::add-mask::ghs_secret_token\n"
+    assert [c.name for c in runner_commands(on_runner.getvalue())] == ["add-mask"]
 
 
 EVIL = "x\n::error::pwned\r  ::add-mask::leak ##[set-output name=status]pwned"

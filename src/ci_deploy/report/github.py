@@ -28,7 +28,7 @@ from ci_deploy.events import (
     Notice,
     TargetStatusChanged,
 )
-from ci_deploy.report.runner_log import CommandGuard, new_token
+from ci_deploy.report.runner_log import CommandGuard, new_token, on_github_runner
 from ci_deploy.report.text import format_event, region_label
 
 # GitHub shows at most 10 error and 10 warning annotations per step; keep ours under that so the
@@ -377,7 +377,9 @@ def _group_title(
 class GithubReporter:
     """Progress in collapsible groups, annotations for failures, outputs and a job summary.
 
-    Its text goes through a CommandGuard, so only the commands it means are obeyed."""
+    Its text goes through a CommandGuard, so only the commands it means are obeyed. Secrets
+    are announced for masking only on GitHub's runner (``masking``): anywhere else no one
+    masks them and ``::add-mask::`` would print them in clear."""
 
     def __init__(
         self,
@@ -385,6 +387,7 @@ class GithubReporter:
         paths: GithubPaths,
         *,
         secrets: Iterable[str] = (),
+        masking: bool = True,
         token: Callable[[], str] = new_token,
     ) -> None:
         self._stream = CommandGuard.around(stream)
@@ -394,9 +397,15 @@ class GithubReporter:
         self._deployment: str | None = None
         self._annotated: set[tuple[str, ...]] = set()
         self._annotations = 0
-        for secret in secrets:
-            if secret.strip():
+        secrets = [secret for secret in secrets if secret.strip()]
+        if masking:
+            for secret in secrets:
                 self._command(workflow_command("add-mask", secret))
+        elif secrets:
+            self._print(
+                "warning: not on GitHub's runner (GITHUB_ACTIONS is not 'true'): no one masks "
+                "secrets in this log, so the GitHub token is not announced (it is never printed)"
+            )
 
     # -- progress
 
@@ -648,7 +657,9 @@ def paths_from(env: Mapping[str, str]) -> GithubPaths:
 
 
 def make_reporter(streams: Streams, env: Mapping[str, str]) -> GithubReporter:
-    """The GitHub reporter; secrets that reach ci-deploy through its environment are masked
-    before anything else is printed."""
+    """The GitHub reporter; on GitHub's runner, secrets that reach ci-deploy through its
+    environment are masked before anything else is printed."""
     secrets = [env.get("CI_DEPLOY_GITHUB_TOKEN", "")]
-    return GithubReporter(streams.stderr, paths_from(env), secrets=secrets)
+    return GithubReporter(
+        streams.stderr, paths_from(env), secrets=secrets, masking=on_github_runner(env)
+    )
