@@ -224,7 +224,46 @@ class WorkflowCommand:
     step: str
 
 
-_COMMAND = re.compile(r"^::([A-Za-z][A-Za-z0-9-]*)(?: ([^:]*))?::(.*)$")
+def _properties(raw: str, separator: str) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for part in raw.split(separator):
+        key, _, value = part.strip().partition("=")
+        if key and value:
+            props[key] = _unescape_property(value)
+    return props
+
+
+# The commands the runner knows (its IActionCommandExtension implementations).
+KNOWN_COMMANDS = frozenset(
+    (
+        *("add-mask", "add-matcher", "add-path", "debug", "echo", "endgroup", "error", "group"),
+        *("notice", "remove-matcher", "save-state", "set-env", "set-output", "stop-commands"),
+        "warning",
+    )
+)
+
+
+def parse_commands(line: str) -> list[tuple[str, dict[str, str], str]]:
+    """The commands the runner could read in one log line (actions/runner ActionCommand.cs):
+    ``::name props::data`` once leading whitespace is trimmed (TryParseV2), else, when that
+    finds no command the runner knows, ``##[name props]data`` anywhere in the line (TryParse).
+    Unknown names are kept (the runner ignores them): a test sees more, never less."""
+    found: list[tuple[str, dict[str, str], str]] = []
+    text = line.lstrip()
+    end = text.find("::", 2) if text.startswith("::") else -1
+    if end >= 0:
+        name, _, raw = text[2:end].partition(" ")
+        if name:
+            found.append((name, _properties(raw, ","), _unescape_data(text[end + 2 :])))
+            if name.lower() in KNOWN_COMMANDS:
+                return found
+    start = line.find("##[")
+    close = line.find("]", start) if start >= 0 else -1
+    if close >= 0:
+        name, _, raw = line[start + 3 : close].partition(" ")
+        if name:
+            found.append((name, _properties(raw, ";"), _unescape_data(line[close + 1 :])))
+    return found
 
 
 @dataclass
@@ -236,23 +275,26 @@ class _CommandReader:
     stopped_by: str | None = None
 
     def line(self, text: str) -> None:
+        parsed = parse_commands(text)
         if self.stopped_by is not None:
-            if text == f"::{self.stopped_by}::":
+            token = self.stopped_by.lower()
+            if any(name.lower() == token for name, _, _ in parsed):
                 self.stopped_by = None
             return
-        match = _COMMAND.match(text)
-        if not match:
-            return
-        name, raw_props, message = match.groups()
-        if name == "stop-commands":
-            self.stopped_by = message
-            return
-        props: dict[str, str] = {}
-        if raw_props:
-            for part in raw_props.split(","):
-                key, _, value = part.partition("=")
-                props[key.strip()] = _unescape_property(value)
-        self.commands.append(WorkflowCommand(name, props, _unescape_data(message), self.step))
+        for name, props, message in parsed:
+            if name.lower() == "stop-commands":
+                self.stopped_by = message
+                return
+            self.commands.append(WorkflowCommand(name, props, message, self.step))
+
+
+def runner_commands(log: str) -> list[WorkflowCommand]:
+    """The commands the runner obeys in ``log``, whose lines end at LF, CR or CRLF."""
+    commands: list[WorkflowCommand] = []
+    reader = _CommandReader("", commands)
+    for line in re.split(r"\r\n|\r|\n", log):
+        reader.line(line)
+    return commands
 
 
 # ---------------------------------------------------------------------------------------------

@@ -312,6 +312,32 @@ def test_special_files_and_followed_loops_are_errors(tmp_path: Path) -> None:
     assert result.files == 6
 
 
+def test_a_followed_loop_of_symlinks_is_bad_input_naming_the_loop(  # type: ignore[no-untyped-def]
+    tmp_path: Path, streams
+) -> None:
+    """Links that point at each other never resolve (ELOOP): exit 2 naming the loop, not 5."""
+    source = make_tree(tmp_path / "rev")
+    (source / "app" / "ping").symlink_to("pong")
+    (source / "app" / "pong").symlink_to("ping")
+    output = tmp_path / "o.zip"
+    argv = ["bundle", str(source), "--output", str(output), "--follow-symlinks"]
+    assert run(argv, {}, streams) == 2
+    assert "ci-deploy: error: symlink loop at app/ping: app/ping -> pong -> ping\n" in streams.err
+    assert "unexpected error" not in streams.err
+    assert not output.exists()
+    (source / "app" / "pong").unlink()
+    (source / "app" / "pong").symlink_to("pong")  # a link to itself, reached through ping
+    with pytest.raises(InputError, match=r"^symlink loop at app/ping: app/ping -> pong -> pong$"):
+        build(BundleOptions(source=source, output=output, follow_symlinks=True))
+    # Ignored, as the hint says, the loop is no longer read; unfollowed, it is stored as links.
+    result = build(
+        BundleOptions(source=source, output=output, follow_symlinks=True, excludes=("app/p*",))
+    )
+    assert result.files == 6
+    with zipfile.ZipFile(build(BundleOptions(source=source, output=output)).path) as archive:
+        assert {"app/ping", "app/pong"} <= set(archive.namelist())
+
+
 @pytest.mark.parametrize("kind", ["tar", "tgz"])
 def test_large_files_stream_into_tar_and_tgz(tmp_path: Path, kind: str) -> None:
     source = make_tree(tmp_path / "rev")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,7 @@ from ci_deploy import __version__, cli
 from ci_deploy.commands import Streams
 from ci_deploy.errors import AwsError, DeploymentFailed, InputError, WaitTimeout
 from ci_deploy.inputs import Request
+from github_harness import WorkflowCommand, runner_commands
 
 
 @pytest.fixture
@@ -131,3 +135,172 @@ def test_ci_system_is_detected_from_the_environment() -> None:
     assert cli.detect_ci_system({"GITLAB_CI": "true"}) == "gitlab"
     assert cli.detect_ci_system({"JENKINS_URL": "http://jenkins"}) == "jenkins"
     assert cli.detect_ci_system({}) == "plain"
+
+
+# -- On GitHub's runner only ci-deploy's own workflow commands are obeyed. A file name, an AWS
+# message or a hook's output can hold a line the runner would obey (`::error::...` once trimmed,
+# `##[error]...` anywhere): such a line is printed inside a stop-commands fence (stderr) or
+# with `##[` written as the same JSON string (stdout).
+
+PWNED = "x\n::error::pwned\n##[error]pwned"
+ON_GITHUB = {"GITHUB_ACTIONS": "true"}
+
+
+def obeyed(streams: Streams) -> list[WorkflowCommand]:
+    """What the runner obeys in the two streams (each read on its own, as its pipe is)."""
+    return runner_commands(streams.out) + runner_commands(streams.err)  # type: ignore[attr-defined]
+
+
+def injected(commands: list[WorkflowCommand]) -> list[WorkflowCommand]:
+    return [c for c in commands if c.message.startswith("pwned")]
+
+
+def printed(text: str) -> str:
+    """``text`` as the log shows it: without the fences' own lines."""
+    fences = re.compile(r"::stop-commands::(\w+)\n|::\w+::\n")
+    return fences.sub("", text)
+
+
+def cleared(streams: Streams) -> Streams:
+    for stream in (streams.stdout, streams.stderr):
+        stream.seek(0)
+        stream.truncate()
+    return streams
+
+
+def test_an_error_naming_a_file_issues_no_workflow_command(
+    probe_command: Callable[[BaseException], None], streams: Streams
+) -> None:
+    probe_command(InputError(f"cannot read {PWNED}", hint=f"fix {PWNED}"))
+    assert cli.run(["probe"], ON_GITHUB, streams) == 2
+    err = streams.err  # type: ignore[attr-defined]
+    assert f"ci-deploy: error: cannot read {PWNED}\n  hint: fix {PWNED}\n" in printed(err)
+    commands = obeyed(streams)
+    assert [(c.name, c.message) for c in commands] == [("error", f"cannot read {PWNED}")]
+
+
+def test_github_rendering_asked_for_elsewhere_is_guarded_too(
+    tmp_path: Path, streams: Streams
+) -> None:
+    """--ci-system github where GITHUB_ACTIONS is not set (ci-deploy in a container started by
+    a step): its output may still reach a runner."""
+    missing = tmp_path / f"missing{PWNED}"
+    assert cli.run(["validate", str(missing), "--ci-system", "github"], {}, streams) == 2
+    assert [c.name for c in obeyed(streams)] == ["error"]
+
+
+def test_validate_on_github_names_the_appspec_but_obeys_nothing_in_its_name(
+    tmp_path: Path, streams: Streams
+) -> None:
+    source = tmp_path / PWNED
+    source.mkdir()
+    (source / "appspec.yml").write_text("version: 0.0\nos: windows-2000\n")
+    env = {**ON_GITHUB, "GITHUB_WORKSPACE": str(tmp_path)}
+    assert cli.run(["validate", str(source)], env, streams) == 2
+    assert f"{PWNED}/appspec.yml:2:5: error:" in printed(streams.err)  # type: ignore[attr-defined]
+    commands = obeyed(streams)
+    assert not injected(commands)
+    assert [c.name for c in commands] == ["error"]  # the run's annotation, its text escaped
+    assert commands[0].message == f"{source}/appspec.yml: " + (
+        "invalid Server (EC2/on-premises) AppSpec (1 error, 0 warnings)"
+    )
+
+    argv = ["validate", str(source), "--format", "github"]
+    assert cli.run(argv, env, cleared(streams)) == 2
+    commands = obeyed(streams)
+    assert not injected(commands)
+    assert [c.name for c in commands] == ["error", "error"]  # the diagnostic's, then the run's
+    assert commands[0].properties["file"] == f"{source}/appspec.yml"
+
+    missing = tmp_path / f"missing{PWNED}"
+    assert cli.run(["validate", str(missing)], env, cleared(streams)) == 2
+    assert [c.name for c in obeyed(streams)] == ["error"]
+
+
+def test_bundle_on_github_prints_file_names_but_obeys_nothing_in_them(
+    tmp_path: Path, streams: Streams
+) -> None:
+    source = tmp_path / "rev"
+    source.mkdir()
+    (source / "appspec.yml").write_text("version: 0.0\nos: linux\n")
+    (source / f"link{PWNED}").symlink_to("/etc/hostname")
+    output = tmp_path / f"out {PWNED}.zip"
+    argv = ["bundle", str(source), "--output", str(output)]
+    assert cli.run(argv, ON_GITHUB, streams) == 2
+    assert f"symlink link{PWNED} points outside" in printed(streams.err)  # type: ignore[attr-defined]
+    assert [c.name for c in obeyed(streams)] == ["error"]
+
+    (source / f"link{PWNED}").unlink()
+    (source / f"file{PWNED}").write_text("a file name holds anything but / and NUL\n")
+    assert cli.run(argv, ON_GITHUB, cleared(streams)) == 0
+    assert f"into {output} (zip" in printed(streams.err)  # type: ignore[attr-defined]
+    assert obeyed(streams) == []
+    assert json.loads(streams.out)["path"] == str(output)  # type: ignore[attr-defined]
+
+
+def _revision_whose_hook_prints_commands(tmp_path: Path) -> Path:
+    source = tmp_path / f"rev{PWNED}"
+    source.mkdir()
+    (source / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n  ValidateService:\n    - location: check.sh\n"
+    )
+    hook = source / "check.sh"
+    hook.write_text(
+        "#!/bin/sh\n"
+        "echo '::error::pwned by the hook'\n"
+        "echo '  ##[error]pwned by the hook'\n"
+        "printf 'x\\r::error::pwned by the hook\\n'\n"
+        "exit 3\n"
+    )
+    hook.chmod(0o755)
+    return source
+
+
+def _deploy(source: Path, *extra: str) -> list[str]:
+    return [
+        "deploy",
+        str(source),
+        "--application",
+        "guarded",
+        "--deployment-group",
+        "fleet",
+        "--s3-location",
+        "s3://ci-deploy-guarded/bundles",
+        "--emulator",
+        "--instances",
+        "1",
+        *extra,
+    ]
+
+
+def test_deploy_on_github_shows_a_hooks_output_but_obeys_nothing_in_it(
+    tmp_path: Path, streams: Streams, aws_env: dict[str, str]
+) -> None:
+    """A failed hook's output reaches the log three ways: the reporter's log tail, the JSON
+    result on stdout and the annotation; none of its lines is obeyed."""
+    source = _revision_whose_hook_prints_commands(tmp_path)
+    env = {**aws_env, **ON_GITHUB, "GITHUB_WORKSPACE": str(tmp_path)}
+    assert cli.run(_deploy(source), env, streams) == 1, streams.err  # type: ignore[attr-defined]
+    commands = obeyed(streams)
+    assert not injected(commands)
+    result = json.loads(streams.out)  # type: ignore[attr-defined]
+    tail = result["targets"][0]["lifecycle_events"][-1]["diagnostics"]["log_tail"]
+    assert "[stdout]  ##[error]pwned by the hook" in tail  # the same JSON value
+    assert "::error::pwned by the hook" in printed(streams.err)  # type: ignore[attr-defined]
+    assert {c.name for c in commands} == {"group", "endgroup", "error"}
+    assert [c.properties.get("title") for c in commands if c.name == "error"] == [
+        "CodeDeploy ValidateService failed",
+        "ci-deploy",
+    ]
+
+
+def test_github_rendering_elsewhere_never_prints_the_token(
+    tmp_path: Path, streams: Streams, aws_env: dict[str, str]
+) -> None:
+    """--ci-system github on another CI: no ::add-mask:: (no one would mask: it would print
+    the token in clear), and a warning that masking is unavailable."""
+    source = _revision_whose_hook_prints_commands(tmp_path)
+    env = {**aws_env, "CI_DEPLOY_GITHUB_TOKEN": "ghs_fake_job_token"}
+    assert cli.run(_deploy(source, "--ci-system", "github"), env, streams) == 1
+    assert "ghs_fake_job_token" not in streams.out + streams.err  # type: ignore[attr-defined]
+    assert "warning: not on GitHub's runner" in streams.err  # type: ignore[attr-defined]

@@ -164,6 +164,74 @@ def test_an_s3_source_is_downloaded_and_its_bundle_variables_reach_hooks(
     ]
 
 
+def _env_dumping_revision(directory: Path) -> Path:
+    directory.mkdir()
+    (directory / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: dump.sh\n"
+    )
+    script = directory / "dump.sh"
+    script.write_text('#!/bin/sh\nenv -0 > "$CI_DEPLOY_ROOT/env.bin"\n')
+    script.chmod(0o755)
+    return directory
+
+
+def _hook_env(root: Path) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in (root / "env.bin").read_text().split("\0") if item)
+    return dict(pairs)  # type: ignore[arg-type]
+
+
+def test_hooks_get_the_agents_environment_not_the_jobs_secrets(
+    tmp_path: Path, streams: object
+) -> None:
+    """Like on an instance, a hook sees the lifecycle variables and the process basics (PATH,
+    HOME, LANG...), not every secret of the CI job; --hook-env NAME passes one through."""
+    source = _env_dumping_revision(tmp_path / "rev")
+    job = {
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "CI_DEPLOY_GITHUB_TOKEN": "ghs_fake_job_token",
+        "AWS_SECRET_ACCESS_KEY": "fake-aws-secret",
+        "DATABASE_URL": "postgres://fake-secret@db/app",
+        "FEATURE_FLAG": "on",
+    }
+    args = [str(source), "--root", str(tmp_path / "r1"), "--state-dir", str(tmp_path / "s")]
+    assert run_local(args, streams, job) == 0, streams.err  # type: ignore[attr-defined]
+    seen = _hook_env(tmp_path / "r1")
+    for secret in ("CI_DEPLOY_GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL"):
+        assert secret not in seen
+    assert "FEATURE_FLAG" not in seen
+    assert seen["PATH"] == os.environ["PATH"]
+    assert seen["HOME"] == str(tmp_path) and seen["LANG"] == "C.UTF-8"
+    assert seen["LIFECYCLE_EVENT"] == "AfterInstall"
+    assert seen["DEPLOYMENT_ID"].startswith("d-")
+    assert {"APPLICATION_NAME", "DEPLOYMENT_GROUP_NAME", "DEPLOYMENT_GROUP_ID"} <= set(seen)
+
+    # Asked for by name, on the command line or comma-separated in the environment.
+    args[2] = str(tmp_path / "r2")
+    assert run_local([*args, "--hook-env", "DATABASE_URL"], streams, job) == 0
+    seen = _hook_env(tmp_path / "r2")
+    assert seen["DATABASE_URL"] == "postgres://fake-secret@db/app"
+    assert "CI_DEPLOY_GITHUB_TOKEN" not in seen and "FEATURE_FLAG" not in seen
+    args[2] = str(tmp_path / "r3")
+    job_with_list = {**job, "CI_DEPLOY_HOOK_ENV": "FEATURE_FLAG, DATABASE_URL"}
+    assert run_local(args, streams, job_with_list) == 0
+    seen = _hook_env(tmp_path / "r3")
+    assert seen["FEATURE_FLAG"] == "on" and seen["DATABASE_URL"].startswith("postgres://")
+    assert "CI_DEPLOY_HOOK_ENV" not in seen and "AWS_SECRET_ACCESS_KEY" not in seen
+
+
+def test_hook_env_takes_names_and_warns_about_unset_ones(tmp_path: Path, streams: object) -> None:
+    source = _env_dumping_revision(tmp_path / "rev")
+    base = [str(source), "--root", str(tmp_path / "r"), "--state-dir", str(tmp_path / "s")]
+    assert run_local([*base, "--hook-env", "TOKEN=abc"], streams) == 2
+    err = streams.err  # type: ignore[attr-defined]
+    assert "ci-deploy: error: input hook_env: expected variable names" in err
+    assert "deploying" not in err and not list((tmp_path / "r").rglob("*"))
+    assert run_local([*base, "--hook-env", "NOT_SET_ANYWHERE"], streams) == 0
+    assert "warning: hook_env: NOT_SET_ANYWHERE is not set here" in streams.err  # type: ignore[attr-defined]
+    assert "NOT_SET_ANYWHERE" not in _hook_env(tmp_path / "r")
+
+
 def test_a_missing_s3_object_is_an_aws_error(
     tmp_path: Path, streams: object, moto_endpoint: str, aws_env: dict[str, str]
 ) -> None:

@@ -32,6 +32,8 @@ from ci_deploy.report.github import (
     workflow_command,
     write_output,
 )
+from ci_deploy.report.runner_log import CommandGuard
+from github_harness import runner_commands
 
 CONSOLE = (
     "https://console.aws.amazon.com/codesuite/codedeploy/deployments/d-ABCDEF123?region=us-east-1"
@@ -340,6 +342,7 @@ def test_reporter_for_github_uses_the_runner_files(tmp_path: Path) -> None:
         "GITHUB_STEP_SUMMARY": str(tmp_path / "sum"),
         "GITHUB_WORKSPACE": str(tmp_path),
         "CI_DEPLOY_GITHUB_TOKEN": "ghs_abc",
+        "GITHUB_ACTIONS": "true",
     }
     rep = reporter_for("github", Streams(io.StringIO(), stderr), env)
     assert isinstance(rep, GithubReporter)
@@ -347,6 +350,75 @@ def test_reporter_for_github_uses_the_runner_files(tmp_path: Path) -> None:
     assert stderr.getvalue().startswith("::add-mask::ghs_abc\n")
     assert "status<<ghadelimiter_" in (tmp_path / "out").read_text()
     assert (tmp_path / "sum").read_text().startswith("## ✅")
+
+
+def test_the_token_is_announced_for_masking_only_on_githubs_runner() -> None:
+    """Elsewhere (--ci-system github on another CI) no one masks: ::add-mask:: would print the
+    token in clear, so it is not printed at all and a warning says masking is unavailable."""
+    env = {"CI_DEPLOY_GITHUB_TOKEN": "ghs_secret_token"}
+    elsewhere = io.StringIO()
+    reporter_for("github", Streams(io.StringIO(), elsewhere), env).finish(result())
+    assert "ghs_secret_token" not in elsewhere.getvalue()
+    assert elsewhere.getvalue().startswith("warning: not on GitHub's runner (GITHUB_ACTIONS")
+    assert "add-mask" not in elsewhere.getvalue()
+    on_runner = io.StringIO()
+    reporter_for("github", Streams(io.StringIO(), on_runner), {**env, "GITHUB_ACTIONS": "true"})
+    assert on_runner.getvalue() == "::add-mask::ghs_secret_token\n"
+    assert [c.name for c in runner_commands(on_runner.getvalue())] == ["add-mask"]
+
+
+EVIL = "x\n::error::pwned\r  ::add-mask::leak ##[set-output name=status]pwned"
+
+
+def test_text_from_elsewhere_is_printed_but_issues_no_workflow_command(tmp_path: Path) -> None:
+    """Messages, ids and hook output come from AWS, file names and scripts: a line in them
+    that the runner would obey (``::``/``##[``) is printed inside a stop-commands fence."""
+    rep, stream = reporter(tmp_path)
+    rep.event(Notice(f"uploaded {EVIL}"))
+    rep.event(Notice(f"retrying {EVIL}", level="warning"))
+    rep.event(DeploymentStatusChanged("d-1", "InProgress", {}, EVIL))
+    rep.event(TargetStatusChanged("d-1", f"i-{EVIL}", "InProgress"))
+    diag = Diagnostics("ScriptFailed", f"s/{EVIL}", EVIL, f"out\n{EVIL}\n")
+    rep.event(LifecycleEventEnded("d-1", "i-1", "ValidateService", "Failed", 0.4, diag))
+    rep.finish(result())
+    log = stream.getvalue()
+    assert "::error::pwned" in log and "##[set-output name=status]pwned" in log  # printed
+    commands = runner_commands(log)
+    assert [c.name for c in commands] == [
+        "add-mask",
+        "group",
+        "warning",
+        "endgroup",
+        "group",
+        "error",
+        "endgroup",
+        "notice",
+    ]
+    assert commands[0].message == "s3cr3t"
+    assert commands[2].message == f"retrying {EVIL}"  # the whole text, as the annotation's
+    assert commands[5].properties["title"] == "CodeDeploy ValidateService failed"
+
+
+def test_a_guard_fences_obeyable_lines_of_its_text_and_passes_commands_as_is() -> None:
+    out = io.StringIO()
+    counter = iter(range(10))
+    guard = CommandGuard(out, token=lambda: f"t{next(counter)}")
+    guard.write("ok\n::error::a\n  ::warning::b\nfine ##[error]c\nok")
+    guard.write(" again\nlast\r::notice::d")
+    guard.command("::group::mine")
+    guard.write("::endgroup::")
+    guard.end()
+    assert out.getvalue() == (
+        "ok\n::stop-commands::t0\n::error::a\n  ::warning::b\nfine ##[error]c\n::t0::\n"
+        "ok again\n::stop-commands::t1\nlast\r::notice::d\n::t1::\n::group::mine\n"
+        "::stop-commands::t2\n::endgroup::\n::t2::\n"
+    )
+    assert [c.name for c in runner_commands(out.getvalue())] == ["group"]
+    data = io.StringIO()
+    json_guard = CommandGuard(data, json=True)
+    json_guard.write(json.dumps({"key": "a ##[error]b"}) + "\n")
+    assert "##[" not in data.getvalue()
+    assert json.loads(data.getvalue()) == {"key": "a ##[error]b"}
 
 
 def test_without_runner_files_finish_only_prints(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ handed out in batches and large files in chunks, so memory stays bounded whateve
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -172,6 +173,35 @@ def ignore_rules(root: Path, excludes: Sequence[str]) -> pathspec.GitIgnoreSpec:
         ) from error
 
 
+_LOOP_HINT = "ignore it in .codedeployignore or do not pass --follow-symlinks"
+_MAX_LINKS = 40  # Linux's limit on links followed in one lookup (ELOOP beyond it)
+
+
+def link_chain(name: str, path: Path) -> str:
+    """``name -> target -> ...`` up to the first link seen twice: the loop, for an error."""
+    chain = [name]
+    current = path.absolute()
+    seen = {current}
+    for _ in range(_MAX_LINKS):
+        if not current.is_symlink():
+            break
+        target = current.readlink()
+        chain.append(str(target))
+        # Relative to the link's directory, lexically: enough to name the loop in a message.
+        current = Path(os.path.normpath(current.parent / target))
+        if current in seen:
+            break
+        seen.add(current)
+    return " -> ".join(chain)
+
+
+def _resolve_error(name: str, path: Path, error: OSError) -> InputError:
+    """A member that cannot be looked at, as bad input naming it."""
+    if error.errno == errno.ELOOP:
+        return InputError(f"symlink loop at {name}: {link_chain(name, path)}", hint=_LOOP_HINT)
+    return InputError(f"cannot read {name}: {error.strerror or error}")
+
+
 def scan(
     root: Path,
     rules: pathspec.GitIgnoreSpec,
@@ -202,7 +232,12 @@ def scan(
                 and not child.is_symlink()
             ):
                 continue
-            is_dir = child.is_dir(follow_symlinks=follow_symlinks)
+            try:
+                is_dir = child.is_dir(follow_symlinks=follow_symlinks)
+            except OSError as error:
+                if error.errno != errno.ELOOP:
+                    raise _resolve_error(name, path, error) from error
+                is_dir = False  # a loop of links resolves to nothing: its name decides
             if rules.match_file(name + "/" if is_dir else name):
                 continue
             if child.is_symlink():
@@ -218,19 +253,20 @@ def scan(
                         )
                     entries.append(Entry(name, "symlink", 0o777, path=path, target=target))
                     continue
-                if not path.exists():
+                try:
+                    path.stat()
+                except FileNotFoundError:
                     raise InputError(
                         f"symlink {name} points to {target}, which does not exist",
                         hint="fix or ignore the link (--follow-symlinks stores link targets)",
-                    )
+                    ) from None
+                except OSError as error:
+                    raise _resolve_error(name, path, error) from error
             info = path.stat() if follow_symlinks else child.stat(follow_symlinks=False)
             if stat.S_ISDIR(info.st_mode):
                 identity = (info.st_dev, info.st_ino)
                 if identity in active:
-                    raise InputError(
-                        f"symlink loop at {name}",
-                        hint="ignore it in .codedeployignore or do not pass --follow-symlinks",
-                    )
+                    raise InputError(f"symlink loop at {name}", hint=_LOOP_HINT)
                 entries.append(Entry(name, "dir", stat.S_IMODE(info.st_mode), path=path))
                 active.append(identity)
                 walk(path, name + "/")

@@ -11,7 +11,7 @@ import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 from typing import NoReturn, Protocol, TextIO
 
@@ -19,6 +19,7 @@ from ci_deploy import __version__
 from ci_deploy.commands import Streams
 from ci_deploy.errors import AppSpecError, CiDeployError, ExitCode, InputError
 from ci_deploy.inputs import Input, Request, for_verb, resolve
+from ci_deploy.report.runner_log import CommandGuard, on_github_runner, write_command
 
 # verb -> (module under ci_deploy.commands, one-line summary). Modules are imported only when
 # their verb runs, so `validate` and `--version` never import boto3.
@@ -137,8 +138,9 @@ def _report_error(error: CiDeployError, stderr: TextIO, ci_system: str) -> None:
         stderr.write(f"  hint: {error.hint}\n")
     if ci_system == "github":
         # An annotation on the run's summary page; %, CR and LF are escaped per the runner's rules.
-        text = error.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        stderr.write(f"::error title=ci-deploy::{text}\n")
+        from ci_deploy.report.github import annotation  # noqa: PLC0415
+
+        write_command(stderr, annotation("error", error.message, title="ci-deploy"))
 
 
 @dataclass
@@ -163,17 +165,17 @@ def _report_diagnostics(error: AppSpecError, run: _Run) -> None:
     if run.ci_system == "github":
         from ci_deploy.report.github import appspec_annotations, workspace_of  # noqa: PLC0415
 
-        lines = appspec_annotations(error.diagnostics, workspace_of(run.env))
-        run.stderr.write("".join(line + "\n" for line in lines))
+        for line in appspec_annotations(error.diagnostics, workspace_of(run.env)):
+            write_command(run.stderr, line)
 
 
 @contextmanager
 def error_handler(run: _Run) -> Iterator[_Run]:
     """The one place that maps exceptions to exit codes."""
-    stderr = run.stderr
     try:
         yield run
     except CiDeployError as error:
+        stderr = run.stderr  # read now: the run may have guarded it meanwhile
         if run.debug:
             traceback.print_exc(file=stderr)
         if isinstance(error, AppSpecError) and error.diagnostics:
@@ -181,28 +183,49 @@ def error_handler(run: _Run) -> Iterator[_Run]:
         _report_error(error, stderr, run.ci_system)
         run.code = error.exit_code
     except KeyboardInterrupt:
-        stderr.write("ci-deploy: interrupted\n")
+        run.stderr.write("ci-deploy: interrupted\n")
         run.code = ExitCode.INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the catch-all that turns a bug into exit 5
         if run.debug:
-            traceback.print_exc(file=stderr)
-        stderr.write(
+            traceback.print_exc(file=run.stderr)
+        run.stderr.write(
             f"ci-deploy: unexpected error (a bug): {type(error).__name__}: {error}\n"
             "  hint: rerun with --debug for a traceback and report it at the project's issues\n"
         )
         run.code = ExitCode.BUG
 
 
+def guarded(streams: Streams) -> Streams:
+    """``streams`` whose text can issue no workflow command of its own (see runner_log)."""
+    if isinstance(streams.stderr, CommandGuard):
+        return streams
+    return replace(
+        streams,
+        stdout=CommandGuard(streams.stdout, json=True),  # stdout carries JSON documents
+        stderr=CommandGuard(streams.stderr),
+    )
+
+
 def run(argv: Sequence[str], env: Mapping[str, str], streams: Streams) -> int:
     """Everything main() does but exiting; tests call this."""
     debug = "--debug" in argv or env.get("CI_DEPLOY_DEBUG", "").lower() in {"true", "1", "yes"}
+    if on_github_runner(env):
+        streams = guarded(streams)  # from the first line: an argument can be a file name
     state = _Run(streams.stderr, env, debug, detect_ci_system(env))
-    with error_handler(state):
-        request = parse_request(argv, env)
-        state.ci_system = str(request.values.get("ci_system") or state.ci_system)
-        module_name, _ = COMMANDS[request.verb]
-        command: Command = importlib.import_module(f"ci_deploy.commands.{module_name}")
-        state.code = command.run(request, streams)
+    try:
+        with error_handler(state):
+            request = parse_request(argv, env)
+            state.ci_system = str(request.values.get("ci_system") or state.ci_system)
+            if state.ci_system == "github":  # GitHub's rendering: the log may be a runner's
+                streams = guarded(streams)
+                state.stderr = streams.stderr
+            module_name, _ = COMMANDS[request.verb]
+            command: Command = importlib.import_module(f"ci_deploy.commands.{module_name}")
+            state.code = command.run(request, streams)
+    finally:
+        for stream in (streams.stdout, streams.stderr):
+            if isinstance(stream, CommandGuard):
+                stream.end()
     return state.code
 
 

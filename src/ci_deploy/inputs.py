@@ -579,6 +579,17 @@ TABLE: tuple[Input, ...] = (
         default=5,
         minimum=1,
     ),
+    Input(
+        "hook_env",
+        "list",
+        "Pass the variable NAME, with its value here, to hooks (repeatable). Otherwise hooks "
+        "get only PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ and TMPDIR from "
+        "here, plus the agent's lifecycle and BUNDLE_* variables, as on an instance: never the "
+        "rest of this environment (a CI job's secrets).",
+        verbs=("local",),
+        default=(),
+        metavar="NAME[,NAME]",
+    ),
     # -- emulator
     Input(
         "port",

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ci_deploy.agent import DeploymentResult, DeploymentSpec, run_deployment
+from ci_deploy.agent.environment import hook_base_env
 from ci_deploy.agent.model import result_as_dict, validate_spec
 from ci_deploy.commands import Streams
 from ci_deploy.errors import DeploymentFailed, ExitCode, InputError, Interrupted
@@ -172,6 +173,8 @@ def run(request: Request, streams: Streams) -> int:
     root = install_root(request)
     state_dir = request.path("state_dir") or default_state_dir(request.env)
     keep = request.number("keep_revisions")
+    passed = request.items("hook_env")
+    base_env = hook_base_env(request.env, passed)  # never the whole job's environment
     with fetched_source(request) as (bundle, bundle_env, written):
         application = request.text("application") or written
         group = request.text("deployment_group") or DEFAULT_GROUP
@@ -188,13 +191,15 @@ def run(request: Request, streams: Streams) -> int:
             ignore_application_stop_failures=request.flag("ignore_application_stop_failures"),
             appspec_filename=request.text("appspec_filename"),
             bundle_env=bundle_env,
-            base_env=dict(request.env),
+            base_env=base_env,
             keep_revisions=keep if keep is not None else 5,
             max_unpacked_size=request.number("max_unpacked_size"),
         )
         validate_spec(spec)  # bad input fails before the deployment is announced
         render = TextRenderer(streams.stderr)
         render(Notice(f"deploying {written} to {root or '/'} (deployment {spec.deployment_id})"))
+        for name in (name for name in passed if name not in request.env):
+            render(Notice(f"hook_env: {name} is not set here; hooks will not see it", "warning"))
         result, interrupted = _run_with_interrupt(spec, render)
     render(DeploymentStatusChanged(result.deployment_id, result.status, {}, result.error_message))
     if result.log_path is not None:

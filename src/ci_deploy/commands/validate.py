@@ -9,6 +9,7 @@ from ci_deploy.commands import Streams
 from ci_deploy.errors import AppSpecError, ExitCode
 from ci_deploy.inputs import Request
 from ci_deploy.report.diagnostics import RENDERERS, summary
+from ci_deploy.report.runner_log import write_command
 
 
 def run(request: Request, streams: Streams) -> int:
@@ -20,8 +21,11 @@ def run(request: Request, streams: Streams) -> int:
         appspec_filename=request.text("appspec_filename"),
     )
     rendered = RENDERERS[output_format](result.diagnostics)
-    # Humans read stderr; the machine formats are the command's result on stdout.
-    (streams.stderr if output_format == "text" else streams.stdout).write(rendered)
+    if output_format == "github":  # workflow commands, each escaped to one line
+        for command in rendered.split("\n")[:-1]:
+            write_command(streams.stdout, command)
+    else:  # humans read stderr; the machine formats are the command's result on stdout
+        (streams.stderr if output_format == "text" else streams.stdout).write(rendered)
     line = summary(result.appspec_path.as_posix(), result.platform, result.diagnostics)
     if not result.ok:
         raise AppSpecError(line)  # its diagnostics are rendered above, in the chosen format

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ci_deploy.agent import run_deployment
+from ci_deploy.agent.environment import hook_base_env
 from ci_deploy.aws.codedeploy import NAME_PATTERN
 from ci_deploy.emulator import revisions
 from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS, DEFAULT_CONFIG
@@ -35,7 +36,6 @@ INSTANCE_COUNT_TAG = "ci-deploy:instances"
 MAX_INSTANCES = 1000
 BATCH_LIMIT = 25
 PAGE_SIZE = 100
-DEFAULT_HOOK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
 GROUP_SETTINGS = (
     "deploymentConfigName",
@@ -240,9 +240,9 @@ class Service:
         self.default_instances = instances
         self.event_delay_seconds = event_delay_ms / 1000
         self.engine = engine
-        env = dict(hook_env or {})
-        env.setdefault("PATH", DEFAULT_HOOK_PATH)
-        self.hook_env: Mapping[str, str] = env
+        # A PATH under what the caller gives; given nothing (deploy --emulator), hooks start
+        # from the bare base local's hooks start from.
+        self.hook_env: Mapping[str, str] = {**hook_base_env({}), **(hook_env or {})}
         self.wait_for_hooks = wait_for_hooks
         self.hook_timeout_seconds = hook_timeout_seconds
         self.max_unpacked_size = max_unpacked_size

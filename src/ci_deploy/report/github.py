@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from ci_deploy.events import (
     Notice,
     TargetStatusChanged,
 )
+from ci_deploy.report.runner_log import CommandGuard, new_token, on_github_runner
 from ci_deploy.report.text import format_event, region_label
 
 # GitHub shows at most 10 error and 10 warning annotations per step; keep ours under that so the
@@ -86,10 +86,6 @@ def annotation(
         endLine=end_line if file and line else None,
         endColumn=end_column if file and line else None,
     )
-
-
-def new_token() -> str:
-    return uuid.uuid4().hex
 
 
 def untrusted_block(lines: str, token: str) -> str:
@@ -379,7 +375,11 @@ def _group_title(
 
 
 class GithubReporter:
-    """Progress in collapsible groups, annotations for failures, outputs and a job summary."""
+    """Progress in collapsible groups, annotations for failures, outputs and a job summary.
+
+    Its text goes through a CommandGuard, so only the commands it means are obeyed. Secrets
+    are announced for masking only on GitHub's runner (``masking``): anywhere else no one
+    masks them and ``::add-mask::`` would print them in clear."""
 
     def __init__(
         self,
@@ -387,18 +387,25 @@ class GithubReporter:
         paths: GithubPaths,
         *,
         secrets: Iterable[str] = (),
+        masking: bool = True,
         token: Callable[[], str] = new_token,
     ) -> None:
-        self._stream = stream
+        self._stream = CommandGuard.around(stream)
         self._paths = paths
         self._token = token
         self._group: str | None = None
         self._deployment: str | None = None
         self._annotated: set[tuple[str, ...]] = set()
         self._annotations = 0
-        for secret in secrets:
-            if secret.strip():
-                self._print(workflow_command("add-mask", secret))
+        secrets = [secret for secret in secrets if secret.strip()]
+        if masking:
+            for secret in secrets:
+                self._command(workflow_command("add-mask", secret))
+        elif secrets:
+            self._print(
+                "warning: not on GitHub's runner (GITHUB_ACTIONS is not 'true'): no one masks "
+                "secrets in this log, so the GitHub token is not announced (it is never printed)"
+            )
 
     # -- progress
 
@@ -448,7 +455,7 @@ class GithubReporter:
         self._print(f"    {diag.error_code}{script}: {diag.message}")
         if diag.log_tail.strip():
             self._print("    log tail:")
-            self._print(untrusted_block(diag.log_tail, self._token()))
+            self._command(untrusted_block(diag.log_tail, self._token()))
         message = f"{diag.error_code}{script} on {event.target_id}: {diag.message}"
         tail = diag.log_tail.strip()
         if tail:
@@ -483,7 +490,7 @@ class GithubReporter:
     def appspec_problems(self, diagnostics: Iterable[object]) -> None:
         """Annotate AppSpec problems on their file, line and column."""
         for line in appspec_annotations(diagnostics, self._paths.workspace):
-            self._print(line)
+            self._command(line)
 
     # -- the end
 
@@ -497,7 +504,7 @@ class GithubReporter:
         url = result.get("console_url")
         if status == "Succeeded" and result.get("deployment_id"):
             where = f": {url}" if url else ""
-            self._print(
+            self._command(
                 annotation(
                     "notice",
                     f"CodeDeploy deployment {result['deployment_id']} succeeded{where}",
@@ -530,20 +537,25 @@ class GithubReporter:
             return
         self._annotated.add(key)
         self._annotations += 1
-        self._print(annotation(level, message, title=title, file=file, line=line, col=col))
+        self._command(annotation(level, message, title=title, file=file, line=line, col=col))
 
     def _open(self, title: str) -> None:
         self._close()
         self._group = title
-        self._print(workflow_command("group", title))
+        self._command(workflow_command("group", title))
 
     def _close(self) -> None:
         if self._group is not None:
-            self._print(workflow_command("endgroup"))
+            self._command(workflow_command("endgroup"))
             self._group = None
 
     def _print(self, text: str) -> None:
+        """Text: a line in it that the runner would obey is printed, not obeyed."""
         self._stream.write(text + "\n")
+        self._stream.flush()
+
+    def _command(self, line: str) -> None:
+        self._stream.command(line)
         self._stream.flush()
 
 
@@ -645,7 +657,9 @@ def paths_from(env: Mapping[str, str]) -> GithubPaths:
 
 
 def make_reporter(streams: Streams, env: Mapping[str, str]) -> GithubReporter:
-    """The GitHub reporter; secrets that reach ci-deploy through its environment are masked
-    before anything else is printed."""
+    """The GitHub reporter; on GitHub's runner, secrets that reach ci-deploy through its
+    environment are masked before anything else is printed."""
     secrets = [env.get("CI_DEPLOY_GITHUB_TOKEN", "")]
-    return GithubReporter(streams.stderr, paths_from(env), secrets=secrets)
+    return GithubReporter(
+        streams.stderr, paths_from(env), secrets=secrets, masking=on_github_runner(env)
+    )
