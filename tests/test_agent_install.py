@@ -255,7 +255,9 @@ def test_cleanup_does_not_delete_through_a_link_that_replaced_an_installed_direc
     assert snapshot(outside) == expected
     assert second.status == "Succeeded", second.error_message
     assert (tmp_path / "root/opt/other/y.txt").read_text() == "y"
-    assert any(f"did not delete the previous revision's {link}/" in w for w in second.warnings)
+    [warning] = [w for w in second.warnings if "did not delete the previous revision's" in w]
+    assert f"did not delete the previous revision's {link}/" in warning
+    assert "a symlink is never followed to delete a file" in warning
     assert not link.is_symlink()  # the link itself, in v1's place, is removed
 
 

@@ -146,9 +146,13 @@ class _Deployment:
             for path in done.retained:
                 self.log.line(f"file_exists_behavior RETAIN: kept existing {path}")
             for path in done.kept:
+                self.log.line(f"Install did not delete the previous revision's {path}")
+            if done.kept:
+                more = f" (and {len(done.kept) - 1} more, in the log)" if len(done.kept) > 1 else ""
                 self.warn(
-                    f"Install did not delete the previous revision's {path}: a symlink is "
-                    "never followed to delete a file; remove it yourself if it should go"
+                    f"Install did not delete the previous revision's {done.kept[0]}{more}: a "
+                    "symlink is never followed to delete a file; remove it yourself if it "
+                    "should go"
                 )
             for warning in apply_permissions(self.appspec.permissions, root, self.installed):
                 self.warn(warning)
