@@ -1,5 +1,5 @@
 """Install's safety on real files: symlinks the revision installs are never written or deleted
-through, and a Install killed midway (SIGKILL, in a real process) is cleaned up by the next."""
+through, and an Install killed midway (SIGKILL, in a real process) is cleaned up by the next."""
 
 from __future__ import annotations
 
