@@ -8,6 +8,10 @@ running the agent"):
 - Install checks every destination (DISALLOW conflicts, collisions, paths escaping the root)
   before removing the previous revision's files, so such a failure leaves the previous
   installation and its cleanup record intact (the agent has already deleted both);
+- Install never writes or deletes through a symlink the revision installs or the group's
+  record lists (the agent's CopyCommand and RemoveCommand go through them), and it records
+  what it is about to create, fsynced, before it changes anything, so the next Install
+  removes what a killed one wrote;
 - a hook that leaves a background process holding stdout/stderr open does not hang the event
   until its timeout: the engine stops reading shortly after the script exits and warns.
 """
@@ -132,7 +136,7 @@ class _Deployment:
         root = spec.root or Path("/")
         try:
             root.mkdir(parents=True, exist_ok=True)
-            self.installed, retained = install(
+            done = install(
                 archive=self.archive,
                 appspec=self.appspec,
                 root=root,
@@ -141,8 +145,18 @@ class _Deployment:
                 behavior=behavior,
                 should_stop=self.stopped,
             )
-            for path in retained:
+            self.installed = done.installed
+            for path in done.retained:
                 self.log.line(f"file_exists_behavior RETAIN: kept existing {path}")
+            for path in done.kept:
+                self.log.line(f"Install did not delete the previous revision's {path}")
+            if done.kept:
+                more = f" (and {len(done.kept) - 1} more, in the log)" if len(done.kept) > 1 else ""
+                self.warn(
+                    f"Install did not delete the previous revision's {done.kept[0]}{more}: a "
+                    "symlink is never followed to delete a file; remove it yourself if it "
+                    "should go"
+                )
             for warning in apply_permissions(self.appspec.permissions, root, self.installed):
                 self.warn(warning)
         except InstallError as error:

@@ -5,17 +5,30 @@ Unlike the agent, everything that can make the Install fail (a missing source, t
 one destination, a file that already exists under DISALLOW, a path escaping the install root) is
 found *before* the previous revision's files are removed: such a failure leaves the previous
 installation and its record intact.
+
+Symlinks: a symlink in the revision is installed as a symlink and a symlink to a directory as a
+directory of copies, as the agent does (its installer.rb tests ``File.directory?``, which
+follows links, and install_instruction.rb's CopyCommand re-creates a link with ``readlink``).
+Unlike the agent, nothing is ever written or deleted *through* a symlink the revision installs
+or the group's record lists: every destination is resolved component by component (lstat)
+against what the disk will hold once the previous revision is removed and this one is created.
+Only the host's own symlinks are followed, and only when they stay in the install root.
+
+Before it removes or creates anything, the Install writes its journal as the group's record
+(the previous paths plus every path it is about to create, fsynced), as the agent's
+CopyCommand writes a destination to the cleanup file before copying: an Install that is
+killed leaves a record from which the next Install removes what it had written.
 """
 
 # Plain str paths and os calls on purpose: this code runs once per installed file.
-# ruff: noqa: PTH101, PTH102, PTH106, PTH108, PTH112, PTH114, PTH115, PTH116, PTH118, PTH119, PTH120, PTH211
+# ruff: noqa: PTH101, PTH102, PTH106, PTH108, PTH112, PTH114, PTH115, PTH116, PTH118, PTH119, PTH120, PTH206, PTH211
 
 from __future__ import annotations
 
 import errno
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -23,10 +36,16 @@ from typing import NamedTuple
 
 from ci_deploy.agent.copy import copy_file
 from ci_deploy.agent.revision import AppSpec, RevisionError
-from ci_deploy.agent.state import GroupState
+from ci_deploy.agent.state import GroupState, InstallRecord
 
 _BATCH = 256  # files per task: one task per small file costs more than it saves
 _COPY_THREADS = 2
+_MAX_LINKS = 40  # symlinks followed to resolve one path (the kernel's limit)
+_KIND = {"dir": "a directory", "file": "a file", "link": "a symlink"}
+_NEVER_THROUGH = (
+    "an Install never writes through a symlink it installs (it may point anywhere, e.g. out "
+    "of the install root)"
+)
 
 
 class InstallError(Exception):
@@ -48,6 +67,7 @@ class _Op(NamedTuple):
     dest: str
     mode: int
     st: os.stat_result | None = None  # a file's source stat, taken while planning
+    entry: int = 0  # the index of the ``files`` entry that planned it
 
 
 @dataclass
@@ -55,6 +75,14 @@ class Plan:
     ops: list[_Op]
     overwrite: set[str]  # foreign files replaced under OVERWRITE
     retained: list[str]  # foreign files kept under RETAIN
+    creates: list[str]  # paths the Install creates that the previous record does not list
+    conflicts: list[str]  # foreign files in the way under DISALLOW
+
+
+class InstallResult(NamedTuple):
+    installed: list[str]  # every path created, parents before children
+    retained: list[str]  # foreign files kept under RETAIN
+    kept: list[str]  # the previous revision's paths not deleted: each with why
 
 
 def _inside(path: str, top: str) -> bool:
@@ -85,12 +113,125 @@ def source_path(archive: Path, source: str, where: str) -> str:
     return path
 
 
+class _Unsafe(Exception):
+    """Reaching a path would go through ``path``, a symlink that must not be followed."""
+
+    def __init__(self, path: str, what: str, advice: str = "") -> None:
+        super().__init__(f"through {path}, {what}")
+        self.path = path
+        self.what = what
+        self.advice = advice
+
+
+class _Resolver:
+    """Follow directories under ``root`` as the kernel will once the Install has run, without
+    ever following a symlink this group makes: a non-directory in ``planned`` (what the
+    Install creates) or a symlink in ``ours`` (what the record lists). While planning
+    (``removed``), the record's non-directories count as gone: they are removed first."""
+
+    def __init__(
+        self, root: str, planned: Mapping[str, _Op], ours: Collection[str], *, removed: bool
+    ) -> None:
+        self.root = root
+        self.real_root = os.path.realpath(root)
+        self.planned = planned
+        self.ours = ours
+        self.removed = removed
+        self.checked: set[str] = {root}  # directories found safe to go into
+
+    def check(self, directory: str) -> None:
+        """Raise _Unsafe if going into ``directory`` goes through a forbidden symlink."""
+        if directory in self.checked:
+            return
+        if not _inside(directory, self.root):
+            raise _Unsafe(directory, f"outside the install root {self.root}")
+        relative = directory[len(self.root.rstrip(os.sep)) + 1 :]
+        self._walk(relative.split(os.sep)[::-1])
+        self.checked.add(directory)
+
+    def _walk(self, pending: list[str]) -> None:
+        """Resolve the components in ``pending`` (last first) from the root, one by one."""
+        done: list[str] = []
+        missing_at: int | None = None  # depth of the first component that does not exist yet
+        links = 0
+        link = ""  # the last symlink followed
+        while pending:
+            name = pending.pop()
+            if name in ("", "."):
+                continue
+            if name == "..":
+                if not done:
+                    done = self._reenter(os.path.dirname(self.real_root), pending, link)
+                    missing_at = None
+                    continue
+                done.pop()
+                if missing_at is not None and len(done) < missing_at:
+                    missing_at = None
+                continue
+            path = os.path.join(self.root, *done, name)
+            op = self.planned.get(path)
+            if op is not None and op.kind != "dir":
+                advice = _NEVER_THROUGH if op.kind == "link" else ""
+                raise _Unsafe(path, f"{_KIND[op.kind]} that files[{op.entry}] installs", advice)
+            st = None if missing_at is not None else _lstat(path)
+            if st is not None and self.removed and path in self.ours:
+                st = st if stat.S_ISDIR(st.st_mode) else None  # removed before installing
+            if st is None or stat.S_ISDIR(st.st_mode):
+                if st is None and missing_at is None:
+                    missing_at = len(done)
+                done.append(name)
+                continue
+            if not stat.S_ISLNK(st.st_mode):
+                return  # a file: going into it fails there (ENOTDIR), through nothing
+            if path in self.ours:
+                raise _Unsafe(path, "a symlink where this deployment group had installed a path")
+            links += 1
+            if links > _MAX_LINKS:
+                raise _Unsafe(path, "a symlink: too many levels of symlinks from there")
+            link, target = path, os.readlink(path)
+            if target.startswith("/"):
+                done, missing_at = self._reenter(target, pending, link), None
+            else:
+                pending.extend(reversed(target.split("/")))
+
+    def _reenter(self, start: str, pending: list[str], link: str) -> list[str]:
+        """Go on from absolute path ``start`` (symlink ``link``'s target, or the root's parent
+        that a '..' in its target leads to): it must lead back into the root. Returns the new
+        position, the root (``pending`` is updated)."""
+        for top in (self.root, self.real_root):
+            if _inside(start, top):
+                pending.extend(reversed(start[len(top.rstrip(os.sep)) + 1 :].split("/")))
+                return []
+        whole = os.path.join(start, *reversed(pending))
+        real = os.path.realpath(whole)
+        if not _inside(real, self.real_root):
+            if not link:  # a '..' in a record's path
+                raise _Unsafe(whole, "outside the install root")
+            target = os.readlink(link)
+            raise _Unsafe(
+                link, f"a symlink to {target}, which leads to {real}, outside the install root"
+            )
+        pending.clear()
+        pending.extend(reversed(real[len(self.real_root.rstrip(os.sep)) + 1 :].split("/")))
+        return []
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
 class _Planner:
     def __init__(self, root: str, previous: set[str]) -> None:
         self.root = root
         self.previous = previous
         self.ops: list[_Op] = []
         self.by_dest: dict[str, _Op] = {}
+        self.entry = 0  # the files entry being planned
+        # Every directory a path is installed into, with the files entry that installs there.
+        self.directories: list[tuple[str, int]] = []
 
     def add(self, op: _Op) -> None:
         known = self.by_dest.get(op.dest)
@@ -101,12 +242,13 @@ class _Planner:
         if known.kind == "dir" and op.kind == "dir":
             return
         raise RevisionError(
-            f"files: {op.dest} would be installed from both {known.source or 'a directory'} "
-            f"and {op.source}"
+            f"files: {op.dest} would be installed twice: as {_describe(known)} and as "
+            f"{_describe(op)}"
         )
 
     def parents(self, dest: str) -> None:
         """Directories between the root and ``dest`` (inclusive) that the install creates."""
+        self.directories.append((dest, self.entry))
         missing = []
         current = dest
         while (
@@ -118,7 +260,7 @@ class _Planner:
             missing.append(current)
             current = os.path.dirname(current)
         for path in reversed(missing):
-            self.add(_Op("dir", "", path, 0o755))
+            self.add(_Op("dir", "", path, 0o755, None, self.entry))
 
     def tree(self, source_dir: str, dest_dir: str, seen: frozenset[str]) -> None:
         real = os.path.realpath(source_dir)
@@ -127,23 +269,49 @@ class _Planner:
         seen = seen | {real}
         with os.scandir(source_dir) as entries:
             listing = sorted(entries, key=lambda entry: entry.name)
+        entry_index = self.entry
         for entry in listing:
             dest = os.path.join(dest_dir, entry.name)
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISLNK(st.st_mode):
                 if os.path.isdir(entry.path):
                     # The agent installs a symlink to a directory as a real directory of copies.
-                    self.add(
-                        _Op("dir", entry.path, dest, stat.S_IMODE(os.stat(entry.path).st_mode))
-                    )
+                    mode = stat.S_IMODE(os.stat(entry.path).st_mode)
+                    self.add(_Op("dir", entry.path, dest, mode, None, entry_index))
+                    self.directories.append((dest, entry_index))
                     self.tree(entry.path, dest, seen)
                 else:
-                    self.add(_Op("link", entry.path, dest, 0))
+                    self.add(_Op("link", entry.path, dest, 0, None, entry_index))
             elif stat.S_ISDIR(st.st_mode):
-                self.add(_Op("dir", entry.path, dest, stat.S_IMODE(st.st_mode)))
+                mode = stat.S_IMODE(st.st_mode)
+                self.add(_Op("dir", entry.path, dest, mode, None, entry_index))
+                self.directories.append((dest, entry_index))
                 self.tree(entry.path, dest, seen)
             elif stat.S_ISREG(st.st_mode):
-                self.add(_Op("file", entry.path, dest, stat.S_IMODE(st.st_mode), st))
+                mode = stat.S_IMODE(st.st_mode)
+                self.add(_Op("file", entry.path, dest, mode, st, entry_index))
+
+    def check_links(self) -> None:
+        """No path may be reached through a symlink the Install creates or the record lists,
+        nor through the host's own symlinks out of the root. Every planned path lies in one of
+        ``directories``, so checking those checks all."""
+        resolver = _Resolver(self.root, self.by_dest, self.previous, removed=True)
+        for directory, entry in self.directories:
+            try:
+                resolver.check(directory)
+            except _Unsafe as unsafe:
+                where = (
+                    f"{directory} is {unsafe.what}"
+                    if unsafe.path == directory
+                    else f"{directory} is reached {unsafe}"
+                )
+                advice = f"; {unsafe.advice}" if unsafe.advice else ""
+                raise RevisionError(f"files[{entry}]: {where}{advice}") from None
+
+
+def _describe(op: _Op) -> str:
+    origin = op.source or "made for its destination"
+    return f"{_KIND[op.kind]} from files[{op.entry}] ({origin})"
 
 
 def plan_install(
@@ -153,23 +321,20 @@ def plan_install(
     planner = _Planner(os.path.normpath(str(root)), previous)
     for index, mapping in enumerate(appspec.files):
         where = f"files[{index}]"
+        planner.entry = index
         source = source_path(archive, mapping.source, where)
         dest = destination_path(root, mapping.destination, where)
-        real = os.path.realpath(dest)
-        if not _inside(real, os.path.realpath(planner.root)):
-            raise RevisionError(
-                f"{where}: destination {mapping.destination} resolves to {real} through a "
-                "symlink, outside the install root"
-            )
         planner.parents(dest)
         if os.path.isdir(source):
             planner.tree(source, dest, frozenset())
         elif os.path.islink(source):
-            planner.add(_Op("link", source, os.path.join(dest, os.path.basename(source)), 0))
+            target = os.path.join(dest, os.path.basename(source))
+            planner.add(_Op("link", source, target, 0, None, index))
         else:
             st = os.stat(source)
             target = os.path.join(dest, os.path.basename(source))
-            planner.add(_Op("file", source, target, stat.S_IMODE(st.st_mode), st))
+            planner.add(_Op("file", source, target, stat.S_IMODE(st.st_mode), st, index))
+    planner.check_links()
     return _check_existing(planner, previous, behavior)
 
 
@@ -178,10 +343,13 @@ def _check_existing(planner: _Planner, previous: set[str], behavior: str) -> Pla
     overwrite: set[str] = set()
     retained: list[str] = []
     conflicts: list[str] = []
+    creates: list[str] = []
     fresh: set[str] = set()  # directories this install creates: nothing can exist below them
     for op in planner.ops:
         if os.path.dirname(op.dest) in fresh:
             ops.append(op)
+            if op.dest not in previous:
+                creates.append(op.dest)
             if op.kind == "dir":
                 fresh.add(op.dest)
             continue
@@ -189,20 +357,17 @@ def _check_existing(planner: _Planner, previous: set[str], behavior: str) -> Pla
             st = os.lstat(op.dest)
         except FileNotFoundError:
             ops.append(op)
+            creates.append(op.dest)
             if op.kind == "dir":
                 fresh.add(op.dest)
             continue
         ours = op.dest in previous
         if op.kind == "dir":
             if stat.S_ISDIR(st.st_mode) or (not ours and os.path.isdir(op.dest)):
-                real = os.path.realpath(op.dest)
-                if not _inside(real, os.path.realpath(planner.root)):
-                    raise RevisionError(
-                        f"files: {op.dest} is a symlink to {real}, outside the install root"
-                    )
-                ops.append(op)
+                ops.append(op)  # used as it is (check_links followed a link here)
             elif ours:
                 ops.append(op)
+                fresh.add(op.dest)  # the previous revision's file or link goes first
             else:
                 raise RevisionError(f"files: cannot create directory {op.dest}: a file is there")
             continue
@@ -213,28 +378,65 @@ def _check_existing(planner: _Planner, previous: set[str], behavior: str) -> Pla
         elif behavior == "OVERWRITE":
             overwrite.add(op.dest)
             ops.append(op)
+            creates.append(op.dest)
         elif behavior == "RETAIN":
             retained.append(op.dest)
         else:
             conflicts.append(op.dest)
-    if conflicts:
-        more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
-        raise RevisionError(
-            "The deployment failed because a specified file already exists at this location: "
-            f"{conflicts[0]}{more}. It was not installed by this deployment group's previous "
-            "revision; set file_exists_behavior to OVERWRITE or RETAIN, or remove it. "
-            "The previous installation was left intact."
+    return Plan(ops, overwrite, retained, creates, conflicts)
+
+
+def conflict_message(conflicts: list[str], record: InstallRecord | None, group: GroupState) -> str:
+    """Why Install refuses files already at their destinations (DISALLOW); true whatever state
+    the group's record is in."""
+    more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+    head = (
+        "The deployment failed because a specified file already exists at this location: "
+        f"{conflicts[0]}{more}."
+    )
+    advice = "set file_exists_behavior to OVERWRITE or RETAIN, or remove it."
+    if record is None:
+        return (
+            f"{head} This deployment group has no install record ({group.cleanup_file}), so "
+            f"no file counts as installed by it; {advice} Nothing was changed."
         )
-    return Plan(ops, overwrite, retained)
+    if record.complete:
+        return (
+            f"{head} It was not installed by this deployment group's previous revision "
+            f"(deployment {record.deployment_id}); {advice} The previous installation was "
+            "left intact."
+        )
+    return (
+        f"{head} It is not among the paths recorded by this deployment group's last Install "
+        f"(deployment {record.deployment_id}), which did not finish; {advice} Nothing was "
+        "removed: what that Install left stays recorded, for removal by the next Install."
+    )
 
 
-def remove_previous(paths: list[str]) -> None:
+def remove_previous(paths: list[str], root: str) -> list[str]:
     """Delete what the previous Install created: files and links, then directories once
-    empty (a directory still holding a foreign file stays)."""
+    empty (a directory still holding a foreign file stays). A path reached through a symlink
+    the record lists, or through one leading out of ``root``, is not deleted: such paths are
+    returned, each with why."""
+    resolver = _Resolver(root, {}, set(paths), removed=False)
+    unsafe: dict[str, str] = {}  # directory -> why it is not gone into
+    kept: list[str] = []
     for path in reversed(paths):
+        parent = os.path.dirname(path)
+        if parent not in resolver.checked:
+            why = unsafe.get(parent)
+            if why is None:
+                try:
+                    resolver.check(parent)
+                except _Unsafe as error:
+                    why = unsafe[parent] = str(error)
+            if why is not None:
+                if os.path.lexists(path):
+                    kept.append(f"{path} (reached {why})")
+                continue
         try:
             st = os.lstat(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             continue
         try:
             if stat.S_ISDIR(st.st_mode):
@@ -244,6 +446,7 @@ def remove_previous(paths: list[str]) -> None:
         except OSError as error:
             if error.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
                 raise
+    return kept
 
 
 def _create_directories(plan: Plan, installed: list[str]) -> None:
@@ -324,17 +527,23 @@ def install(
     deployment_id: str,
     behavior: str,
     should_stop: Callable[[], bool],
-) -> tuple[list[str], list[str]]:
-    """Install the revision; returns (paths installed, foreign files retained)."""
-    previous = group.read_cleanup()
-    plan = plan_install(archive, appspec, root, set(previous), behavior)
-    remove_previous(previous)
-    try:
-        installed = execute(plan, should_stop)
-    except InstallError as error:
-        # Keep the previous record's entries too: whatever of them is still on disk, and what
-        # this deployment created, is removed by the group's next Install.
-        group.write_cleanup(deployment_id, previous + error.installed)
-        raise
-    group.write_cleanup(deployment_id, installed)
-    return installed, plan.retained
+) -> InstallResult:
+    """Install the revision: plan and check it all, journal, remove the previous revision's
+    files, create the new ones, record them."""
+    record = group.read_record()
+    previous = record.paths if record is not None else []
+    previous_set = set(previous)
+    plan = plan_install(archive, appspec, root, previous_set, behavior)
+    if plan.conflicts:
+        raise RevisionError(conflict_message(plan.conflicts, record, group))
+    top = os.path.normpath(str(root))
+    journal = previous + [path for path in plan.creates if path not in previous_set]
+    if journal:
+        # From here on, until the final record replaces it, the journal is the group's record:
+        # should this Install fail or be killed, the next one removes what it had written.
+        group.write_record(InstallRecord(deployment_id, journal, top, complete=False))
+    # A format-1 record does not name its root: only its own symlinks are then never followed.
+    kept = remove_previous(previous, record.root or os.sep) if record is not None else []
+    installed = execute(plan, should_stop)  # an InstallError leaves the journal as the record
+    group.write_record(InstallRecord(deployment_id, installed, top, complete=True))
+    return InstallResult(installed, plan.retained, kept)

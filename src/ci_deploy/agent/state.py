@@ -2,6 +2,7 @@
 
 ```
 STATE/deployment-instructions/<group-id>-cleanup           what the last Install put on disk
+                                                            (or, while it runs: will put)
 STATE/deployment-instructions/<group-id>_last_successful_install   its deployment directory
 STATE/<group-id>/<deployment-id>/deployment-archive/       the unpacked revision
 STATE/<group-id>/<deployment-id>/logs/scripts.log           every hook's output
@@ -21,9 +22,23 @@ from pathlib import Path
 
 from ci_deploy.errors import InputError
 
-_RECORD_FORMAT = 1
+# 2: the record names its install root and says whether the Install finished (format 1: paths).
+_RECORD_FORMAT = 2
 # Order of deployments within a group (timestamps can tie on coarse-grained file systems).
 _SEQUENCE_FILE = "sequence"
+
+
+@dataclass(frozen=True)
+class InstallRecord:
+    """The group's install record: every path its last Install created. While an Install runs
+    (and after one failed or was killed) it is that Install's journal, ``complete`` false: the
+    previous record's paths plus every path the Install was about to create, written before
+    it removed or created anything, so the next Install removes whatever of them exists."""
+
+    deployment_id: str
+    paths: list[str]
+    root: str | None  # the install root the paths are under (None in a format-1 record)
+    complete: bool
 
 
 @dataclass(frozen=True)
@@ -52,24 +67,40 @@ class GroupState:
     def deployment_dir(self, deployment_id: str) -> Path:
         return self.group_dir / deployment_id
 
-    def read_cleanup(self) -> list[str]:
-        """Paths the previous Install created, in creation order (empty on a first deploy)."""
+    def read_record(self) -> InstallRecord | None:
+        """The group's install record; None before its first Install (on this state dir)."""
         try:
             data = json.loads(self.cleanup_file.read_text(encoding="utf-8"))
+            paths = data.get("paths", [])
+            root = data.get("root")
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                raise ValueError("'paths' is not a list of paths")
+            if root is not None and not isinstance(root, str):
+                raise ValueError("'root' is not a path")
         except FileNotFoundError:
-            return []
-        except (OSError, ValueError) as error:
+            return None
+        except (OSError, ValueError, AttributeError) as error:
             raise InputError(
                 f"the install record {self.cleanup_file} is unreadable: {error}",
                 hint="remove it to start the group afresh (its files will then count as foreign)",
             ) from error
-        return [str(path) for path in data.get("paths", [])]
-
-    def write_cleanup(self, deployment_id: str, paths: list[str]) -> None:
-        _write_atomically(
-            self.cleanup_file,
-            json.dumps({"format": _RECORD_FORMAT, "deployment_id": deployment_id, "paths": paths}),
+        return InstallRecord(
+            deployment_id=str(data.get("deployment_id", "")),
+            paths=paths,
+            root=root,
+            complete=bool(data.get("complete", True)),
         )
+
+    def write_record(self, record: InstallRecord) -> None:
+        """Replace the record atomically, and durably: on disk before this returns."""
+        data = {
+            "format": _RECORD_FORMAT,
+            "deployment_id": record.deployment_id,
+            "complete": record.complete,
+            "root": record.root,
+            "paths": record.paths,
+        }
+        _write_atomically(self.cleanup_file, json.dumps(data), durable=True)
 
     def last_successful(self) -> Path | None:
         """The deployment directory of the last revision whose Install succeeded."""
@@ -139,8 +170,24 @@ def _sequence(deployment_dir: Path) -> int:
         return -1
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str, *, durable: bool = False) -> None:
+    """Write ``path`` whole or not at all (a temporary file renamed over it); ``durable`` also
+    syncs the file and the rename, so a crash of the host cannot lose or tear it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
     temporary.replace(path)
+    if durable:
+        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
