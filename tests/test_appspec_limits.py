@@ -1,5 +1,6 @@
 """Hostile AppSpecs are refused cheaply, with a diagnostic and exit 2: alias bombs, nesting built
-from aliases and YAML tags. Every input is a small file built here."""
+from aliases, YAML tags, oversized files and an appspec symlinked out of its revision. Every
+input is a small file built here."""
 
 from __future__ import annotations
 
@@ -8,9 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from ci_deploy.appspec import loader, validate_text
+from ci_deploy.appspec import (
+    MAX_APPSPEC_BYTES,
+    find_appspec,
+    load_appspec,
+    loader,
+    read_appspec,
+    validate_path,
+    validate_text,
+)
+from ci_deploy.bundle import BundleOptions, build
 from ci_deploy.cli import run
-from ci_deploy.errors import ExitCode
+from ci_deploy.errors import ExitCode, InputError
 
 HEAD = "version: 0.0\nos: linux\n"
 
@@ -207,3 +217,123 @@ def test_a_tagged_file_fails_validate_with_exit_2(
     (tmp_path / "appspec.yml").write_text(TAGGED)
     assert run(["validate", str(tmp_path / "appspec.yml")], {}, streams) == ExitCode.BAD_INPUT
     assert "appspec.yml:3:8: error: YAML tag '!!python/object/apply:os.system'" in streams.err
+
+
+# -- size ------------------------------------------------------------------------------------
+
+
+def test_an_appspec_over_the_size_limit_is_refused_unparsed(
+    streams,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    appspec = tmp_path / "appspec.yml"
+    appspec.write_text(HEAD + "# padding\n" * (MAX_APPSPEC_BYTES // 10))  # valid, but 1 MiB + 22 B
+    assert appspec.stat().st_size > MAX_APPSPEC_BYTES
+
+    code = run(["validate", str(tmp_path)], {}, streams)
+
+    assert code == ExitCode.BAD_INPUT
+    assert streams.err.splitlines()[0] == (
+        f"{appspec.as_posix()}:1:1: error: the AppSpec is larger than 1 MiB (1048576 bytes), so "
+        "it is not read: an AppSpec is a few KB; check that this is the right file "
+        "[file-too-large]"
+    )
+
+
+def test_a_huge_appspec_is_not_read_whole(tmp_path: Path) -> None:
+    appspec = tmp_path / "appspec.yml"
+    with appspec.open("wb") as handle:
+        handle.truncate(64 << 20)  # 64 MiB of NUL bytes, sparse on disk
+    assert len(read_appspec(appspec)) == MAX_APPSPEC_BYTES + 1
+    result = validate_path(tmp_path)
+    assert [(d.line, d.column, d.code) for d in result.diagnostics] == [(1, 1, "file-too-large")]
+
+
+def test_inline_content_over_the_limit_is_refused() -> None:
+    # What the emulator does with a CreateDeployment's AppSpecContent.
+    content = "version: 0.0\nResources: []\n" + "#" * MAX_APPSPEC_BYTES
+    assert codes(content) == [(1, 1, "file-too-large")]
+    assert codes("version: 0.0\nos: linux\n# " + "é" * (MAX_APPSPEC_BYTES // 2)) == [
+        (1, 1, "file-too-large")  # counted in UTF-8 bytes, not characters
+    ]
+
+
+# -- an appspec symlinked out of the revision ------------------------------------------------
+
+
+def revision_with_link(tmp_path: Path, target: str) -> Path:
+    """rev/appspec.yml -> target; outside/appspec.yml holds a secret that must never show."""
+    outside = tmp_path / "outside"
+    outside.mkdir(exist_ok=True)
+    (outside / "appspec.yml").write_text(HEAD + "secret-key: hunter2\n")
+    revision = tmp_path / "rev"
+    (revision / "conf").mkdir(parents=True)
+    (revision / "conf" / "appspec.yml").write_text(HEAD)
+    (revision / "appspec.yml").symlink_to(target.replace("TMP", str(tmp_path)))
+    return revision
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("TMP/outside/appspec.yml", "symlink appspec.yml points to absolute path 'TMP/outside/"),
+        ("../outside/appspec.yml", "symlink appspec.yml -> '../outside/appspec.yml' points out"),
+        # Absolute even though it lands inside: in a bundle it names a path on the instance.
+        ("TMP/rev/conf/appspec.yml", "symlink appspec.yml points to absolute path 'TMP/rev/"),
+    ],
+)
+def test_validate_refuses_an_appspec_linked_out_of_the_revision(
+    tmp_path: Path,
+    streams,  # type: ignore[no-untyped-def]
+    target: str,
+    message: str,
+) -> None:
+    revision = revision_with_link(tmp_path, target)
+    with pytest.raises(InputError) as caught:
+        validate_path(revision)
+    assert caught.value.message.startswith(f"{revision}: " + message.replace("TMP", str(tmp_path)))
+    assert caught.value.exit_code == ExitCode.BAD_INPUT
+
+    assert run(["validate", str(revision)], {}, streams) == ExitCode.BAD_INPUT
+    assert "hunter2" not in streams.err + streams.out
+
+
+def test_a_link_through_a_linked_directory_is_followed_to_where_it_lands(tmp_path: Path) -> None:
+    revision = revision_with_link(tmp_path, "via/appspec.yml")
+    (revision / "via").symlink_to("../outside")  # stays inside as written, not once resolved
+    with pytest.raises(InputError, match=r"-> 'via/appspec\.yml' points outside the revision"):
+        validate_path(revision)
+
+
+def test_a_relative_link_to_a_file_inside_the_revision_is_read(tmp_path: Path) -> None:
+    revision = revision_with_link(tmp_path, "conf/appspec.yml")
+    assert validate_path(revision).ok
+    assert load_appspec(revision).platform == "server"
+
+
+def test_an_appspec_file_given_alone_may_not_link_out_of_its_directory(tmp_path: Path) -> None:
+    revision = revision_with_link(tmp_path, "../outside/appspec.yml")
+    with pytest.raises(InputError, match=r"points outside the revision"):
+        find_appspec(revision / "appspec.yml")
+
+
+def test_bundle_refuses_it_even_when_following_symlinks(tmp_path: Path) -> None:
+    revision = revision_with_link(tmp_path, str(tmp_path / "outside" / "appspec.yml"))
+    with pytest.raises(InputError, match=r"symlink appspec\.yml points to absolute path"):
+        build(BundleOptions(source=revision, output=tmp_path / "b.zip", follow_symlinks=True))
+    assert not (tmp_path / "b.zip").exists()
+
+
+def test_local_validate_and_bundle_give_the_same_message(
+    tmp_path: Path,
+    streams,  # type: ignore[no-untyped-def]
+) -> None:
+    revision = revision_with_link(tmp_path, "../outside/appspec.yml")
+    with pytest.raises(InputError) as caught:
+        validate_path(revision)
+    args = ["local", str(revision), "--root", str(tmp_path / "r"), "--state-dir", str(tmp_path)]
+    assert run(args, {"PATH": os.environ["PATH"]}, streams) == ExitCode.DEPLOYMENT_FAILED
+    assert caught.value.message in streams.err
+    with pytest.raises(InputError) as bundled:
+        build(BundleOptions(source=revision, output=tmp_path / "b.zip", follow_symlinks=True))
+    assert bundled.value.message == caught.value.message
