@@ -1,6 +1,6 @@
 """Hostile AppSpecs are refused cheaply, with a diagnostic and exit 2: alias bombs, nesting built
-from aliases, YAML tags, oversized files and an appspec symlinked out of its revision. Every
-input is a small file built here."""
+from aliases, YAML tags, oversized files, an appspec symlinked out of its revision, and a runas
+that su would read as an option. Every input is a small file built here."""
 
 from __future__ import annotations
 
@@ -337,3 +337,54 @@ def test_local_validate_and_bundle_give_the_same_message(
     with pytest.raises(InputError) as bundled:
         build(BundleOptions(source=revision, output=tmp_path / "b.zip", follow_symlinks=True))
     assert bundled.value.message == caught.value.message
+
+
+# -- runas -----------------------------------------------------------------------------------
+
+
+def runas_codes(runas: str) -> list[str]:
+    text = HEAD + f"hooks:\n  AfterInstall:\n    - location: run.sh\n      runas: {runas}\n"
+    return [code for _, _, code in codes(text)]
+
+
+@pytest.mark.parametrize(
+    "runas",
+    [
+        '"-p"',
+        '"--login"',
+        '"-c id"',
+        '"root -c id"',
+        '"web;id"',
+        '"$(id)"',
+        '"web user"',
+        "'1000'",
+        '"."',
+        '".."',
+        '"a/b"',
+        '"web:x"',
+        '"x\\ty"',
+        '"user@example.com"',  # useradd (shadow-utils and BusyBox) refuses '@' too
+        '"' + "a" * 256 + '"',
+    ],
+)
+def test_a_runas_that_is_no_user_name_is_an_error(runas: str) -> None:
+    assert runas_codes(runas) == ["hook-runas-invalid"]
+
+
+@pytest.mark.parametrize(
+    "runas",
+    ["deploy", "www-data", "john.doe", "svc$", "Web_User", "_apt", "a" * 255, '" web "'],
+)
+def test_user_names_useradd_accepts_are_fine(runas: str) -> None:
+    assert runas_codes(runas) == []
+
+
+def test_validate_exits_2_for_runas_dash_p(
+    tmp_path: Path,
+    streams,  # type: ignore[no-untyped-def]
+) -> None:
+    (tmp_path / "appspec.yml").write_text(
+        HEAD + 'hooks:\n  AfterInstall:\n    - location: run.sh\n      runas: "-p"\n'
+    )
+    assert run(["validate", str(tmp_path / "appspec.yml")], {}, streams) == ExitCode.BAD_INPUT
+    assert ":6:14: error: runas '-p' is not a Linux user name" in streams.err
