@@ -20,6 +20,8 @@ from ci_deploy.appspec import (
 )
 from ci_deploy.bundle import BundleOptions, build
 from ci_deploy.cli import run
+from ci_deploy.emulator.faults import ApiError
+from ci_deploy.emulator.revisions import parse_appspec_content
 from ci_deploy.errors import ExitCode, InputError
 
 HEAD = "version: 0.0\nos: linux\n"
@@ -143,6 +145,14 @@ def test_local_refuses_nesting_built_from_aliases_instead_of_crashing(
     assert code == ExitCode.DEPLOYMENT_FAILED
     assert ": too-deep: alias *d0 " in streams.err
     assert "unexpected error" not in streams.err
+
+
+def test_the_emulator_refuses_an_alias_bomb_in_appspec_content() -> None:
+    # CreateDeployment's AppSpecContent goes through the same loader.
+    with pytest.raises(ApiError) as caught:
+        parse_appspec_content(laughs(9, 9), None, "lambda")
+    assert caught.value.code == "InvalidRevisionException"
+    assert "line 9, column 10: alias *a4 repeats 66430 values" in str(caught.value)
 
 
 def test_the_converter_counts_values_too_when_the_scan_is_skipped(
