@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import stat
@@ -9,11 +10,13 @@ import subprocess
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from ci_deploy.agent import DeploymentResult, DeploymentSpec, run_deployment
+from ci_deploy.agent import DeploymentResult, DeploymentSpec, hooks, run_deployment
+from ci_deploy.agent.revision import HookScript
 from ci_deploy.errors import InputError
 from ci_deploy.events import (
     Event,
@@ -394,6 +397,35 @@ def test_runas_switches_user_with_su_when_root(tmp_path: Path) -> None:
         assert "This account is currently not available." in diagnostics.log_tail
     else:
         assert "runas 'root' needs root" in str(result.error_message)
+
+
+def test_su_reads_runas_as_the_user_name_never_as_an_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in su records its argv; the engine believes it runs as root (it does on a host).
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    recorded = tmp_path / "su-argv"
+    fake_su = bin_dir / "su"
+    fake_su.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {recorded}\n')
+    fake_su.chmod(0o755)
+    script = tmp_path / "archive" / "run.sh"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(hooks.os, "geteuid", lambda: 0)
+    log = hooks.ScriptLog(io.StringIO(), datetime.now)
+
+    outcome = hooks.run_script(
+        script.parent,
+        HookScript("run.sh", 60, "-p", False),
+        {"PATH": f"{bin_dir}:/usr/bin:/bin"},
+        log,
+    )
+
+    assert outcome.ok, outcome.message
+    # '-p' after '--' is a user name (su then finds no such user), not su's --preserve-environment.
+    assert recorded.read_text().splitlines() == ["-c", str(script), "--", "-p"]
 
 
 # ---------------------------------------------------------------------------------------------

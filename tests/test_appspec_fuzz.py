@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from ci_deploy.appspec import validate_text
 from ci_deploy.appspec.diagnostics import Diagnostic
+from ci_deploy.appspec.loader import MAX_DEPTH, MAX_NODES
 from ci_deploy.cli import run
 from ci_deploy.commands import Streams
 
@@ -126,6 +127,57 @@ def test_the_cli_exits_0_or_2_and_never_with_a_bug(data: bytes) -> None:
             code = run(["validate", "--format", output_format, directory], {}, streams)
             assert code in (0, 2), streams.stderr.getvalue()  # type: ignore[attr-defined]
             assert "unexpected error" not in streams.stderr.getvalue()  # type: ignore[attr-defined]
+
+
+TAGS = [
+    "!!str", "!!int", "!!binary", "!!map", "!!seq", "!!set", "!!omap", "!!timestamp", "!", "!x",
+    "!ruby/object:Gem::Installer", "!!python/object/apply:os.system", "!<tag:yaml.org,2002:str>",
+]  # fmt: skip
+
+
+@st.composite
+def alias_shapes(draw: st.DrawFn) -> tuple[str, int, int, int]:
+    """(text, levels, fanout, depth): chains of anchors, each repeating the one before
+    ``fanout`` times inside ``depth`` brackets, maybe tagged, used under a real key (alias
+    bombs, deep alias nesting and tags)."""
+    levels = draw(st.integers(min_value=0, max_value=12))
+    fanout = draw(st.integers(min_value=1, max_value=12))
+    depth = draw(st.integers(min_value=0, max_value=60))
+    tag = draw(st.sampled_from([None, *TAGS]))
+    key = draw(st.sampled_from(["hooks", "files", "permissions", "Resources", "x-extra"]))
+    prefix = f"{tag} " if tag else ""
+    lines = [f"version: 0.0\nos: linux\nanchors:\n  - &a0 {prefix}{'[' * depth}x{']' * depth}"]
+    for level in range(1, levels + 1):
+        items = ", ".join([f"*a{level - 1}"] * fanout)
+        lines.append(f"  - &a{level} {prefix}{'[' * depth}[{items}]{']' * depth}")
+    lines.append(f"{key}: *a{levels}")
+    return "\n".join(lines) + "\n", levels, fanout, depth
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=alias_shapes(), platform=platforms)
+def test_alias_bombs_deep_aliases_and_tags_give_diagnostics_not_crashes(
+    shape: tuple[str, int, int, int], platform: str | None
+) -> None:
+    text, levels, fanout, depth = shape
+    result = validate_text(text, "appspec.yml", compute_platform=platform)
+    assert_clean(result.diagnostics, text)
+    codes = {diagnostic.code for diagnostic in result.errors}
+    if any(f" {tag} " in text for tag in TAGS if tag not in ("!!str", "!<tag:yaml.org,2002:str>")):
+        assert "yaml-tag" in codes
+    if fanout**levels > 2 * MAX_NODES or levels * (depth + 1) > MAX_DEPTH + 3:
+        assert codes & {"too-many-values", "too-deep"}, codes
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=alias_shapes())
+def test_the_cli_exits_0_or_2_on_alias_and_tag_shapes(shape: tuple[str, int, int, int]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        (Path(directory) / "appspec.yml").write_text(shape[0])
+        streams = Streams(stdout=io.StringIO(), stderr=io.StringIO())
+        code = run(["validate", directory], {}, streams)
+        assert code in (0, 2), streams.stderr.getvalue()  # type: ignore[attr-defined]
+        assert "unexpected error" not in streams.stderr.getvalue()  # type: ignore[attr-defined]
 
 
 # Valid documents of each platform; the test below puts a random value at one of their leaves,

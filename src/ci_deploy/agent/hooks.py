@@ -118,7 +118,8 @@ def _command(path: Path, script: HookScript) -> list[str] | str:
             f"runas {script.runas!r} needs root: the agent switches user with 'su' as root; "
             "run ci-deploy local as root (e.g. in a container) or drop runas for this rehearsal"
         )
-    return ["su", script.runas, "-c", shlex.quote(str(path))]
+    # '--' ends su's options: whatever runas holds is the user name, never an option.
+    return ["su", "-c", shlex.quote(str(path)), "--", script.runas]
 
 
 def run_script(

@@ -13,6 +13,7 @@ from typing import Any
 
 from ci_deploy import appspec as validator
 from ci_deploy.agent.model import ALL_EVENTS, FILE_EXISTS_BEHAVIORS, RESERVED_EVENTS
+from ci_deploy.appspec.server import RUNAS_SPACE
 
 DEFAULT_TIMEOUT_SECONDS = 3600
 
@@ -130,7 +131,8 @@ def _hook(entry: object, where: str) -> HookScript:
         raise RevisionError(f"{where}.timeout: expected a whole number of seconds > 0")
     runas = entry.get("runas")
     if runas is not None:
-        runas = _text(runas, f"{where}.runas")
+        # The agent strips it (to_s.strip); the validator has checked what is left is a name.
+        runas = _text(runas, f"{where}.runas").strip(RUNAS_SPACE)
     return HookScript(location, timeout, runas, entry.get("sudo") is True)
 
 

@@ -3,7 +3,8 @@
 The library API other modules call:
 
 - ``validate_path(path, compute_platform=None, appspec_filename=None) -> ValidationResult``:
-  every problem as a ``Diagnostic``; raises only ``InputError`` when there is no appspec to read.
+  every problem as a ``Diagnostic``; raises only ``InputError`` when there is no appspec to read
+  (none at the revision root, unreadable, or a symlink leading out of the revision).
 - ``validate_text(text, file, ...)``: the same for inline content (e.g. an ECS ``AppSpecContent``).
 - ``load_appspec(path, ...) -> AppSpec``: the parsed document and its platform, raising
   ``AppSpecError`` (with the diagnostics) when it has errors.
@@ -11,8 +12,9 @@ The library API other modules call:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ci_deploy.appspec import aws_lambda, ecs, server
@@ -24,15 +26,18 @@ from ci_deploy.errors import AppSpecError, InputError, InputValueError
 
 __all__ = [
     "APPSPEC_NAMES",
+    "MAX_APPSPEC_BYTES",
     "PLATFORMS",
     "AppSpec",
     "Diagnostic",
     "Severity",
     "ValidationResult",
     "check_appspec_filename",
+    "check_link_inside",
     "detect_platform",
     "find_appspec",
     "load_appspec",
+    "read_appspec",
     "validate_path",
     "validate_text",
 ]
@@ -41,6 +46,10 @@ PLATFORMS = ("server", "ecs", "lambda")
 # The agent reads the deployment's AppSpec file name (appspec.yml by default), then appspec.yaml.
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
 _BUNDLE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz")
+# The largest appspec read. The CodeDeploy API sets no length on AppSpecContent.content; real
+# AppSpecs are a few KB (a big Server one, with hundreds of files and permissions entries, stays
+# well under 100 KB), so 1 MiB refuses only what is not an AppSpec, before it is parsed.
+MAX_APPSPEC_BYTES = 1 << 20
 _RULES = {"server": server.check, "ecs": ecs.check, "lambda": aws_lambda.check}
 
 
@@ -99,6 +108,7 @@ def find_appspec(path: Path, appspec_filename: str | None = None) -> tuple[Path,
         for name in names:
             candidate = path / name
             if candidate.is_file():
+                check_link_inside(candidate, path)
                 return candidate, path
         nested = [
             child
@@ -119,11 +129,54 @@ def find_appspec(path: Path, appspec_filename: str | None = None) -> tuple[Path,
                 "appspec file",
                 hint="validate the directory the bundle is built from",
             )
+        check_link_inside(path, path.parent)
         return path, None
     raise InputError(
         f"input source: {path} does not exist",
         hint="pass a revision directory or an appspec file",
     )
+
+
+def check_link_inside(appspec: Path, root: Path) -> None:
+    """Refuse an appspec that is a symlink leading out of ``root`` (its revision, or the
+    directory of an appspec file given alone), so nothing outside is read and echoed in
+    diagnostics. The rule and the words are ``ci-deploy local``'s for every link of a revision:
+    a relative target that stays inside; an absolute one is refused, as it names a path on this
+    machine, not in the revision the agent unpacks."""
+    if not appspec.is_symlink():
+        return
+    target = os.readlink(appspec)  # noqa: PTH115 - the raw text; Path would normalise it
+    hint = (
+        "the agent reads the AppSpec inside the revision: replace the link with the file, or "
+        "link to a file inside the revision with a relative path"
+    )
+    if target.startswith("/"):
+        raise InputError(
+            f"{root}: symlink {appspec.name} points to absolute path {target!r}", hint=hint
+        )
+    depth = 0
+    for part in PurePosixPath(target).parts:
+        depth += -1 if part == ".." else (0 if part == "." else 1)
+        if depth < 0:
+            break
+    resolved, top = os.path.realpath(appspec), os.path.realpath(root)
+    if depth < 0 or not resolved.startswith(top.rstrip(os.sep) + os.sep):
+        raise InputError(
+            f"{root}: symlink {appspec.name} -> {target!r} points outside the revision", hint=hint
+        )
+
+
+def read_appspec(path: Path) -> bytes:
+    """The appspec's bytes, at most ``MAX_APPSPEC_BYTES`` + 1 of them: a bigger file is not
+    read whole (validate_text reports it). InputError when it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(MAX_APPSPEC_BYTES + 1)
+    except OSError as error:
+        raise InputError(
+            f"input source: cannot read {path}: {error.strerror or error}",
+            hint="check the file's permissions",
+        ) from error
 
 
 def validate_path(
@@ -132,13 +185,7 @@ def validate_path(
     """Validate the appspec of a revision directory (checking its files and scripts too) or an
     appspec file. Invalid content never raises: it is reported as diagnostics."""
     appspec_path, revision = find_appspec(path, appspec_filename)
-    try:
-        data = appspec_path.read_bytes()
-    except OSError as error:
-        raise InputError(
-            f"input source: cannot read {appspec_path}: {error.strerror or error}",
-            hint="check the file's permissions",
-        ) from error
+    data = read_appspec(appspec_path)
     extra: list[Diagnostic] = []
     if (
         revision is not None
@@ -178,6 +225,15 @@ def validate_text(
     """Validate appspec content; ``file`` names it in diagnostics. With ``revision``, sources
     and hook scripts are checked against that directory."""
     collector = Collector(file)
+    if _size(text) > MAX_APPSPEC_BYTES:
+        collector.error(
+            1,
+            1,
+            "file-too-large",
+            f"the AppSpec is larger than 1 MiB ({MAX_APPSPEC_BYTES} bytes), so it is not "
+            "read: an AppSpec is a few KB; check that this is the right file",
+        )
+        return ValidationResult(collector.sorted(), None, Path(file))
     decoded = decode(text, collector) if isinstance(text, bytes) else text
     root = parse(decoded, collector, as_json=as_json).root if decoded is not None else None
     platform = None
@@ -189,6 +245,13 @@ def validate_text(
         assert isinstance(converted, dict)
         document = converted
     return ValidationResult(collector.sorted(), platform, Path(file), document)
+
+
+def _size(text: str | bytes) -> int:
+    """Bytes in UTF-8 (a str longer than the limit in characters is longer in bytes too)."""
+    if isinstance(text, bytes) or len(text) > MAX_APPSPEC_BYTES:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def load_appspec(

@@ -5,6 +5,11 @@ and value keeps its line and column; scalars are resolved with YAML 1.1 rules, t
 Ruby CodeDeploy agent's parser applies (that is why an unquoted ``0644`` is the number 420).
 JSON goes through a small position-keeping parser of its own, because PyYAML rejects the tab
 indentation that JSON allows.
+
+Hostile input stays cheap: a document is refused past ``MAX_NODES`` values or ``MAX_DEPTH``
+levels counted with every alias expanded (so a "billion laughs" file of a few hundred bytes is
+an error at the alias that blows it up, not gigabytes of memory), and explicit YAML tags, which
+no AppSpec needs, are errors.
 """
 
 from __future__ import annotations
@@ -22,9 +27,19 @@ from ci_deploy.appspec.nodes import Mapping, Node, Scalar, Sequence
 
 # Deeper nesting than this is never an AppSpec; stop before Python's recursion limit does.
 MAX_DEPTH = 100
+# Values (scalars, lists and mappings, each alias counted as everything it repeats) in one
+# document. A large Server AppSpec (hundreds of files and permissions entries, every hook with
+# scripts) holds a few thousand; 100,000 is far beyond any real one, and still converts and
+# checks in well under a second.
+MAX_NODES = 100_000
+# Files longer than this are counted by _EventScan before they are composed (the converter's own
+# count is the backstop for smaller ones, which hold far fewer values than MAX_NODES).
+_SCAN_FIRST_CHARACTERS = 64 * 1024
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+_CORE_PREFIX = "tag:yaml.org,2002:"
 _STANDARD_TAG = re.compile(r"tag:yaml\.org,2002:(str|int|float|bool|null|timestamp|binary|value)")
 
 
@@ -117,6 +132,14 @@ def _tab_lines(text: str) -> list[tuple[int, int]]:
 
 
 def _parse_yaml(text: str, collector: Collector) -> Node | None:
+    tagged: set[tuple[int, int]] = set()
+    # A tag needs a '!', an alias an anchor ('&') and a '*'; a big file is counted before it is
+    # composed, so the count stops it early. Most files skip this pass.
+    if "!" in text or ("&" in text and "*" in text) or len(text) > _SCAN_FIRST_CHARACTERS:
+        scan = _EventScan(collector)
+        if not scan.run(text):
+            return None
+        tagged = scan.tagged
     loader = _Loader(text)
     try:
         composed = loader.get_single_node()
@@ -138,7 +161,159 @@ def _parse_yaml(text: str, collector: Collector) -> Node | None:
             "the file is empty: an AppSpec is a mapping that starts with 'version: 0.0'",
         )
         return None
-    return _Converter(collector).convert(composed, 0)
+    try:
+        return _Converter(collector, tagged).convert(composed, 0)
+    except _TooManyValues as error:
+        _too_many_values(collector, error.line, error.column)
+        return None
+
+
+def _too_many_values(collector: Collector, line: int, column: int) -> None:
+    collector.error(
+        line,
+        column,
+        "too-many-values",
+        f"the document holds more than {MAX_NODES} values (an alias counts as all it "
+        "repeats): an AppSpec holds a few hundred; shrink it",
+    )
+
+
+class _TooManyValues(Exception):
+    """The document passed ``MAX_NODES`` at (line, column); conversion stops there."""
+
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__(f"more than {MAX_NODES} values")
+        self.line = line
+        self.column = column
+
+
+def _shown_tag(tag: str) -> str:
+    """A tag as it is usually written: '!!int' for the core schema's, else as resolved."""
+    return "!!" + tag[len(_CORE_PREFIX) :] if tag.startswith(_CORE_PREFIX) else tag
+
+
+@dataclass
+class _Open:
+    """A list or mapping whose end has not come yet: its anchor, and what it expands to."""
+
+    anchor: str | None
+    size: int = 1
+    height: int = 0
+
+
+class _EventScan:
+    """One pass over the parser's events, before conversion: reports every explicit tag, and
+    counts the document with each alias expanded, stopping at the alias that takes it past
+    ``MAX_NODES`` values or ``MAX_DEPTH`` levels. Anchored nodes are measured once (size and
+    height), so an alias costs one lookup however much it repeats."""
+
+    def __init__(self, collector: Collector) -> None:
+        self._collector = collector
+        self.tagged: set[tuple[int, int]] = set()
+        self._anchors: dict[str, tuple[int, int]] = {}
+        self._open: list[_Open] = []
+        self._total = 0
+
+    def run(self, text: str) -> bool:
+        """False when the document is too big or too deep once expanded (already reported)."""
+        loader = _Loader(text)
+        try:
+            while loader.check_event():
+                event: yaml.Event = loader.get_event()  # type: ignore[no-untyped-call]
+                if isinstance(event, yaml.DocumentEndEvent):
+                    break  # a second document is the composer's 'multiple-documents' error
+                if not self._event(event):
+                    return False
+        except (yaml.YAMLError, RecursionError, ValueError):
+            pass  # a syntax error: the composer reports it, with its position
+        finally:
+            loader.dispose()
+        return True
+
+    def _event(self, event: yaml.Event) -> bool:
+        mark = event.start_mark
+        assert mark is not None  # the parser marks every event
+        line, column = mark.line + 1, mark.column + 1
+        if isinstance(event, yaml.AliasEvent):
+            anchor = event.anchor or ""
+            # An alias inside the node it names has no size yet: the converter reports it.
+            size, height = self._anchors.get(anchor, (1, 0))
+            return self._alias(anchor, size, height, line, column)
+        if isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+            self._tag(event, line, column)
+            self._total += 1
+            if self._total > MAX_NODES:
+                _too_many_values(self._collector, line, column)
+                return False
+            if isinstance(event, yaml.ScalarEvent):
+                self._add(1, 0)
+                if event.anchor is not None:
+                    self._anchors[event.anchor] = (1, 0)
+            else:
+                self._open.append(_Open(event.anchor))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            done = self._open.pop()
+            self._add(done.size, done.height)
+            if done.anchor is not None:
+                self._anchors[done.anchor] = (done.size, done.height)
+        return True
+
+    def _add(self, size: int, height: int) -> None:
+        if self._open:
+            parent = self._open[-1]
+            parent.size += size
+            parent.height = max(parent.height, height + 1)
+
+    def _alias(self, anchor: str, size: int, height: int, line: int, column: int) -> bool:
+        depth = len(self._open)
+        if depth + height > MAX_DEPTH:
+            self._collector.error(
+                line,
+                column,
+                "too-deep",
+                f"alias *{shorten(anchor)} at level {depth} repeats a value {height} levels "
+                f"deep, nesting the document {depth + height} levels deep (past {MAX_DEPTH}: an "
+                "AppSpec is a few levels deep): write the values out instead of nesting aliases",
+            )
+            return False
+        self._total += size
+        if self._total > MAX_NODES:
+            self._collector.error(
+                line,
+                column,
+                "too-many-values",
+                f"alias *{shorten(anchor)} repeats {size} values, taking the document past "
+                f"{MAX_NODES} values once its aliases are expanded (an AppSpec holds a few "
+                "hundred): aliases that repeat aliases grow exponentially; write the values "
+                "out or use fewer aliases",
+            )
+            return False
+        self._add(size, height)
+        return True
+
+    def _tag(self, event: yaml.NodeEvent, line: int, column: int) -> None:
+        tag = getattr(event, "tag", None)
+        if tag is None or (isinstance(event, yaml.ScalarEvent) and tag == _STR_TAG):
+            return
+        self.tagged.add((line, column))
+        kind = (
+            "a value"
+            if isinstance(event, yaml.ScalarEvent)
+            else ("a list" if isinstance(event, yaml.SequenceStartEvent) else "a mapping")
+        )
+        advice = (
+            "quote the value if it must be a string"
+            if isinstance(event, yaml.ScalarEvent)
+            else "remove the tag"
+        )
+        self._collector.error(
+            line,
+            column,
+            "yaml-tag",
+            f"YAML tag {shorten(_shown_tag(tag))!r} on {kind}: an AppSpec is plain values, "
+            f"lists and mappings, and no parser should be asked to build objects from it "
+            f"(only !!str is accepted); {advice}",
+        )
 
 
 def _report_yaml_error(text: str, error: yaml.MarkedYAMLError, collector: Collector) -> None:
@@ -182,11 +357,13 @@ def _report_yaml_error(text: str, error: yaml.MarkedYAMLError, collector: Collec
 class _Converter:
     """yaml nodes -> our tree, checking keys on the way (duplicates, non-scalar keys)."""
 
-    def __init__(self, collector: Collector) -> None:
+    def __init__(self, collector: Collector, tagged: set[tuple[int, int]]) -> None:
         self._collector = collector
+        self._tagged = tagged
         self._constructor = SafeConstructor()
         self._done: dict[int, Node] = {}
         self._active: set[int] = set()
+        self._count = 0
 
     def convert(self, node: yaml.Node, depth: int) -> Node:
         line, column = node.start_mark.line + 1, node.start_mark.column + 1
@@ -211,6 +388,9 @@ class _Converter:
                 "replace the alias with the values it should repeat",
             )
             return Scalar(line, column, None)
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise _TooManyValues(line, column)
         self._active.add(identity)
         try:
             converted = self._convert(node, line, column, depth)
@@ -280,16 +460,12 @@ class _Converter:
 
     def _scalar(self, node: yaml.ScalarNode, line: int, column: int) -> Scalar:
         quoted = node.style in ("'", '"')
-        if not _STANDARD_TAG.fullmatch(node.tag) and node.tag != _MERGE_TAG:
-            self._collector.error(
-                line,
-                column,
-                "yaml-tag",
-                f"unsupported YAML tag {node.tag!r}: remove the tag and write a plain value",
-            )
-            return Scalar(line, column, node.value, node.value, quoted)
         if node.tag == _MERGE_TAG:
             return Scalar(line, column, "<<", node.value, quoted)
+        if (line, column) in self._tagged or not _STANDARD_TAG.fullmatch(node.tag):
+            # An explicit tag (_EventScan reported it): keep the text as written, never build
+            # what the tag asks for.
+            return Scalar(line, column, node.value, node.value, quoted)
         try:
             value = self._constructor.construct_object(node)
         except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:
@@ -339,6 +515,7 @@ class _JsonParser:
         self._position = 0
         self._collector = collector
         self._line_starts = [0] + [match.end() for match in re.finditer("\n", text)]
+        self._count = 0
 
     def where(self, position: int) -> tuple[int, int]:
         index = bisect.bisect_right(self._line_starts, position) - 1
@@ -366,6 +543,9 @@ class _JsonParser:
             raise _JsonSyntaxError(self._position, f"nesting deeper than {MAX_DEPTH} levels")
         start = self._position
         line, column = self.where(start)
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise _TooManyValues(line, column)
         char = self._peek()
         if char == "{":
             return self._object(line, column, depth)
@@ -468,6 +648,9 @@ def _parse_json(text: str, collector: Collector) -> Node | None:
     parser = _JsonParser(text, collector)
     try:
         return parser.document()
+    except _TooManyValues as error:
+        _too_many_values(collector, error.line, error.column)
+        return None
     except _JsonSyntaxError as error:
         line, column = parser.where(min(error.position, len(text)))
         collector.error(

@@ -42,7 +42,12 @@ def server_schema() -> dict[str, Any]:
                 "description": "Seconds the script may run (default and maximum "
                 f"{server.MAX_TIMEOUT_SECONDS}; the sum per event must not exceed it).",
             },
-            "runas": {"type": "string", "description": "User to run the script as (Linux)."},
+            "runas": {
+                "type": "string",
+                "pattern": _pattern(server.USER_NAME),
+                "maxLength": server.MAX_USER_NAME,
+                "description": "Linux user to run the script as (with su).",
+            },
             "sudo": {"type": "boolean", "description": "Run with sudo (Linux; undocumented)."},
         },
     }

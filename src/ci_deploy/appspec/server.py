@@ -72,6 +72,14 @@ SELINUX_RANGE = re.compile(
     r"(?::(?P<categories>c[0-9]{1,4}(?:\.c[0-9]{1,4})?(?:,c[0-9]{1,4}(?:\.c[0-9]{1,4})?)*))?"
 )
 MAX_SELINUX_CATEGORY = 1023
+# A Linux user name as shadow-utils' useradd accepts one (lib/chkname.c, is_valid_user_name):
+# [A-Za-z0-9_.][A-Za-z0-9_.-]*$? (so never starting with '-'), not only digits, not '.' or '..',
+# shorter than LOGIN_NAME_MAX (256 with glibc). The agent runs `su RUNAS -c SCRIPT` through a
+# shell, so anything else would be read as su's option or as shell syntax.
+USER_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?")
+MAX_USER_NAME = 255
+# What the agent strips from runas (Ruby's String#strip).
+RUNAS_SPACE = " \t\n\v\f\r\0"
 WINDOWS_ABSOLUTE = re.compile(r"([A-Za-z]:[\\/]|\\\\)")
 
 _TOP_CONSEQUENCE = "the agent ignores it"
@@ -594,12 +602,31 @@ def _check_script(ctx: Context, script: Mapping, os_name: str | None) -> int:
             "hook-runas-windows",
             "runas is ignored on Windows (the script runs as the agent's user): remove it",
         )
+    elif entry is not None and runas is not None and not is_user_name(runas.strip(RUNAS_SPACE)):
+        ctx.error(
+            entry[1],
+            "hook-runas-invalid",
+            f"runas {shorten(runas)!r} is not a Linux user name: the agent runs 'su RUNAS -c "
+            "SCRIPT' as root through a shell, so it would be read as an option of su or as "
+            "shell syntax; write a user name such as deploy (letters, digits, '.', '_', '-', "
+            "not starting with '-')",
+        )
     entry = script.get("sudo")
     if entry is not None and not (
         isinstance(entry[1], Scalar) and isinstance(entry[1].value, bool)
     ):
         ctx.error(entry[1], "wrong-type", f"sudo is {describe(entry[1])}: write true or false")
     return timeout
+
+
+def is_user_name(name: str) -> bool:
+    """Whether useradd would create a user called ``name`` (see USER_NAME)."""
+    return (
+        len(name) <= MAX_USER_NAME
+        and USER_NAME.fullmatch(name) is not None
+        and name not in {".", ".."}
+        and not name.isdigit()
+    )
 
 
 def _check_location(ctx: Context, node: Node, os_name: str | None) -> None:
