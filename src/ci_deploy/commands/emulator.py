@@ -19,8 +19,9 @@ def run(request: Request, streams: Streams) -> int:
         instances=3 if instances is None else instances,
         state_dir=request.path("state_dir"),
         event_delay_ms=0 if delay is None else delay,
-        # Hooks inherit the environment the emulator was started in, as they inherit the agent's.
-        hook_env=request.env,
+        # Hooks get the agent's environment (a system PATH, as under the agent's service), as with
+        # --emulator: never this shell's, whose tokens and credentials are not theirs to read.
+        hook_env=None,
     )
     try:
         env = running.client_env()
