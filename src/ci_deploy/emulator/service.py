@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from ci_deploy.agent import run_deployment
 from ci_deploy.aws.codedeploy import NAME_PATTERN
-from ci_deploy.emulator import revisions
+from ci_deploy.emulator import protocol, revisions
 from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS, DEFAULT_CONFIG
 from ci_deploy.emulator.faults import ApiError, deployment_id, name, required
 from ci_deploy.emulator.model import (
@@ -288,6 +288,7 @@ class Service:
             raise ApiError(
                 "UnknownOperationException", f"The emulator does not implement {operation}."
             )
+        protocol.check_input(operation, body)
         if operation == "CreateDeployment":
             return self.create_deployment(body)
         with self.lock:
