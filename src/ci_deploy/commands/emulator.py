@@ -31,7 +31,8 @@ def run(request: Request, streams: Streams) -> int:
             f"({instances} simulated instances per deployment group; state in {state})\n"
             "Point boto3 or the AWS CLI at it (any credentials work):\n"
             + "".join(f"  export {name}={value}\n" for name, value in env.items())
-            + "Stop it with Ctrl+C.\n"
+            + "Hooks run as you with the agent's environment (a system PATH), not this shell's.\n"
+            "Stop it with Ctrl+C.\n"
         )
         streams.stderr.flush()
         streams.stdout.write(json.dumps({"endpoint_url": running.endpoint_url, **env}) + "\n")
