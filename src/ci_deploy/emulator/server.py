@@ -32,6 +32,7 @@ TARGET_PREFIX = "CodeDeploy_20141006."
 JSON_TYPE = "application/x-amz-json-1.1"
 # S3's own limit for one PUT; larger objects are multipart uploads (parts are PUTs too).
 MAX_S3_BODY_BYTES = 5 * 1024**3
+READ_PIECE_BYTES = 1024 * 1024
 # A connection silent this long (before its request, or in the middle of it) is closed.
 CONNECTION_TIMEOUT_SECONDS = 10.0
 # Connections served at once (a thread each); a connection beyond them is answered 503 and closed.
@@ -165,10 +166,17 @@ class CappedInput:
             raise _TooLarge
         return data
 
-    def read(self, size: int = -1) -> bytes:
-        return self._counted(self._stream.read(size))
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size >= 0:
+            return self._counted(self._stream.read(size))
+        parts = []  # read() to the end, a piece at a time: never more than the limit
+        while chunk := self._counted(self._stream.read(READ_PIECE_BYTES)):
+            parts.append(chunk)
+        return b"".join(parts)
 
-    def readline(self, size: int = -1) -> bytes:
+    def readline(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._left + 1  # a line without an end stops one byte past the limit
         return self._counted(self._stream.readline(size))
 
     def __iter__(self) -> CappedInput:
