@@ -388,7 +388,9 @@ def test_a_bug_answers_internal_failure_without_the_exception_text(
     assert "Traceback" not in capfd.readouterr().err
 
 
-def test_a_codedeploy_body_over_the_limit_is_refused_before_it_is_read(emulator: Any) -> None:
+def test_a_codedeploy_body_over_the_limit_is_refused_before_it_is_read(
+    emulator: Any, unique_name: str
+) -> None:
     big = json.dumps({"applicationName": "a", "padding": "x" * (1024 * 1024)}).encode()
     answer = call(emulator.port, "CreateApplication", None, raw=big)
     assert answer.status == 413
@@ -402,6 +404,24 @@ def test_a_codedeploy_body_over_the_limit_is_refused_before_it_is_read(emulator:
             f"Content-Length: {200 * 1024 * 1024}\r\n\r\n{{}}".encode()
         )
         assert raw.recv(4096).startswith(b"HTTP/1.1 413 ")
+    # A chunked body has no length to check first: it is read up to the limit, and no further.
+    for pieces, status in (
+        ([b'{"applicationName":', f' "{unique_name}"'.encode(), b"}"], 200),
+        ([b'{"padding": "', *[b"x" * 65536] * 20, b'"}'], 413),
+    ):
+        connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=30)
+        try:
+            connection.request(
+                "POST",
+                "/",
+                body=iter(pieces),
+                headers={"Content-Type": JSON_TYPE, "X-Amz-Target": TARGET + "CreateApplication"},
+                encode_chunked=True,
+            )
+            assert connection.getresponse().status == status
+        finally:
+            connection.close()
+    assert application_exists(emulator, unique_name)
     assert call(emulator.port, "ListApplications", {}).status == 200
 
 

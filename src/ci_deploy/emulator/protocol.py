@@ -19,10 +19,11 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 def _too_large(size: int | None) -> ApiError:
-    what = f"{size} bytes" if size is not None else "larger"
+    what = f" ({size} bytes)" if size is not None else ""
     return ApiError(
         "RequestEntityTooLargeException",
-        f"The request body is {what}; a CodeDeploy request is at most {MAX_BODY_BYTES} bytes.",
+        f"The request body{what} is over the limit: a CodeDeploy request is at most "
+        f"{MAX_BODY_BYTES} bytes.",
         status=413,
     )
 
@@ -41,10 +42,12 @@ def read_body(environ: Mapping[str, Any]) -> bytes:
         if length > MAX_BODY_BYTES:
             raise _too_large(length)
         return stream.read(length) if length else b""
-    if environ.get("wsgi.input_terminated"):  # chunked: read one byte past the cap to know
-        data = stream.read(MAX_BODY_BYTES + 1)
-        if len(data) > MAX_BODY_BYTES:
-            raise _too_large(None)
+    if environ.get("wsgi.input_terminated"):  # chunked: read to the end, or one byte past the cap
+        data = b""
+        while chunk := stream.read(MAX_BODY_BYTES + 1 - len(data)):
+            data += chunk
+            if len(data) > MAX_BODY_BYTES:
+                raise _too_large(None)
         return data
     return b""
 
