@@ -42,7 +42,13 @@ def s3_revision(location: dict[str, str]) -> dict[str, Any]:
 def test_every_error_the_emulator_names_is_a_codedeploy_error() -> None:
     model = botocore.session.get_session().get_service_model("codedeploy")
     modelled = {shape.name for shape in model.error_shapes}
-    protocol = {"SerializationException", "UnknownOperationException"}
+    # Protocol and common errors of every AWS JSON API, and the emulator's body-size refusal.
+    protocol = {
+        "SerializationException",
+        "UnknownOperationException",
+        "AccessDeniedException",
+        "RequestEntityTooLargeException",
+    }
     assert ERROR_CODES - protocol <= modelled
     assert sorted(ERROR_CODES - protocol - modelled) == []
 

@@ -481,11 +481,11 @@ Hooks:
 """
 
 
-def hook_execution_id(cd: Any, deployment_id: str, target_id: str) -> str:
+def hook_execution_id(cd: Any, deployment_id: str, target_id: str, kind: str = "ecsTarget") -> str:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         target = cd.get_deployment_target(deploymentId=deployment_id, targetId=target_id)
-        for event in target["deploymentTarget"]["ecsTarget"]["lifecycleEvents"]:
+        for event in target["deploymentTarget"][kind]["lifecycleEvents"]:
             message = (event.get("diagnostics") or {}).get("message", "")
             found = re.search(r"lifecycleEventHookExecutionId (\S+)", message)
             if event["status"] == "InProgress" and found:
@@ -559,6 +559,80 @@ def test_ecs_hooks_wait_for_put_lifecycle_event_hook_execution_status(
         refused = run("Failed")
         assert refused["status"] == "Failed"
         assert refused["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE"
+
+
+def lambda_appspec(target_version: str) -> str:
+    return json.dumps(
+        {
+            "version": 0.0,
+            "Resources": [
+                {
+                    "api": {
+                        "Type": "AWS::Lambda::Function",
+                        "Properties": {
+                            "Name": "api",
+                            "Alias": "live",
+                            "CurrentVersion": "1",
+                            "TargetVersion": target_version,
+                        },
+                    }
+                }
+            ],
+            "Hooks": [{"BeforeAllowTraffic": "CodeDeployHook_check"}],
+        }
+    )
+
+
+def test_a_failed_lambda_deployment_rolls_back_to_the_appspec_of_the_last_success(
+    tmp_path: Path, emulator_clients_at: Any
+) -> None:
+    """The rollback runs under the service lock, where no AppSpec is parsed: it deploys the
+    document the previous revision was deployed with."""
+    with start(state_dir=tmp_path, wait_for_hooks=True) as running:
+        cd = emulator_clients_at(running.endpoint_url).codedeploy
+        cd.create_application(applicationName="fn", computePlatform="Lambda")
+        cd.create_deployment_group(
+            applicationName="fn",
+            deploymentGroupName="live",
+            serviceRoleArn=ROLE,
+            deploymentConfigName="CodeDeployDefault.LambdaAllAtOnce",
+            autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
+        )
+
+        def run(target_version: str, verdict: str) -> dict[str, Any]:
+            deployment_id = cd.create_deployment(
+                applicationName="fn",
+                deploymentGroupName="live",
+                revision={
+                    "revisionType": "AppSpecContent",
+                    "appSpecContent": {"content": lambda_appspec(target_version)},
+                },
+            )["deploymentId"]
+            return answer(deployment_id, verdict)
+
+        def answer(deployment_id: str, verdict: str) -> dict[str, Any]:
+            execution = hook_execution_id(cd, deployment_id, "api", "lambdaTarget")
+            cd.put_lifecycle_event_hook_execution_status(
+                deploymentId=deployment_id, lifecycleEventHookExecutionId=execution, status=verdict
+            )
+            deadline = time.monotonic() + 20
+            info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+            while info["status"] not in DONE and time.monotonic() < deadline:
+                time.sleep(0.02)
+                info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+            return dict(info)
+
+        assert run("2", "Succeeded")["status"] == "Succeeded"
+        failed = run("3", "Failed")
+        assert failed["status"] == "Failed"
+        rollback_id = failed["rollbackInfo"]["rollbackDeploymentId"]
+        rollback = answer(rollback_id, "Succeeded")
+        assert rollback["status"] == "Succeeded"
+        assert rollback["creator"] == "codeDeployRollback"
+        function = cd.get_deployment_target(deploymentId=rollback_id, targetId="api")[
+            "deploymentTarget"
+        ]["lambdaTarget"]["lambdaFunctionInfo"]
+        assert function["targetVersion"] == "2"
 
 
 TRAFFIC_APPSPEC = """version: 0.0

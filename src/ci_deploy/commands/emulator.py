@@ -20,8 +20,9 @@ def run(request: Request, streams: Streams) -> int:
         max_unpacked_size=request.number("max_unpacked_size"),
         state_dir=request.path("state_dir"),
         event_delay_ms=0 if delay is None else delay,
-        # Hooks inherit the environment the emulator was started in, as they inherit the agent's.
-        hook_env=request.env,
+        # Hooks get the agent's environment (a system PATH, as under the agent's service), as with
+        # --emulator: never this shell's, whose tokens and credentials are not theirs to read.
+        hook_env=None,
     )
     try:
         env = running.client_env()
@@ -31,7 +32,8 @@ def run(request: Request, streams: Streams) -> int:
             f"({instances} simulated instances per deployment group; state in {state})\n"
             "Point boto3 or the AWS CLI at it (any credentials work):\n"
             + "".join(f"  export {name}={value}\n" for name, value in env.items())
-            + "Stop it with Ctrl+C.\n"
+            + "Hooks run as you with the agent's environment (a system PATH), not this shell's.\n"
+            "Stop it with Ctrl+C.\n"
         )
         streams.stderr.flush()
         streams.stdout.write(json.dumps({"endpoint_url": running.endpoint_url, **env}) + "\n")

@@ -16,7 +16,14 @@ from types import TracebackType
 
 from ci_deploy.emulator.model import SimulatedInstance
 from ci_deploy.emulator.rollout import Engine
-from ci_deploy.emulator.server import Dispatcher, HttpServer, bind, make_s3_app
+from ci_deploy.emulator.server import (
+    CONNECTION_TIMEOUT_SECONDS,
+    MAX_CONNECTIONS,
+    Dispatcher,
+    HttpServer,
+    bind,
+    make_s3_app,
+)
 from ci_deploy.emulator.service import INSTANCE_COUNT_TAG, Service
 from ci_deploy.errors import InputError
 
@@ -107,16 +114,21 @@ def start(
     max_unpacked_size: int | None = None,
     engine: Engine | None = None,
     clock: Callable[[], float] = time.time,
+    max_connections: int = MAX_CONNECTIONS,
+    connection_timeout_seconds: float = CONNECTION_TIMEOUT_SECONDS,
 ) -> RunningEmulator:
     """Serve the emulator on ``127.0.0.1:port`` (0: any free port) in background threads.
 
     ``instances`` is each deployment group's fleet size unless its tag filters say otherwise;
     ``state_dir`` holds instance roots and agent state (default: a temp dir removed by stop);
-    ``hook_env`` is the environment hook scripts inherit (plus the emulator's variables);
+    ``hook_env`` is the environment hook scripts inherit (plus the emulator's variables; None:
+    only a system PATH, like the agent's service environment);
     ``wait_for_hooks`` makes ECS/Lambda hooks wait for PutLifecycleEventHookExecutionStatus
     (else they report Succeeded at once); ``max_unpacked_size`` caps what an instance unpacks
     a bundle to (None: the engine's 4 GiB); ``clock`` (epoch seconds) times everything the
     API shows, and the group's minute-based waits (Ready, termination).
+    At most ``max_connections`` connections are served at once (one more is answered 503), and
+    a connection silent for ``connection_timeout_seconds`` is closed.
     """
     sock = bind(HOST, port)
     owns = state_dir is None
@@ -137,7 +149,12 @@ def start(
             max_unpacked_size=max_unpacked_size,
             clock=clock,
         )
-        server = HttpServer(Dispatcher(service, s3_app), sock)
+        server = HttpServer(
+            Dispatcher(service, s3_app),
+            sock,
+            max_connections=max_connections,
+            connection_timeout=connection_timeout_seconds,
+        )
     except BaseException:
         sock.close()
         if owns:

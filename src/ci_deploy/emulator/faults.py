@@ -88,6 +88,10 @@ ERROR_CODES: frozenset[str] = frozenset(
         # Protocol-level errors every awsJson1.1 service answers with.
         "SerializationException",
         "UnknownOperationException",
+        # The common error of every AWS API for a caller it refuses (HTTP 403).
+        "AccessDeniedException",
+        # The emulator's answer to a request body over its size limit (HTTP 413).
+        "RequestEntityTooLargeException",
     }
 )
 

@@ -7,7 +7,7 @@ JSON, timestamps as epoch seconds). All mutation happens under the store's one l
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,8 @@ class RegisteredRevision:
     first_used: float | None = None
     last_used: float | None = None
     groups: list[str] = field(default_factory=list)
+    # ECS/Lambda: the AppSpec the revision was last deployed with (a rollback deploys it again).
+    document: Mapping[str, Any] | None = None
 
     def generic_info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"deploymentGroups": list(self.groups)}

@@ -1,45 +1,196 @@
-"""One loopback port for both services: CodeDeploy's JSON API here, everything else to moto's S3."""
+"""One loopback port for both services: CodeDeploy's JSON API here, S3 requests to moto's S3.
+
+The emulator runs hooks as its user, so it serves only callers on this machine that are not a
+web page: a request whose ``Host`` is not a loopback name for this port (DNS rebinding), or that a
+browser sends for another site (``Origin``, ``Sec-Fetch-Site``), is refused with 403. Only S3 and
+CodeDeploy are served: moto's own API (``/moto-api/``: reset, state dumps, request replay) and
+requests for other services are refused. Bodies are capped, and so are connections and threads.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from http import HTTPStatus
+from typing import Any, BinaryIO
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import BaseWSGIServer, make_server
+from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
+from werkzeug.serving import ThreadedWSGIServer
 
+from ci_deploy.emulator import protocol
 from ci_deploy.emulator.faults import ApiError
 from ci_deploy.emulator.service import Service
 from ci_deploy.errors import InputError
 
 TARGET_PREFIX = "CodeDeploy_20141006."
 JSON_TYPE = "application/x-amz-json-1.1"
+# S3's own limit for one PUT; larger objects are multipart uploads (parts are PUTs too).
+MAX_S3_BODY_BYTES = 5 * 1024**3
+READ_PIECE_BYTES = 1024 * 1024
+# A connection silent this long (before its request, or in the middle of it) is closed.
+CONNECTION_TIMEOUT_SECONDS = 10.0
+# Connections served at once (a thread each); a connection beyond them is answered 503 and closed.
+MAX_CONNECTIONS = 128
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+HOST_HEADER = re.compile(r"(?P<host>\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?")
+# The values browsers send for a request the page's own origin made, or the user typed.
+OWN_FETCH_SITES = frozenset({"same-origin", "none"})
 
 StartResponse = Callable[..., Any]
 
 
 def make_s3_app() -> Any:
-    """moto's request dispatcher; requests without a CodeDeploy target are S3 calls."""
-    return DomainDispatcherApplication(create_backend_app)
+    """moto's S3 service alone (not moto's dispatcher, which also serves every other moto
+    backend and moto's own API)."""
+    return create_backend_app("s3")
 
 
 class QuietRequestHandler(MotoRequestHandler):
-    """The core never prints: no per-request log lines on stderr."""
+    """The core never prints: no per-request log lines on stderr; silent connections time out."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(
+            getattr(self.server, "connection_timeout", CONNECTION_TIMEOUT_SECONDS)
+        )
 
     def log(self, type: str, message: str, *args: Any) -> None:
         return
 
 
+def _is_loopback_name(host: str) -> bool:
+    """127.0.0.1, localhost, [::1], and any name under localhost (RFC 6761: always loopback;
+    S3 clients address a bucket as ``bucket.localhost``)."""
+    return host in LOOPBACK_HOSTS or (
+        host.endswith(".localhost") and all(host.split(".")) and len(host) <= 255
+    )
+
+
+def is_local_authority(value: str, port: int, default_port: int = 80) -> bool:
+    """``value`` (a Host header, or an origin's host:port) names this emulator on loopback."""
+    found = HOST_HEADER.fullmatch(value.strip().lower())
+    if found is None or not _is_loopback_name(found["host"]):
+        return False
+    return int(found["port"] or default_port) == port
+
+
+def refusal(environ: dict[str, Any]) -> str | None:
+    """Why a request must not be served (it is not from a local client), or None."""
+    port = int(environ.get("SERVER_PORT") or 0)
+    host = str(environ.get("HTTP_HOST") or "")
+    if not is_local_authority(host, port):
+        return (
+            f"The Host header {host!r} does not name this emulator on loopback "
+            f"(127.0.0.1:{port} or localhost:{port}); requests through another name are refused."
+        )
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is not None:
+        parts = urlsplit(str(origin))
+        if parts.scheme != "http" or not is_local_authority(parts.netloc, port):
+            return f"Requests from web pages are refused (Origin {origin!r})."
+    site = environ.get("HTTP_SEC_FETCH_SITE")
+    if site is not None and str(site).lower() not in OWN_FETCH_SITES:
+        return f"Requests from web pages are refused (Sec-Fetch-Site {site!r})."
+    return None
+
+
+def signed_service(environ: dict[str, Any]) -> str | None:
+    """The service a SigV4 request is signed for (header or presigned query), if any."""
+    credential = None
+    authorization = str(environ.get("HTTP_AUTHORIZATION") or "")
+    if authorization.startswith("AWS4-"):
+        found = re.search(r"Credential=([^,\s]+)", authorization)
+        credential = found.group(1) if found else None
+    else:
+        values = parse_qs(str(environ.get("QUERY_STRING") or "")).get("X-Amz-Credential")
+        credential = values[0] if values else None
+    if credential is None:
+        return None
+    scope = credential.split("/")
+    return scope[3].lower() if len(scope) == 5 else None
+
+
+def _json_error(start_response: StartResponse, error: ApiError) -> Iterable[bytes]:
+    data = json.dumps(error.body()).encode()
+    start_response(
+        f"{error.status} {HTTPStatus(error.status).phrase}",
+        [
+            ("Content-Type", JSON_TYPE),
+            ("Content-Length", str(len(data))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ],
+    )
+    return [data]
+
+
+def _s3_error(
+    environ: dict[str, Any], start_response: StartResponse, status: int, code: str, message: str
+) -> Iterable[bytes]:
+    request_id = uuid.uuid4().hex[:16].upper()
+    data = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>"
+        f"<RequestId>{request_id}</RequestId></Error>"
+    ).encode()
+    start_response(
+        f"{status} {HTTPStatus(status).phrase}",
+        [
+            ("Content-Type", "application/xml"),
+            ("Content-Length", str(len(data))),
+            ("x-amz-request-id", request_id),
+        ],
+    )
+    return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
+
+
+class _TooLarge(Exception):
+    """A chunked S3 body grew past the limit."""
+
+
+class CappedInput:
+    """A chunked request body that may not grow past ``limit`` bytes."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self._stream = stream
+        self._left = limit
+
+    def _counted(self, data: bytes) -> bytes:
+        self._left -= len(data)
+        if self._left < 0:
+            raise _TooLarge
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size >= 0:
+            return self._counted(self._stream.read(size))
+        parts = []  # read() to the end, a piece at a time: never more than the limit
+        while chunk := self._counted(self._stream.read(READ_PIECE_BYTES)):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._left + 1  # a line without an end stops one byte past the limit
+        return self._counted(self._stream.readline(size))
+
+    def __iter__(self) -> CappedInput:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
 class Dispatcher:
-    """The WSGI app behind the port: CodeDeploy by ``X-Amz-Target``, the rest to S3."""
+    """The WSGI app behind the port: CodeDeploy by ``X-Amz-Target``, S3 requests to moto."""
 
     def __init__(self, service: Service, s3_app: Any) -> None:
         self.service = service
@@ -47,35 +198,95 @@ class Dispatcher:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        signed = signed_service(environ)
+        json_api = bool(target) or signed == "codedeploy"
+        refused = refusal(environ)
+        if refused is not None:
+            if json_api:
+                return _json_error(start_response, ApiError("AccessDeniedException", refused, 403))
+            return _s3_error(environ, start_response, 403, "AccessDenied", refused)
         if target.startswith(TARGET_PREFIX):
             return self.codedeploy(environ, start_response, target[len(TARGET_PREFIX) :])
-        result: Iterable[bytes] = self.s3_app(environ, start_response)
+        if json_api:
+            unknown = ApiError(
+                "UnknownOperationException",
+                f"The emulator serves CodeDeploy (X-Amz-Target {TARGET_PREFIX}<Operation>) and "
+                f"S3 only, not {target or 'this request'!r}.",
+            )
+            return _json_error(start_response, unknown)
+        path = str(environ.get("PATH_INFO") or "")
+        if path == "/moto-api" or path.startswith("/moto-api/"):
+            return _s3_error(
+                environ, start_response, 403, "AccessDenied", "moto's API is not served here."
+            )
+        if signed not in (None, "s3"):
+            return _s3_error(
+                environ,
+                start_response,
+                403,
+                "AccessDenied",
+                f"The emulator serves S3 and CodeDeploy only; this request is signed for {signed}.",
+            )
+        return self.s3(environ, start_response)
+
+    def s3(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        length = str(environ.get("CONTENT_LENGTH") or "").strip()
+        if length.isdigit() and int(length) > MAX_S3_BODY_BYTES:
+            return self._entity_too_large(environ, start_response)
+        if environ.get("wsgi.input_terminated"):
+            environ["wsgi.input"] = CappedInput(environ["wsgi.input"], MAX_S3_BODY_BYTES)
+        try:
+            result: Iterable[bytes] = self.s3_app(environ, start_response)
+        except _TooLarge:
+            return self._entity_too_large(environ, start_response)
+        except (ConnectionError, TimeoutError):
+            raise  # the client went away or stalled: the server drops the connection
+        except Exception as error:  # noqa: BLE001 - moto cannot handle this request
+            # moto fails the same way each time it sees such a request (a query or body it does
+            # not expect): a 4xx that clients do not retry, in S3's shape, not a traceback.
+            return _s3_error(
+                environ,
+                start_response,
+                400,
+                "InvalidRequest",
+                f"The emulator's S3 cannot handle this request ({type(error).__name__}).",
+            )
         return result
+
+    def _entity_too_large(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        return _s3_error(
+            environ,
+            start_response,
+            400,
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed object size "
+            f"({MAX_S3_BODY_BYTES} bytes for one PUT; use a multipart upload).",
+        )
 
     def codedeploy(
         self, environ: dict[str, Any], start_response: StartResponse, operation: str
     ) -> Iterable[bytes]:
         request_id = str(uuid.uuid4())
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            raw = environ["wsgi.input"].read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw.strip() else {}
-            except ValueError as error:
-                raise ApiError(
-                    "SerializationException", f"The request body is not JSON: {error}"
-                ) from error
-            if not isinstance(body, dict):
-                raise ApiError("SerializationException", "The request body must be a JSON object.")
+            body = protocol.decode(protocol.read_body(environ))
             status, payload = 200, self.service.handle(operation, body)
         except ApiError as error:
             status, payload = error.status, dict(error.body())
+        except (ConnectionError, TimeoutError):
+            raise  # the client went away or stalled: the server drops the connection
         except Exception as error:  # noqa: BLE001 - a bug answers 500 like the service would
-            status, payload = 500, {"__type": "InternalFailure", "message": repr(error)}
+            status, payload = (
+                500,
+                {
+                    "__type": "InternalFailure",
+                    "message": f"The emulator failed on this request ({type(error).__name__}).",
+                },
+            )
         data = json.dumps(payload).encode()
-        reason = {200: "OK", 400: "Bad Request", 500: "Internal Server Error"}[status]
         start_response(
-            f"{status} {reason}",
+            f"{status} {HTTPStatus(status).phrase}",
             [
                 ("Content-Type", JSON_TYPE),
                 ("Content-Length", str(len(data))),
@@ -101,13 +312,86 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class HttpServer:
-    """A threaded werkzeug server in a background thread."""
+BUSY_RESPONSE = (
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: text/plain\r\n"
+    "Retry-After: 1\r\n"
+    "Connection: close\r\n"
+    "Content-Length: {length}\r\n"
+    "\r\n"
+    "{body}"
+)
 
-    def __init__(self, app: Any, sock: socket.socket) -> None:
+
+class BoundedServer(ThreadedWSGIServer):
+    """werkzeug's threaded server with a thread for at most ``max_connections`` connections at a
+    time: one more is answered 503 (clients retry it) and closed, so connections that stay open
+    cannot pile up threads; each connection's socket times out when silent."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        app: Any,
+        *,
+        max_connections: int,
+        connection_timeout: float,
+    ) -> None:
         host, port = sock.getsockname()[:2]
-        self.server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=QuietRequestHandler, fd=sock.fileno()
+        super().__init__(host, port, app, handler=QuietRequestHandler, fd=sock.fileno())
+        self.connection_timeout = connection_timeout
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._answer_busy(request)
+            return
+        try:
+            threading.Thread(
+                target=self.process_request_thread,
+                args=(request, client_address),
+                name="ci-deploy-emulator-connection",
+                daemon=True,
+            ).start()
+        except RuntimeError:  # no thread to be had: the connection is closed unanswered
+            self._slots.release()
+            self.shutdown_request(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _answer_busy(self, request: Any) -> None:
+        body = f"The emulator is serving its maximum of {self.max_connections} connections.\n"
+        try:
+            request.setblocking(False)  # never let a client stall the accepting thread
+            request.send(BUSY_RESPONSE.format(length=len(body), body=body).encode())
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # werkzeug already answered 500; the core never prints
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        return
+
+
+class HttpServer:
+    """A bounded threaded werkzeug server in a background thread."""
+
+    def __init__(
+        self,
+        app: Any,
+        sock: socket.socket,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
+    ) -> None:
+        self.server = BoundedServer(
+            sock, app, max_connections=max_connections, connection_timeout=connection_timeout
         )
         sock.close()  # the server holds its own duplicate of the descriptor
         self.port: int = self.server.socket.getsockname()[1]

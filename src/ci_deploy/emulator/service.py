@@ -9,13 +9,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ci_deploy.agent import run_deployment
 from ci_deploy.agent.environment import hook_base_env
 from ci_deploy.aws.codedeploy import NAME_PATTERN
-from ci_deploy.emulator import revisions
+from ci_deploy.emulator import protocol, revisions
 from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS, DEFAULT_CONFIG
 from ci_deploy.emulator.faults import ApiError, deployment_id, name, required
 from ci_deploy.emulator.model import (
@@ -26,10 +27,13 @@ from ci_deploy.emulator.model import (
     RegisteredRevision,
     SimulatedInstance,
 )
-from ci_deploy.emulator.revisions import BundleStore, WsgiApp, revision_key
+from ci_deploy.emulator.revisions import BundleStore, S3Object, WsgiApp, revision_key
 from ci_deploy.emulator.rollout import ECS_EVENTS, LAMBDA_EVENTS, Engine, Rollout
 
 PLATFORMS = ("Server", "Lambda", "ECS")
+# CreateDeployment parses an ECS/Lambda AppSpec outside the service lock, then runs again with
+# it; a third round only when the revision or platform changed in between.
+DOCUMENT_ROUNDS = 3
 # A deployment group's instance count: a tag filter with this key (KEY_AND_VALUE, value N)
 # simulates a fleet of N tagged instances; without one the emulator's --instances applies.
 INSTANCE_COUNT_TAG = "ci-deploy:instances"
@@ -74,6 +78,29 @@ def _found(value: T | None, code: str, message: str) -> T:
     if value is None:
         raise ApiError(code, message)
     return value
+
+
+@dataclass(frozen=True)
+class AppSpecSource:
+    """Where an ECS/Lambda revision's AppSpec comes from: inline content, or an S3 object."""
+
+    platform: str  # ecs or lambda
+    content: str | None = None
+    sha256: str | None = None
+    s3: Mapping[str, Any] | None = None
+
+
+DocumentKey = tuple[str, str]  # (revision_key, platform)
+Documents = dict[DocumentKey, Mapping[str, Any] | ApiError]
+
+
+class _NeedsDocument(Exception):
+    """CreateDeployment needs this AppSpec parsed, which is done outside the service lock."""
+
+    def __init__(self, key: DocumentKey, source: AppSpecSource) -> None:
+        super().__init__(key)
+        self.key = key
+        self.source = source
 
 
 def _platform(body: Mapping[str, Any]) -> str:
@@ -263,9 +290,45 @@ class Service:
             raise ApiError(
                 "UnknownOperationException", f"The emulator does not implement {operation}."
             )
+        protocol.check_input(operation, body)
+        if operation == "CreateDeployment":
+            return self.create_deployment(body)
         with self.lock:
             result: dict[str, Any] = handler(body)
         return result
+
+    def create_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """CreateDeployment, with an ECS/Lambda AppSpec read and parsed outside the lock: a slow
+        document (huge, or hostile YAML) must not hold up every other call."""
+        documents: Documents = {}
+        for _ in range(DOCUMENT_ROUNDS):
+            with self.lock:
+                try:
+                    return self.op_CreateDeployment(body, documents)
+                except _NeedsDocument as needed:
+                    wanted = needed
+            documents[wanted.key] = self.load_document(wanted.source)
+        raise ApiError(
+            "InvalidRevisionException",
+            "The revision or its application changed while the AppSpec was checked; retry.",
+        )
+
+    def load_document(self, source: AppSpecSource) -> Mapping[str, Any] | ApiError:
+        """The parsed AppSpec, or the API error it is (called without the lock)."""
+        try:
+            if source.s3 is None:
+                return revisions.parse_appspec_content(
+                    source.content or "", source.sha256, source.platform
+                )
+            s3 = source.s3
+            data = self.bundles.read(S3Object(s3["bucket"], s3["key"], "", s3.get("version")))
+            if data is None:
+                return _missing_object(s3)
+            return revisions.parse_appspec_content(
+                data.decode("utf-8", errors="replace"), None, source.platform
+            )
+        except ApiError as error:
+            return error
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -794,7 +857,10 @@ class Service:
             if candidate not in self.deployments:
                 return candidate
 
-    def op_CreateDeployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def op_CreateDeployment(
+        self, body: Mapping[str, Any], documents: Documents | None = None
+    ) -> dict[str, Any]:
+        """Runs under the lock; raises _NeedsDocument for an AppSpec not in ``documents`` yet."""
         group_name = name(body, "deploymentGroupName", "DeploymentGroup")
         application = self._application(body)
         group = self._group(application, group_name)
@@ -822,9 +888,11 @@ class Service:
                 "fileExistsBehavior must be DISALLOW, OVERWRITE or RETAIN.",
             )
         rollback = _check_auto_rollback(body.get("autoRollbackConfiguration"))
-        traffic_plan = (
-            self._traffic_plan(application, group, location) if platform != "Server" else {}
-        )
+        document = None
+        traffic_plan: dict[str, Any] = {}
+        if platform != "Server":
+            document = self._document(application, location, documents or {})
+            traffic_plan = self._traffic_plan(application, group, document)
         if location["revisionType"] == "S3" and platform == "Server":
             s3 = location["s3Location"]
             if self.bundles.head(s3["bucket"], s3["key"], s3.get("version")) is None:
@@ -853,6 +921,7 @@ class Service:
             options=options,
             auto_rollback=rollback or group.settings.get("autoRollbackConfiguration"),
             traffic_plan=traffic_plan,
+            document=document,
         )
         return {"deploymentId": deployment.deployment_id}
 
@@ -867,9 +936,12 @@ class Service:
         options: dict[str, Any],
         auto_rollback: dict[str, Any] | None,
         traffic_plan: dict[str, Any],
+        document: Mapping[str, Any] | None,
     ) -> Deployment:
         now = self.clock()
         record = self._remember(application, location, description=None, registered=False)
+        if document is not None:
+            record.document = document  # what a rollback to this revision deploys
         record.first_used = record.first_used or now
         record.last_used = now
         if group.name not in record.groups:
@@ -895,26 +967,31 @@ class Service:
         rollout.start()
         return deployment
 
-    def _traffic_plan(
-        self, application: Application, group: DeploymentGroup, location: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    def _document(
+        self, application: Application, location: Mapping[str, Any], documents: Documents
+    ) -> Mapping[str, Any]:
+        """The revision's parsed AppSpec from ``documents``; _NeedsDocument when not there yet."""
         kind = location["revisionType"]
         platform = application.compute_platform.lower()
-        if kind in ("AppSpecContent", "String"):
-            inline = location.get("appSpecContent" if kind == "AppSpecContent" else "string") or {}
-            document = revisions.parse_appspec_content(
-                str(inline.get("content", "")), inline.get("sha256"), platform
-            )
-        else:
-            s3 = location["s3Location"]
-            data = self.bundles.read(
-                revisions.S3Object(s3["bucket"], s3["key"], "", s3.get("version"))
-            )
-            if data is None:
-                raise _missing_object(s3)
-            document = revisions.parse_appspec_content(
-                data.decode("utf-8", errors="replace"), None, platform
-            )
+        key = (revision_key(location), platform)
+        found = documents.get(key)
+        if found is None:
+            if kind in ("AppSpecContent", "String"):
+                inline = location.get("appSpecContent" if kind == "AppSpecContent" else "string")
+                inline = inline or {}
+                source = AppSpecSource(
+                    platform, str(inline.get("content", "")), inline.get("sha256")
+                )
+            else:
+                source = AppSpecSource(platform, s3=dict(location["s3Location"]))
+            raise _NeedsDocument(key, source)
+        if isinstance(found, ApiError):
+            raise found
+        return found
+
+    def _traffic_plan(
+        self, application: Application, group: DeploymentGroup, document: Mapping[str, Any]
+    ) -> dict[str, Any]:
         if application.compute_platform == "ECS":
             ecs = revisions.check_ecs(document)
             services = group.settings.get("ecsServices") or [
@@ -989,12 +1066,20 @@ class Service:
         application = self.applications.get(deployment.application)
         if application is None or self.groups.get((application.name, group.name)) is not group:
             return
+        document = None
+        plan: dict[str, Any] = {}
         try:
-            plan = (
-                self._traffic_plan(application, group, previous)
-                if application.compute_platform != "Server"
-                else {}
-            )
+            if application.compute_platform != "Server":
+                # The AppSpec the previous revision was deployed with (parsed then, outside the
+                # lock); this runs under the lock, so it is never parsed here.
+                record = self.revisions.get(application.name, {}).get(revision_key(previous))
+                document = record.document if record is not None else None
+                if document is None:
+                    raise ApiError(
+                        "RevisionDoesNotExistException",
+                        "the previous revision's AppSpec is not known to the emulator",
+                    )
+                plan = self._traffic_plan(application, group, document)
         except ApiError as error:
             deployment.rollback_info = {
                 "rollbackMessage": f"Automatic rollback failed to start: {error.message}"
@@ -1009,6 +1094,7 @@ class Service:
             options=dict(deployment.options),
             auto_rollback=None,
             traffic_plan=plan,
+            document=document,
         )
         deployment.rollback_info = {
             "rollbackDeploymentId": rollback.deployment_id,
