@@ -228,6 +228,23 @@ def _check_existing(planner: _Planner, previous: set[str], behavior: str) -> Pla
     return Plan(ops, overwrite, retained)
 
 
+def planned_kinds(plan: Plan, previous: set[str]) -> dict[str, str]:
+    """What executing ``plan`` creates, path -> file (files and links) or directory: the
+    directories that do not exist yet, or that the previous revision created (removed first;
+    one still holding a foreign file stays and is counted all the same)."""
+    kinds: dict[str, str] = {}
+    for op in plan.ops:
+        if op.kind != "dir":
+            kinds[op.dest] = "file"
+        elif (
+            op.dest in previous
+            or os.path.dirname(op.dest) in kinds  # below a directory it creates
+            or not os.path.lexists(op.dest)
+        ):
+            kinds[op.dest] = "directory"
+    return kinds
+
+
 def remove_previous(paths: list[str]) -> None:
     """Delete what the previous Install created: files and links, then directories once
     empty (a directory still holding a foreign file stays)."""
@@ -324,10 +341,14 @@ def install(
     deployment_id: str,
     behavior: str,
     should_stop: Callable[[], bool],
+    check: Callable[[dict[str, str]], object] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Install the revision; returns (paths installed, foreign files retained)."""
+    """Install the revision; returns (paths installed, foreign files retained). ``check`` sees
+    what the Install will create (``planned_kinds``) before anything changes, and may raise."""
     previous = group.read_cleanup()
     plan = plan_install(archive, appspec, root, set(previous), behavior)
+    if check is not None:
+        check(planned_kinds(plan, set(previous)))
     remove_previous(previous)
     try:
         installed = execute(plan, should_stop)
