@@ -191,6 +191,24 @@ def test_the_revision_walk_keeps_links_out_of_the_revision_and_loops_as_links(
     }
 
 
+def test_the_revision_walk_lists_only_what_lands_in_its_scopes(tmp_path: Path) -> None:
+    """Two entries meet only at or below the inner object: the rest of the tree is skipped."""
+    for name in ("app/a.txt", "app/sub/b.txt", "app/sub/deep/c.txt", "app/other/d.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    (tmp_path / "conf.ini").write_text("x")
+    mappings = [("app", "/srv/app"), ("conf.ini", "/srv/app/sub")]
+    installed = revision_tree(tmp_path, mappings, ["/srv/app/sub"])
+    assert installed.kinds == {
+        "/srv/app/sub": "directory",
+        "/srv/app/sub/b.txt": "file",
+        "/srv/app/sub/conf.ini": "file",
+        "/srv/app/sub/deep": "directory",
+        "/srv/app/sub/deep/c.txt": "file",
+    }
+    assert installed.origins["/srv/app/sub/conf.ini"] == "conf.ini"
+
+
 # -- hostile appspecs ---------------------------------------------------------------------------
 
 

@@ -284,11 +284,14 @@ def first_overlap(rules: list[Rule], installed: Installed) -> tuple[str, int, in
     return None
 
 
-def revision_tree(revision: Path, mappings: Iterable[tuple[str, str]]) -> Installed:
+def revision_tree(
+    revision: Path, mappings: Iterable[tuple[str, str]], scopes: Iterable[str] = ("/",)
+) -> Installed:
     """What the ``files`` mappings install from a revision directory, as far as the revision
     tells: the files, and the directories inside copied directories (a destination and its
-    parents may already exist on an instance, so they are not counted)."""
-    tree = _Tree(revision)
+    parents may already exist on an instance, so they are not counted). Only what lands at or
+    below one of ``scopes`` is listed: the walk skips the other directories."""
+    tree = _Tree(revision, [scope.rstrip("/") + "/" for scope in scopes])
     for source, destination in mappings:
         parts = Path(source.replace("\\", "/").lstrip("/")).parts
         if ".." in parts or not destination.startswith("/"):
@@ -297,32 +300,50 @@ def revision_tree(revision: Path, mappings: Iterable[tuple[str, str]]) -> Instal
         dest = normal_object(destination)
         real = os.path.realpath(path)
         if os.path.isdir(path) and _inside(real, tree.top):
-            tree.walk(path, dest, real, frozenset({real}))
+            if tree.covers(dest) or tree.leads(dest):
+                tree.walk(path, dest, real, frozenset({real}), covered=tree.covers(dest))
         elif os.path.lexists(path):
-            tree.add(posixpath.join(dest, os.path.basename(path.rstrip("/"))), "file", path)
+            target = posixpath.join(dest, os.path.basename(path.rstrip("/")))
+            if tree.covers(target):
+                tree.add(target, "file", path)
     return Installed(tree.kinds, tree.origins)
 
 
 class _Tree:
-    def __init__(self, revision: Path) -> None:
+    def __init__(self, revision: Path, scopes: list[str]) -> None:
         self.revision = revision
         self.top = os.path.realpath(revision)
+        self.scopes = scopes  # each ends with '/'
         self.kinds: dict[str, str] = {}
         self.origins: dict[str, str] = {}
+
+    def covers(self, dest: str) -> bool:
+        """Whether ``dest`` is a scope or below one."""
+        return any((dest + "/").startswith(scope) for scope in self.scopes)
+
+    def leads(self, dest: str) -> bool:
+        """Whether a scope is below ``dest``."""
+        return any(scope.startswith(dest.rstrip("/") + "/") for scope in self.scopes)
 
     def add(self, dest: str, kind: str, source: str) -> None:
         self.kinds[dest] = kind
         self.origins[dest] = os.path.relpath(source, self.revision)
 
-    def walk(self, source: str, dest: str, real: str, chain: frozenset[str]) -> None:
+    def walk(
+        self, source: str, dest: str, real: str, chain: frozenset[str], *, covered: bool
+    ) -> None:
         """Copy the directory ``source`` (real path ``real``; ``chain``: the real paths of it
-        and of the directories above it) to ``dest``."""
+        and of the directories above it) to ``dest`` (``covered``: at or below a scope)."""
         with os.scandir(source) as entries:
             listing = sorted(entries, key=lambda entry: entry.name)
         for entry in listing:
             target = posixpath.join(dest, entry.name)
+            inside = covered or self.covers(target)
             if not entry.is_dir():
-                self.add(target, "file", entry.path)
+                if inside:
+                    self.add(target, "file", entry.path)
+                continue
+            if not inside and not self.leads(target):
                 continue
             inner = os.path.join(real, entry.name)
             if entry.is_symlink():
@@ -330,10 +351,12 @@ class _Tree:
                 # is kept a link by the bundle, and one back up the tree would never end.
                 inner = os.path.realpath(entry.path)
                 if not _inside(inner, self.top) or inner in chain:
-                    self.add(target, "file", entry.path)
+                    if inside:
+                        self.add(target, "file", entry.path)
                     continue
-            self.add(target, "directory", entry.path)
-            self.walk(entry.path, target, inner, chain | {inner})
+            if inside:
+                self.add(target, "directory", entry.path)
+            self.walk(entry.path, target, inner, chain | {inner}, covered=inside)
 
 
 def _inside(path: str, top: str) -> bool:

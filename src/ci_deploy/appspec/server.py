@@ -383,7 +383,11 @@ def _check_overlaps(
                 _overlaps_unchecked(ctx, key)
                 return
         return
-    installed = revision_tree(ctx.revision, _mappings(root))
+    # Two entries meet only at or below the inner (or common) object of their pair.
+    scopes = {
+        max(rules[earlier][0].object, rules[later][0].object, key=len) for earlier, later in pairs
+    }
+    installed = revision_tree(ctx.revision, _mappings(root), scopes)
     reached: dict[int, list[str]] = {}
     for index in sorted({index for pair in pairs for index in pair}):
         try:
