@@ -650,7 +650,8 @@ def test_permissions_apply_only_to_what_this_deployment_installed(tmp_path: Path
         HEAD
         + "files:\n  - source: web\n    destination: /srv/web\n"
         + "permissions:\n"
-        + "  - object: /srv/web\n    pattern: '**'\n    type: [file]\n    mode: '600'\n"
+        + "  - object: /srv/web\n    pattern: '*.html'\n    type: [file]\n    mode: '600'\n"
+        + "  - object: /srv/web/sub\n    pattern: '**'\n    type: [file]\n    mode: '600'\n"
         + "  - object: /srv/web/bin\n    pattern: '*.sh'\n    except: [skip.sh]\n    mode: '755'\n"
     )
     source = write_revision(
@@ -659,6 +660,7 @@ def test_permissions_apply_only_to_what_this_deployment_installed(tmp_path: Path
         files={
             "web/index.html": "i",
             "web/sub/deep.txt": "d",
+            "web/sub/x/deeper.txt": "d",
             "web/bin/a.sh": "",
             "web/bin/skip.sh": "",
             "web/bin/tool/b.sh": "",
@@ -669,19 +671,99 @@ def test_permissions_apply_only_to_what_this_deployment_installed(tmp_path: Path
     web.chmod(0o711)
     (web / "foreign.txt").write_text("f")
     (web / "foreign.txt").chmod(0o644)
+    (web / "foreign.html").write_text("f")
+    (web / "foreign.html").chmod(0o644)
     result, _ = deploy(tmp_path, source, "d-PERM00001")
     assert result.status == "Succeeded", result.error_message
 
     def mode(relative: str) -> int:
         return stat.S_IMODE((web / relative).stat().st_mode)
 
+    as_copied = stat.S_IMODE((source / "web/bin/skip.sh").stat().st_mode)
+    assert as_copied not in (0o600, 0o755)
     assert mode("index.html") == 0o600
-    assert mode("sub/deep.txt") == 0o600  # '**' reaches every installed descendant
+    assert mode("sub/deep.txt") == mode("sub/x/deeper.txt") == 0o600  # '**': every descendant
     assert mode("bin/a.sh") == 0o755  # other patterns: immediate children only
-    assert mode("bin/skip.sh") == 0o600
-    assert mode("bin/tool/b.sh") == 0o600
-    assert mode("foreign.txt") == 0o644  # not installed by this deployment
+    assert mode("bin/skip.sh") == mode("bin/tool/b.sh") == as_copied
+    assert mode("foreign.txt") == mode("foreign.html") == 0o644  # not installed by this deployment
     assert mode(".") == 0o711  # the object's own mode is not changed
+
+
+def test_one_object_with_disjoint_types_gets_both_entries(tmp_path: Path) -> None:
+    """The agent applies both: the entries never reach the same path."""
+    appspec = (
+        HEAD
+        + "files:\n  - source: web\n    destination: /srv/web\n"
+        + "permissions:\n"
+        + "  - object: /srv/web\n    type: [directory]\n    mode: '750'\n"
+        + "  - object: /srv/web\n    type: [file]\n    mode: '640'\n"
+    )
+    source = write_revision(
+        tmp_path / "rev", appspec, files={"web/index.html": "i", "web/sub/deep.txt": "d"}
+    )
+    result, recorder = deploy(tmp_path, source, "d-PERM00002")
+    assert result.status == "Succeeded", result.error_message
+    web = tmp_path / "root/srv/web"
+    assert stat.S_IMODE((web / "sub").stat().st_mode) == 0o750
+    assert stat.S_IMODE((web / "index.html").stat().st_mode) == 0o640
+    assert stat.S_IMODE((web / "sub/deep.txt").stat().st_mode) == 0o640
+    assert recorder.warnings() == []
+
+
+def test_two_entries_reaching_one_path_fail_install_in_the_agent_s_words(tmp_path: Path) -> None:
+    """Agent 1.8.1 fails the Install, before copying anything, when a path gets permissions from
+    two entries: here '**' of /srv/web and the entry of /srv/web/sub (install_instruction.rb,
+    set_permissions). The previous revision stays installed."""
+    files = {"web/index.html": "i", "web/sub/a.txt": "a"}
+    plain = HEAD + "files:\n  - source: web\n    destination: /srv/web\n"
+    first, _ = deploy(tmp_path, write_revision(tmp_path / "rev1", plain, files), "d-PERM00003")
+    assert first.status == "Succeeded", first.error_message
+    appspec = (
+        plain
+        + "permissions:\n"
+        + "  - object: /srv/web\n    type: [file]\n    mode: '644'\n"
+        + "  - object: /srv/web/sub\n    type: [file]\n    mode: '600'\n"
+    )
+    files = {"web/index.html": "i2", "web/sub/a.txt": "a2"}
+    source = write_revision(tmp_path / "rev2", appspec, files)
+    result, recorder = deploy(tmp_path, source, "d-PERM00004")
+
+    assert result.status == "Failed"
+    install = recorder.ended()["Install"]
+    assert install.status == "Failed"
+    path = tmp_path / "root/srv/web/sub/a.txt"
+    agent = (
+        f"The deployment failed because the permissions setting for ({path}) is specified more "
+        "than once in the application specification file. Update the files section of the "
+        "AppSpec file, and then try again."
+    )
+    assert install.diagnostics is not None
+    assert agent in install.diagnostics.message
+    assert "permissions[0] and permissions[1] both reach it" in install.diagnostics.message
+    assert [r.status for r in result.events][4:] == ["Skipped"] * 3
+    # Found before anything changed: the first revision's files are still there.
+    assert path.read_text() == "a"
+    assert (tmp_path / "root/srv/web/index.html").read_text() == "i"
+    # The validator's finding, naming both lines, is shown as a warning first.
+    (warning,) = recorder.warnings()
+    assert "appspec.yml:10:13: permissions-nested-object" in warning
+    assert "from this entry (line 10) and from the entry at line 7" in warning
+
+
+def test_an_empty_type_list_reaches_nothing(tmp_path: Path) -> None:
+    """The agent reads `type: []` as it is (`opts[:type] || both`), not as both types."""
+    appspec = (
+        HEAD
+        + "files:\n  - source: web\n    destination: /srv/web\n"
+        + "permissions:\n  - object: /srv/web\n    type: []\n    mode: '600'\n"
+    )
+    source = write_revision(tmp_path / "rev", appspec, files={"web/index.html": "i"})
+    result, _ = deploy(tmp_path, source, "d-PERM00005")
+    assert result.status == "Succeeded", result.error_message
+    installed = tmp_path / "root/srv/web/index.html"
+    assert stat.S_IMODE(installed.stat().st_mode) == stat.S_IMODE(
+        (source / "web/index.html").stat().st_mode
+    )
 
 
 def test_acls_are_applied_with_setfacl(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from ci_deploy.appspec import validate_path
 from ci_deploy.bundle import BundleOptions, build
 from ci_deploy.cli import run
 from ci_deploy.errors import AppSpecError, InputError
@@ -398,3 +399,31 @@ def test_a_real_bundle_process_never_imports_boto3(tmp_path: Path, cli_without_a
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
     assert not imported_aws
+
+
+def test_permissions_for_one_object_with_disjoint_types_bundle_nested_overlaps_do_not(  # type: ignore[no-untyped-def]
+    tmp_path: Path, streams
+) -> None:
+    """The agent applies both entries of the first appspec and fails the Install on the second
+    (every file of app/ would get permissions from both)."""
+    source = make_tree(tmp_path / "rev")
+    head = "version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /srv/app\n"
+    (source / "appspec.yml").write_text(
+        head + "permissions:\n"
+        "  - object: /srv/app\n    type: [directory]\n    mode: '755'\n"
+        "  - object: /srv/app\n    type: [file]\n    mode: '644'\n"
+    )
+    output = tmp_path / "out.zip"
+    assert run(["bundle", str(source), "--output", str(output)], {}, streams) == 0, streams.err
+    (source / "appspec.yml").write_text(
+        head + "permissions:\n"
+        "  - object: /\n    type: [file]\n    mode: '644'\n"
+        "  - object: /srv/app\n    type: [file]\n    mode: '600'\n"
+    )
+    output.unlink()
+    assert run(["bundle", str(source), "--output", str(output)], {}, streams) == 2
+    assert "the AppSpec has 1 error" in streams.err
+    assert not output.exists()
+    (error,) = validate_path(source).errors
+    assert (error.line, error.code) == (10, "permissions-nested-object")
+    assert error.message.startswith("/srv/app/current (from app/current) gets permissions")

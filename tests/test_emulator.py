@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from typing import Any
 
@@ -428,6 +429,46 @@ def test_second_active_deployment_in_a_group_is_refused(
     assert emulator_clients.wait_for(second, ("Succeeded", "Failed"))["status"] == "Succeeded"
     info = cd.get_deployment(deploymentId=second)["deploymentInfo"]
     assert info["previousRevision"]["s3Location"] == location
+
+
+def test_an_instance_fails_install_when_two_permissions_entries_reach_one_path(
+    emulator_clients: Any, unique_name: str
+) -> None:
+    """The simulated instance fails as agent 1.8.1 does: at Install, in its words, before
+    copying anything; BeforeInstall has run."""
+    cd = emulator_clients.codedeploy
+    make_group(
+        emulator_clients,
+        unique_name,
+        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "1", "Type": "KEY_AND_VALUE"}],
+    )
+    appspec = (
+        "version: 0.0\nos: linux\nfiles:\n  - source: web\n    destination: /srv/web\n"
+        "permissions:\n"
+        "  - object: /srv/web\n    type: [file]\n    mode: '644'\n"
+        "  - object: /srv/web/sub\n    type: [file]\n    mode: '600'\n"
+    )
+    location = emulator_clients.upload(
+        unique_name, "nested.zip", {"appspec.yml": appspec, "web/sub/a.txt": "a"}
+    )
+    deployment_id = cd.create_deployment(
+        applicationName=unique_name, deploymentGroupName="prod", revision=s3_revision(location)
+    )["deploymentId"]
+    info = emulator_clients.wait_for(deployment_id, ("Succeeded", "Failed", "Stopped"))
+    assert info["status"] == "Failed"
+    ((_, target),) = emulator_clients.targets(deployment_id).items()
+    events = {e["lifecycleEventName"]: e for e in target["lifecycleEvents"]}
+    assert events["BeforeInstall"]["status"] == "Succeeded"
+    assert events["Install"]["status"] == "Failed"
+    diagnostics = events["Install"]["diagnostics"]
+    assert diagnostics["errorCode"] == "UnknownError"
+    assert re.match(
+        r"The deployment failed because the permissions setting for \(/\S+/srv/web/sub/a\.txt\) "
+        r"is specified more than once in the application specification file\. Update the files "
+        r"section of the AppSpec file, and then try again\.",
+        diagnostics["message"],
+    ), diagnostics["message"]
+    assert events["AfterInstall"]["status"] == "Skipped"
 
 
 def test_targets_are_not_listed_before_the_deployment_starts(

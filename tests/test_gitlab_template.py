@@ -33,7 +33,6 @@ JOB_INPUTS = {
     "as",
     "stage",
     "image",
-    "needs",
     "rules",
     "allow_failure_exit_codes",
     "interruptible",
@@ -117,9 +116,10 @@ def test_the_job_maps_every_input_to_its_variable_and_nothing_else() -> None:
     assert variables == expected | JOB_VARIABLES
 
 
-def test_only_needs_is_required_and_every_input_is_described() -> None:
+def test_every_input_is_optional_and_described() -> None:
+    """The smallest include names only what it deploys: no input is required."""
     inputs = spec_inputs()
-    assert [name for name, entry in inputs.items() if "default" not in entry] == ["needs"]
+    assert [name for name, entry in inputs.items() if "default" not in entry] == []
     for name, entry in inputs.items():
         assert entry["description"].strip().endswith("."), name
 
@@ -150,7 +150,9 @@ def test_nothing_global_and_the_job_shape_comes_from_inputs() -> None:
     shaped = job()
     assert shaped["stage"] == "$[[ inputs.stage ]]"
     assert shaped["image"] == "$[[ inputs.image ]]"
-    assert shaped["needs"] == "$[[ inputs.needs ]]"
+    # No `needs:`: the job runs after the earlier stages, the safe default for a deployment;
+    # a pipeline sets `needs:` on its own job of the same name (GitLab merges the two).
+    assert "needs" not in shaped
     assert shaped["rules"] == "$[[ inputs.rules ]]"
     assert shaped["allow_failure"] == {"exit_codes": "$[[ inputs.allow_failure_exit_codes ]]"}
     assert shaped["environment"] == {
@@ -274,7 +276,6 @@ def test_doc_examples_are_valid_pipelines_with_known_inputs(tmp_path: Path) -> N
         assert checked.returncode == 0, checked.stdout + checked.stderr
         for include in pipeline.get("include", []):
             assert set(include["inputs"]) <= known, include["inputs"]
-            assert "needs" in include["inputs"], "needs is required"
             included += 1
     assert included >= 5  # remote (docs and README), project (twice), component
 
@@ -445,7 +446,6 @@ def test_values_reach_ci_deploy_verbatim_through_the_environment(tmp_path: Path)
     run = run_pipeline(
         tmp_path,
         {
-            "needs": [],
             "cli_path": str(cli),
             "application": "web",
             "deployment_group": "prod",
@@ -476,7 +476,7 @@ def test_the_id_token_becomes_a_private_web_identity_token_file(tmp_path: Path) 
     cli, record = fake_cli(tmp_path)
     run = run_pipeline(
         tmp_path,
-        {"needs": [], "cli_path": str(cli), "command": "status", "deployment_id": "d-1"},
+        {"cli_path": str(cli), "command": "status", "deployment_id": "d-1"},
         # gitlab-ci-local does not mint ID tokens; a runner sets the id_tokens variable so
         variables={
             "CI_DEPLOY_ID_TOKEN": "eyJ.header.signature",
@@ -496,7 +496,7 @@ def test_a_ci_deploy_on_path_is_used_as_is(tmp_path: Path) -> None:
     cli, record = fake_cli(tmp_path)
     run = run_pipeline(
         tmp_path,
-        {"needs": [], "command": "stop", "deployment_id": "d-1", "environment_action": "stop"},
+        {"command": "stop", "deployment_id": "d-1", "environment_action": "stop"},
         variables={"PATH": f"{cli.parent}{os.pathsep}{os.environ['PATH']}"},
     )
     assert run.job_result() == ("PASS", 0)
@@ -511,7 +511,7 @@ def test_an_unknown_input_fails_the_job_naming_the_input_it_left_out(tmp_path: P
     simply missing, and ci-deploy itself refuses to run without it (exit 2)."""
     run = run_pipeline(
         tmp_path,
-        {"needs": [], "command": "status", "deployment_idd": "d-1"},
+        {"command": "status", "deployment_idd": "d-1"},
         rejected_by_gitlab=True,
     )
     assert run.job_result() == ("FAIL", 2)
@@ -557,24 +557,29 @@ def gitlab_input_errors(spec: dict[str, dict[str, Any]], given: dict[str, Any]) 
 
 
 def test_a_misspelt_input_is_rejected_by_gitlab_s_rules() -> None:
-    given = {"needs": [], "command": "status", "deployment_idd": "d-1", "Application": "web"}
+    given = {"command": "status", "deployment_idd": "d-1", "Application": "web"}
     assert gitlab_input_errors(spec_inputs(), given) == [
         "unknown input arguments: Application, deployment_idd"
     ]
+
+
+def test_needs_is_not_an_input_any_more() -> None:
+    """An include written for the old template, which required it, is refused by name."""
+    given = {"application": "web", "deployment_group": "prod", "needs": ["unit-tests"]}
+    assert gitlab_input_errors(spec_inputs(), given) == ["unknown input arguments: needs"]
 
 
 @pytest.mark.adapter
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ({}, "`needs` input: required value has not been provided"),
-        ({"needs": [], "command": "deplyo"}, "`command` input: `deplyo` cannot be used because"),
-        ({"needs": [], "wait": "ture"}, "`wait` input: provided value is not a boolean"),
-        ({"needs": [], "instances": "three"}, "`instances` input: provided value is not a number"),
-        ({"needs": [], "wait_timeout_seconds": "10m"}, "`wait_timeout_seconds` input: `10m` does"),
-        ({"needs": "test"}, "`needs` input: provided value is not a array"),
+        ({"command": "deplyo"}, "`command` input: `deplyo` cannot be used because"),
+        ({"wait": "ture"}, "`wait` input: provided value is not a boolean"),
+        ({"instances": "three"}, "`instances` input: provided value is not a number"),
+        ({"wait_timeout_seconds": "10m"}, "`wait_timeout_seconds` input: `10m` does"),
+        ({"rules": "manual"}, "`rules` input: provided value is not a array"),
     ],
-    ids=["missing", "option", "boolean", "number", "regex", "array"],
+    ids=["option", "boolean", "number", "regex", "array"],
 )
 def test_gitlab_s_rules_and_gitlab_ci_local_reject_the_same_inputs(
     tmp_path: Path, inputs: dict[str, Any], message: str
@@ -600,7 +605,6 @@ FULL_INPUTS: dict[str, Any] = {
     "as": "deploy-production",
     "stage": "deploy",
     "image": "registry.example.com/tools/ci-deploy:0.1.0",
-    "needs": [{"job": "unit-tests", "artifacts": False}],
     "rules": [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "when": "manual"}],
     "allow_failure_exit_codes": [1, 4],
     "interruptible": True,
@@ -618,23 +622,81 @@ FULL_INPUTS: dict[str, Any] = {
 }
 
 
+# The smallest include: what to deploy and where, nothing about the pipeline's order.
+MINIMAL_INPUTS: dict[str, Any] = {
+    "application": "web",
+    "deployment_group": "prod",
+    "source": "app",
+    "s3_location": "s3://my-revisions/web",
+}
+UNIT_TESTS = {"unit-tests": {"stage": "test", "script": ["true"]}}
+
+
+def preview(tmp_path: Path, inputs: dict[str, Any], jobs: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline as gitlab-ci-local expands it (inputs interpolated, includes merged),
+    checked against GitLab's schema."""
+    run = run_pipeline(tmp_path, inputs, extra_jobs=jobs, options=("--preview",))
+    assert run.returncode == 0, run.output
+    expanded = tmp_path / "expanded.yml"
+    expanded.write_text(run.stdout)
+    checked = check_schema(expanded)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    pipeline: dict[str, Any] = yaml.safe_load(expanded.read_text())
+    return pipeline
+
+
 @pytest.mark.adapter
-@pytest.mark.parametrize("inputs", [{"needs": []}, FULL_INPUTS], ids=["minimal", "full"])
+@pytest.mark.parametrize("inputs", [MINIMAL_INPUTS, FULL_INPUTS], ids=["minimal", "full"])
 def test_the_job_as_included_validates_against_the_schema(
     tmp_path: Path, inputs: dict[str, Any]
 ) -> None:
     """GitLab checks the job after interpolating the inputs (a `$[[ ]]` block stands for an
     array, a boolean or a number there), so the schema is applied to what the include yields."""
-    unit_tests = {"unit-tests": {"stage": "test", "script": ["true"]}}
-    run = run_pipeline(tmp_path, inputs, extra_jobs=unit_tests, options=("--preview",))
-    assert run.returncode == 0, run.output
-    expanded = tmp_path / "expanded.yml"
-    expanded.write_text(run.stdout)
-    pipeline = yaml.safe_load(expanded.read_text())
-    job_name = inputs.get("as", "ci-deploy")
-    assert "$[[" not in json.dumps(pipeline[job_name])
-    checked = check_schema(expanded)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    pipeline = preview(tmp_path, inputs, UNIT_TESTS)
+    job = pipeline[inputs.get("as", "ci-deploy")]
+    assert "$[[" not in json.dumps(job)
+    assert "needs" not in job  # after the earlier stages
+    assert job["variables"]["CI_DEPLOY_S3_LOCATION"] == inputs["s3_location"]
+
+
+def gitlab_merge(included: Any, local: Any) -> Any:
+    """GitLab's rule for a job of the same name in the pipeline's own file and in an include
+    (https://docs.gitlab.com/ci/yaml/includes/#override-included-configuration-values): maps
+    are merged key by key, anything else (a list such as `needs:`) is the local value."""
+    if isinstance(included, dict) and isinstance(local, dict):
+        merged = dict(included)
+        for key, value in local.items():
+            merged[key] = gitlab_merge(included[key], value) if key in included else value
+        return merged
+    return local
+
+
+def spelt_out(needs: list[Any]) -> list[dict[str, Any]]:
+    """`needs:` entries in their long form, with GitLab's defaults (as the preview shows them)."""
+    return [
+        {"artifacts": True, "optional": False} | ({"job": need} if isinstance(need, str) else need)
+        for need in needs
+    ]
+
+
+@pytest.mark.adapter
+@pytest.mark.parametrize(
+    ("inputs", "needs"),
+    [(MINIMAL_INPUTS, ["unit-tests"]), (FULL_INPUTS, [{"job": "unit-tests", "artifacts": False}])],
+    ids=["minimal", "full"],
+)
+def test_a_job_of_the_same_name_in_the_pipeline_gives_it_needs(
+    tmp_path: Path, inputs: dict[str, Any], needs: list[Any]
+) -> None:
+    """The README's snippet: `<as>: {needs: [...]}` in the pipeline's own file. The job keeps
+    everything the include gives it and waits only for what its `needs:` names."""
+    name = inputs.get("as", "ci-deploy")
+    jobs = UNIT_TESTS | {"lint": {"stage": "test", "script": ["true"]}}
+    included = preview(tmp_path / "included", inputs, jobs)[name]
+    merged = preview(tmp_path / "merged", inputs, jobs | {name: {"needs": needs}})[name]
+    assert merged == gitlab_merge(included, {"needs": spelt_out(needs)})
+    assert [need["job"] for need in merged["needs"]] == ["unit-tests"]  # not lint
+    assert merged["script"] == included["script"] and merged["stage"] == "deploy"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -688,22 +750,32 @@ def fleet(emulator: Any, emulator_clients: Any, unique_name: str) -> dict[str, A
 def test_a_pipeline_deploys_the_example_and_later_jobs_get_the_deployment_id(
     tmp_path: Path, fleet: dict[str, Any]
 ) -> None:
-    later = {
+    """The minimal include (application, deployment group, source, S3 location; the endpoint
+    and region reach the emulator): the job runs after the test stage, with no `needs:`."""
+    jobs = {
+        "unit-tests": {"stage": "test", "script": ["true"]},
         "smoke-test": {
             "stage": "verify",
             "needs": ["ci-deploy"],
             "script": ['echo "got $CI_DEPLOY_DEPLOYMENT_ID $CI_DEPLOY_STATUS"'],
-        }
+        },
     }
+    inputs = {**MINIMAL_INPUTS, "source": "app", **fleet["inputs"]}
+    assert set(inputs) - set(MINIMAL_INPUTS) == {"endpoint_url", "regions"}
     run = run_pipeline(
         tmp_path,
-        {"needs": [], "source": "app", **fleet["inputs"]},
+        inputs,
         files=revision_files("web-app"),
-        extra_jobs=later,
+        extra_jobs=jobs,
         variables=fleet["variables"],
         timeout=180,
     )
+    assert run.job_result("unit-tests") == ("PASS", 0), run.output
     assert run.job_result() == ("PASS", 0), run.output
+    # the test stage ended before the deployment started (names are padded to one width)
+    tested = re.search(r"^unit-tests\s+finished in", run.output, flags=re.MULTILINE)
+    started = re.search(r"^ci-deploy\s+starting", run.output, flags=re.MULTILINE)
+    assert tested and started and tested.start() < started.start(), run.output
     dotenv = run.dotenv()
     deployment_id = dotenv["CI_DEPLOY_DEPLOYMENT_ID"]
     assert re.fullmatch(r"d-[A-Z0-9]{9}", deployment_id), dotenv
@@ -738,11 +810,10 @@ def test_a_later_wait_job_picks_up_the_deployment_from_the_dotenv_report(
 ) -> None:
     """Start without waiting, then watch it in a later stage: the second include names no
     deployment_id; the first job's dotenv report supplies CI_DEPLOY_DEPLOYMENT_ID."""
-    start = {"needs": [], "source": "app", "wait": False, **fleet["inputs"]}
+    start = {"source": "app", "wait": False, **fleet["inputs"]}
     watch = {
         "as": "watch",
         "stage": "verify",
-        "needs": ["ci-deploy"],
         "command": "wait",
         "environment_action": "verify",
         "endpoint_url": fleet["inputs"]["endpoint_url"],
@@ -753,6 +824,8 @@ def test_a_later_wait_job_picks_up_the_deployment_from_the_dotenv_report(
         start,
         more_inputs=(watch,),
         files=revision_files("web-app"),
+        # the second job waits for the first one only, by its name (GitLab merges the two)
+        extra_jobs={"watch": {"needs": ["ci-deploy"]}},
         variables=fleet["variables"],
         timeout=180,
     )
@@ -782,7 +855,6 @@ def test_a_broken_appspec_yields_the_code_quality_report_and_a_failed_job(
     files = revision_files("web-app")
     files["app/appspec.yml"] = BROKEN_APPSPEC
     inputs = {
-        "needs": [],
         "source": "app",
         "application": "web",
         "deployment_group": "prod",
@@ -877,7 +949,7 @@ def test_cancelling_the_job_stops_the_deployment(tmp_path: Path, fleet: dict[str
     so the signal reaches it there. gitlab-ci-local has no cancel of its own (Ctrl-C leaves
     shell jobs running), so the test sends the runner's SIGTERM to the job's ci-deploy."""
     files = {"app/appspec.yml": SLOW_APPSPEC, "app/scripts/slow.sh": "#!/bin/sh\nsleep 120\n"}
-    repo = pipeline_repo(tmp_path, {"needs": [], "source": "app", **fleet["inputs"]}, files=files)
+    repo = pipeline_repo(tmp_path, {"source": "app", **fleet["inputs"]}, files=files)
     command, env = gitlab_ci_local(tmp_path, fleet["variables"])
     with subprocess.Popen(
         command,
@@ -944,7 +1016,7 @@ def test_without_a_ci_deploy_the_job_installs_this_release_s_source_in_a_venv(
     stand_in.chmod(0o755)
     run = run_pipeline(
         tmp_path,
-        {"needs": [], "command": "status", "deployment_id": "d-1"},
+        {"command": "status", "deployment_id": "d-1"},
         # the job's PATH: the image's python3 and the base system, no ci-deploy
         variables={"PATH": f"{stand_in.parent}{os.pathsep}/usr/bin{os.pathsep}/bin"},
     )

@@ -483,3 +483,69 @@ def test_a_bad_max_unpacked_size_exits_2_naming_the_input(tmp_path: Path, stream
     args = [str(EXAMPLES / "web-app"), "--root", str(tmp_path / "r"), "--max-unpacked-size", "4XB"]
     assert run_local(args, streams) == 2
     assert "input max_unpacked_size: expected a size in bytes, or with a unit" in streams.err  # type: ignore[attr-defined]
+
+
+PERMISSIONS_HEAD = """\
+version: 0.0
+os: linux
+files:
+  - source: web
+    destination: /srv/web
+permissions:
+"""
+
+
+def permissions_revision(path: Path, entries: str) -> Path:
+    (path / "web/sub").mkdir(parents=True)
+    (path / "web/index.html").write_text("i")
+    (path / "web/sub/a.txt").write_text("a")
+    (path / "appspec.yml").write_text(PERMISSIONS_HEAD + entries)
+    return path
+
+
+def test_nested_entries_reaching_one_file_fail_install_as_on_the_agent(
+    tmp_path: Path, streams: object
+) -> None:
+    """`validate` reports it; `local` fails where the agent fails: Install, in its words."""
+    entries = (
+        "  - object: /srv/web\n    type: [file]\n    mode: '644'\n"
+        "  - object: /srv/web/sub\n    type: [file]\n    mode: '600'\n"
+    )
+    revision = permissions_revision(tmp_path / "rev", entries)
+    root = tmp_path / "r"
+    args = [str(revision), "--root", str(root), "--state-dir", str(tmp_path / "s"), "--json"]
+
+    assert run_local(args, streams) == 1
+
+    result = json.loads(streams.out)  # type: ignore[attr-defined]
+    install = next(event for event in result["events"] if event["name"] == "Install")
+    assert install["status"] == "Failed"
+    assert install["diagnostics"]["message"].startswith(
+        f"The deployment failed because the permissions setting for ({root}/srv/web/sub/a.txt) "
+        "is specified more than once in the application specification file."
+    )
+    assert not (root / "srv/web/sub/a.txt").exists()
+    err = streams.err  # type: ignore[attr-defined]
+    assert (
+        "appspec.yml:10:13: permissions-nested-object: /srv/web/sub/a.txt (from web/sub/a.txt)"
+        in err
+    )
+
+
+def test_one_object_with_disjoint_types_deploys_with_both_entries(
+    tmp_path: Path, streams: object
+) -> None:
+    entries = (
+        "  - object: /srv/web\n    type: [directory]\n    mode: '700'\n"
+        "  - object: /srv/web\n    type: [file]\n    mode: '600'\n"
+    )
+    revision = permissions_revision(tmp_path / "rev", entries)
+    assert validate_path(revision).diagnostics == []
+    root = tmp_path / "r"
+    args = [str(revision), "--root", str(root), "--state-dir", str(tmp_path / "s")]
+
+    assert run_local(args, streams) == 0, streams.err  # type: ignore[attr-defined]
+
+    assert stat.S_IMODE((root / "srv/web/sub").stat().st_mode) == 0o700
+    assert stat.S_IMODE((root / "srv/web/sub/a.txt").stat().st_mode) == 0o600
+    assert stat.S_IMODE((root / "srv/web/index.html").stat().st_mode) == 0o600

@@ -33,7 +33,7 @@ from ci_deploy.agent.model import (
     resolve_events,
     validate_spec,
 )
-from ci_deploy.agent.permissions import apply_permissions
+from ci_deploy.agent.permissions import apply_permissions, claim_paths
 from ci_deploy.agent.revision import AppSpec, RevisionError, load_appspec
 from ci_deploy.agent.state import GroupState
 from ci_deploy.agent.unpack import DEFAULT_MAX_UNPACKED_SIZE, detect_bundle_type, unpack
@@ -134,6 +134,7 @@ class _Deployment:
         spec = self.spec
         behavior = self.appspec.file_exists_behavior or spec.file_exists_behavior or "DISALLOW"
         root = spec.root or Path("/")
+        permissions = self.appspec.permissions
         try:
             root.mkdir(parents=True, exist_ok=True)
             done = install(
@@ -144,6 +145,8 @@ class _Deployment:
                 deployment_id=spec.deployment_id,
                 behavior=behavior,
                 should_stop=self.stopped,
+                # The agent fails on permissions before it copies anything.
+                check=lambda kinds: claim_paths(permissions, root, kinds),
             )
             self.installed = done.installed
             for path in done.retained:
@@ -157,7 +160,7 @@ class _Deployment:
                     "symlink is never followed to delete a file; remove it yourself if it "
                     "should go"
                 )
-            for warning in apply_permissions(self.appspec.permissions, root, self.installed):
+            for warning in apply_permissions(permissions, root, self.installed):
                 self.warn(warning)
         except InstallError as error:
             self.installed = error.installed

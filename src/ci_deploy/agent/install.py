@@ -413,6 +413,23 @@ def conflict_message(conflicts: list[str], record: InstallRecord | None, group: 
     )
 
 
+def planned_kinds(plan: Plan, previous: set[str]) -> dict[str, str]:
+    """What executing ``plan`` creates, path -> file (files and links) or directory: the
+    directories that do not exist yet, or that the previous revision created (removed first;
+    one still holding a foreign file stays and is counted all the same)."""
+    kinds: dict[str, str] = {}
+    for op in plan.ops:
+        if op.kind != "dir":
+            kinds[op.dest] = "file"
+        elif (
+            op.dest in previous
+            or os.path.dirname(op.dest) in kinds  # below a directory it creates
+            or not os.path.lexists(op.dest)
+        ):
+            kinds[op.dest] = "directory"
+    return kinds
+
+
 def remove_previous(paths: list[str], root: str) -> list[str]:
     """Delete what the previous Install created: files and links, then directories once
     empty (a directory still holding a foreign file stays). A path reached through a symlink
@@ -527,15 +544,19 @@ def install(
     deployment_id: str,
     behavior: str,
     should_stop: Callable[[], bool],
+    check: Callable[[dict[str, str]], object] | None = None,
 ) -> InstallResult:
     """Install the revision: plan and check it all, journal, remove the previous revision's
-    files, create the new ones, record them."""
+    files, create the new ones, record them. ``check`` sees what the Install will create
+    (``planned_kinds``) before anything changes, and may raise."""
     record = group.read_record()
     previous = record.paths if record is not None else []
     previous_set = set(previous)
     plan = plan_install(archive, appspec, root, previous_set, behavior)
     if plan.conflicts:
         raise RevisionError(conflict_message(plan.conflicts, record, group))
+    if check is not None:
+        check(planned_kinds(plan, previous_set))
     top = os.path.normpath(str(root))
     journal = previous + [path for path in plan.creates if path not in previous_set]
     if journal:

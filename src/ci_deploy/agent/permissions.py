@@ -1,57 +1,57 @@
 """Apply an appspec's ``permissions`` to what this deployment installed, and nothing else."""
 
 # Plain str paths and os calls on purpose: this code runs once per installed file.
-# ruff: noqa: PTH101, PTH114
+# ruff: noqa: PTH101
 
 from __future__ import annotations
 
-import fnmatch
 import grp
 import os
 import pwd
 import shutil
 import stat
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from ci_deploy.agent.install import destination_path
 from ci_deploy.agent.revision import Permission, RevisionError
+from ci_deploy.appspec.permission_match import (
+    AGENT_OVERLAP,
+    FileObjectPattern,
+    Installed,
+    Rule,
+    targets,
+)
 
 
-def _matches(name: str, pattern: str) -> bool:
-    # The agent's globs are simple '*' wildcards on one name; '?' and '[' are literal.
-    return fnmatch.fnmatchcase(name, pattern.replace("[", "[[]").replace("?", "[?]"))
-
-
-def _targets(entry: Permission, obj: str, installed: set[str], kinds: dict[str, str]) -> list[str]:
-    if obj in installed and kinds[obj] == "file":
-        if "file" not in entry.types:
-            return []
-        if entry.pattern != "**" or entry.excepts:
+def claim_paths(
+    entries: Iterable[Permission], root: Path, kinds: Mapping[str, str]
+) -> list[list[str]]:
+    """Each entry's paths among ``kinds`` (what the Install creates: path -> file|directory),
+    as the agent picks them. Raises RevisionError where the agent fails the Install: a path two
+    entries reach (in the agent's words), a pattern or except on a file object."""
+    installed = Installed(kinds)
+    owner: dict[str, int] = {}
+    claimed = []
+    for index, entry in enumerate(entries):
+        obj = destination_path(root, entry.object, f"permissions[{index}].object")
+        try:
+            paths = targets(Rule(obj, entry.pattern, entry.excepts, entry.types), installed)
+        except FileObjectPattern:
             raise RevisionError(
                 f"permissions: object {obj} is a file: pattern must be '**' and except empty"
-            )
-        return [obj]
-    prefix = obj.rstrip("/") + "/"
-    found = []
-    for path in sorted(installed):
-        if not path.startswith(prefix):
-            continue
-        rest = path[len(prefix) :]
-        child = rest.split("/", 1)[0]
-        if entry.pattern == "**":
-            if any(_matches(child, glob) for glob in entry.excepts) and "/" not in rest:
-                continue
-        elif (
-            "/" in rest
-            or not _matches(child, entry.pattern)
-            or any(_matches(child, glob) for glob in entry.excepts)
-        ):
-            continue
-        if kinds[path] in entry.types:
-            found.append(path)
-    return found
+            ) from None
+        for path in paths:
+            if path in owner:
+                raise RevisionError(
+                    AGENT_OVERLAP.format(path=path)
+                    + f" (permissions[{owner[path]}] and permissions[{index}] both reach it: "
+                    "keep them apart with disjoint types or pattern/except, or merge them)"
+                )
+            owner[path] = index
+        claimed.append(paths)
+    return claimed
 
 
 def _ids(entry: Permission, index: int, warnings: list[str]) -> tuple[int, int]:
@@ -79,19 +79,19 @@ def _host_id(name: str | None, lookup: Callable[[str], int]) -> int:
 
 
 def apply_permissions(entries: Iterable[Permission], root: Path, installed: list[str]) -> list[str]:
-    """Apply each entry; returns warnings for what this host cannot do (acls, SELinux)."""
+    """Apply each entry to the paths it reaches (``claim_paths``); returns warnings for what
+    this host cannot do (acls, SELinux)."""
     warnings: list[str] = []
-    installed_set = set(installed)
-    kinds = {
-        path: "directory" if stat.S_ISDIR(os.lstat(path).st_mode) else "file" for path in installed
-    }
-    links = {path for path in installed if os.path.islink(path)}
-    for index, entry in enumerate(entries):
-        obj = destination_path(root, entry.object, f"permissions[{index}].object")
-        targets = [path for path in _targets(entry, obj, installed_set, kinds) if path not in links]
+    entries = list(entries)
+    modes = {path: os.lstat(path).st_mode for path in installed}
+    kinds = {path: "directory" if stat.S_ISDIR(mode) else "file" for path, mode in modes.items()}
+    claimed = claim_paths(entries, root, kinds)
+    for index, (entry, reached) in enumerate(zip(entries, claimed, strict=True)):
+        # A link the revision installed is never followed.
+        paths = [path for path in reached if not stat.S_ISLNK(modes[path])]
         uid, gid = _ids(entry, index, warnings)
         refused = False
-        for path in targets:
+        for path in paths:
             if entry.mode is not None:
                 os.chmod(path, entry.mode)
             if (uid != -1 or gid != -1) and not refused:
@@ -104,8 +104,8 @@ def apply_permissions(entries: Iterable[Permission], root: Path, installed: list
                 f"permissions[{index}]: owner/group under {entry.object} not applied: only root "
                 "may change them (the agent runs as root)"
             )
-        if entry.acls and targets:
-            warnings.extend(_apply_acls(entry.acls, targets, index))
+        if entry.acls and paths:
+            warnings.extend(_apply_acls(entry.acls, paths, index))
         if entry.has_context:
             warnings.append(
                 f"permissions[{index}]: SELinux context for {entry.object} not applied "

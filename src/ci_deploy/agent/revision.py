@@ -16,6 +16,9 @@ from ci_deploy.agent.model import ALL_EVENTS, FILE_EXISTS_BEHAVIORS, RESERVED_EV
 from ci_deploy.appspec.server import RUNAS_SPACE
 
 DEFAULT_TIMEOUT_SECONDS = 3600
+# Validator errors the engine leaves to its Install, which fails as the agent does, on what is
+# really installed (the validator cannot see which directories the instance already has).
+LEFT_TO_INSTALL = frozenset({"permissions-duplicate-object", "permissions-nested-object"})
 
 
 class RevisionError(Exception):
@@ -81,14 +84,16 @@ def load_appspec(revision: Path, filename: str | None) -> AppSpec:
     def where(diagnostic: validator.Diagnostic) -> str:
         return f"{path.name}:{diagnostic.line}:{diagnostic.column}: {diagnostic.code}"
 
-    if not result.ok or result.document is None:
-        count = len(result.errors)
+    errors = [error for error in result.errors if error.code not in LEFT_TO_INSTALL]
+    if errors or result.document is None:
+        count = len(errors)
         raise RevisionError(
             f"invalid AppSpec ({count} error{'s' if count != 1 else ''}):\n"
-            + "\n".join(f"{where(error)}: {error.message}" for error in result.errors)
+            + "\n".join(f"{where(error)}: {error.message}" for error in errors)
         )
     parsed = parse_appspec(path, result.document)
-    warnings = tuple(f"{where(warning)}: {warning.message}" for warning in result.warnings)
+    notes = [*result.warnings, *(e for e in result.errors if e.code in LEFT_TO_INSTALL)]
+    warnings = tuple(f"{where(note)}: {note.message}" for note in notes)
     return replace(parsed, warnings=warnings)
 
 
@@ -171,7 +176,11 @@ def parse_appspec(path: Path, document: object) -> AppSpec:
         where = _where(path, f"permissions[{index}]")
         if not isinstance(entry, dict):
             raise RevisionError(f"{where}: expected a mapping with object")
-        types = tuple(_list(entry.get("type"), f"{where}.type")) or ("file", "directory")
+        # An absent type means both; `type: []` reaches nothing (the agent's `opts[:type] ||`).
+        raw_types = entry.get("type")
+        types = ("file", "directory")
+        if raw_types is not None:
+            types = tuple(_list(raw_types, f"{where}.type"))
         if any(kind not in ("file", "directory") for kind in types):
             raise RevisionError(f"{where}.type: expected file and/or directory, got {types!r}")
         permissions.append(
