@@ -34,6 +34,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "rollback": ("rollback", "Redeploy the last successful revision (or --to's) and watch it."),
     "local": ("local", "Rehearse a revision here: install its files and run its hooks."),
     "emulator": ("emulator", "Serve a local CodeDeploy endpoint (plus S3) with real instances."),
+    "iam-policy": ("iam_policy", "Print the least-privilege IAM policy for the verbs you run."),
 }
 
 

@@ -31,6 +31,7 @@ VERBS: tuple[str, ...] = (
     "rollback",
     "local",
     "emulator",
+    "iam-policy",
 )
 
 
@@ -210,6 +211,8 @@ _SOURCE_VERBS = ("validate", "bundle", "push", "deploy", "local")
 _REVISION_VERBS = ("push", "deploy")
 _AWS_VERBS = ("push", "deploy", "wait", "status", "stop", "rollback")
 _WATCH_VERBS = ("deploy", "wait", "rollback")
+# iam-policy takes the inputs that decide which calls the verbs it writes a policy for make.
+_POLICY = ("iam-policy",)
 
 TABLE: tuple[Input, ...] = (
     # -- which verb (CI adapters only; the CLI takes it as the sub-command)
@@ -302,26 +305,26 @@ TABLE: tuple[Input, ...] = (
         "application",
         "str",
         "CodeDeploy application name.",
-        verbs=("push", "deploy", "rollback", "local"),
+        verbs=("push", "deploy", "rollback", "local", *_POLICY),
     ),
     Input(
         "deployment_group",
         "str",
         "CodeDeploy deployment group name.",
-        verbs=("deploy", "rollback", "local"),
+        verbs=("deploy", "rollback", "local", *_POLICY),
     ),
     Input(
         "s3_location",
         "str",
         "s3://bucket[/prefix] to upload to, or s3://bucket/key of an existing bundle; "
         "{region} is replaced per region.",
-        verbs=_REVISION_VERBS,
+        verbs=(*_REVISION_VERBS, *_POLICY),
     ),
     Input(
         "register",
         "bool",
         "Register the revision with RegisterApplicationRevision.",
-        verbs=_REVISION_VERBS,
+        verbs=(*_REVISION_VERBS, *_POLICY),
         default=True,
     ),
     Input(
@@ -329,7 +332,7 @@ TABLE: tuple[Input, ...] = (
         "bool",
         "Bundle and upload SOURCE; --no-upload uses the existing object at --s3-location as is "
         "(its version and ETag pinned).",
-        verbs=_REVISION_VERBS,
+        verbs=(*_REVISION_VERBS, *_POLICY),
         default=True,
     ),
     Input(
@@ -374,7 +377,7 @@ TABLE: tuple[Input, ...] = (
         "deployment_config",
         "str",
         "Deployment configuration name (default: the group's).",
-        verbs=("deploy",),
+        verbs=("deploy", *_POLICY),
     ),
     Input(
         "description",
@@ -449,7 +452,7 @@ TABLE: tuple[Input, ...] = (
         "on_ready",
         "choice",
         "A blue/green deployment waiting for reroute: continue it, wait, or count it a success.",
-        verbs=_WATCH_VERBS,
+        verbs=(*_WATCH_VERBS, *_POLICY),
         default="wait",
         choices=("continue", "wait", "succeed"),
     ),
@@ -457,7 +460,7 @@ TABLE: tuple[Input, ...] = (
         "stop_on_cancel",
         "bool",
         "Stop the deployment when the job is cancelled (SIGINT/SIGTERM).",
-        verbs=_WATCH_VERBS,
+        verbs=(*_WATCH_VERBS, *_POLICY),
         default=True,
     ),
     Input(
@@ -486,7 +489,7 @@ TABLE: tuple[Input, ...] = (
         "regions",
         "list",
         "AWS region(s) to deploy to (default: the SDK's region).",
-        verbs=_AWS_VERBS,
+        verbs=(*_AWS_VERBS, *_POLICY),
         default=(),
         aliases=("--region",),
         metavar="REGION",
@@ -617,6 +620,42 @@ TABLE: tuple[Input, ...] = (
         default=0,
         minimum=0,
         maximum=60_000,  # a minute per event is already slower than any demo wants
+    ),
+    # -- iam-policy
+    Input(
+        "verbs",
+        "list",
+        "The verbs the policy is for: it allows exactly the calls they make.",
+        verbs=_POLICY,
+        default=("deploy",),
+        choices=("push", "deploy", "rollback", "wait", "status", "stop"),
+        metavar="VERB[,VERB]",
+    ),
+    Input(
+        "account_id",
+        "str",
+        "AWS account id (12 digits) of the resources the policy names, or * for any account.",
+        verbs=_POLICY,
+    ),
+    Input(
+        "kms_key",
+        "list",
+        "KMS key id or ARN that encrypts the uploaded bundles (--sse-kms-key-id or the bucket's "
+        "default key): allow GenerateDataKey and Decrypt on it; an id is named in every region.",
+        verbs=_POLICY,
+        default=(),
+        metavar="KEY",
+    ),
+    Input(
+        "policy_format",
+        "choice",
+        "How iam-policy prints the policy: an IAM policy document (JSON) or a Terraform "
+        "aws_iam_policy_document data block.",
+        verbs=_POLICY,
+        default="json",
+        choices=("json", "terraform"),
+        aliases=("--format",),
+        cli_only=True,
     ),
     # -- everywhere
     Input(

@@ -85,7 +85,7 @@ def error_code(error: BaseException) -> str | None:
 
 
 _IAM_HINT = (
-    "check the IAM policy of the credentials in use (docs/permissions.md lists what it needs)"
+    "check the IAM policy of the credentials in use ('ci-deploy iam-policy' prints what it needs)"
 )
 _HINTS = {
     "AccessDenied": _IAM_HINT,
