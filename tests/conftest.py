@@ -18,6 +18,7 @@ import pytest
 
 from ci_deploy.commands import Streams
 from fake_codedeploy import FakeCodeDeploy
+from webhooks import HookAnswer, WebhookServer
 
 if TYPE_CHECKING:
     from ci_deploy.emulator import RunningEmulator
@@ -449,3 +450,19 @@ def cli_without_aws() -> Callable[[list[str]], tuple[subprocess.CompletedProcess
         return done, flag.strip() == "True"
 
     return run
+
+
+@pytest.fixture
+def webhook_server() -> Iterator[Callable[..., WebhookServer]]:
+    """Starts loopback web hooks (tests/webhooks.py): ``webhook_server(HookAnswer(500), ...)``
+    answers those first, then 200 ``ok``; every request is recorded."""
+    started: list[WebhookServer] = []
+
+    def start(*answers: HookAnswer) -> WebhookServer:
+        server = WebhookServer(list(answers))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()

@@ -598,6 +598,41 @@ def test_github_deployment_reports_the_deployment_with_the_job_token(
     assert done["log_url"] == "https://github.example/octo/web/actions/runs/99"
 
 
+def test_notify_posts_to_the_hooks_and_the_log_never_shows_their_urls(
+    harness: ActionHarness, workspace: Path, webhook_server: Any
+) -> None:
+    """notify: the action hands the hooks to ci-deploy through its environment; on the runner
+    ci-deploy has them masked before anything else is printed, then posts the start and the
+    end to each."""
+    slack, generic = webhook_server(), webhook_server()
+    token = "/services/T0001/B0002/Xy7TopSecretToken"
+    hooks = f"slack:{slack.url(token)}\n{generic.url('/hooks/Ab9OtherSecretToken')}"
+    shutil.copytree(REPO / "examples" / "web-app", workspace / "app")
+    inputs = deploy_inputs("app", "gh-notify", emulator="true", notify=hooks)
+    run = harness.run(inputs, timeout_seconds=180)
+    assert run.exit_code == 0, run.log
+
+    masked = [c.message for c in run.named("add-mask")]
+    assert masked == [
+        "ghs_harness_token",  # the job's token, masked by the reporter first
+        slack.url(token),
+        token,
+        generic.url("/hooks/Ab9OtherSecretToken"),
+        "/hooks/Ab9OtherSecretToken",
+    ]
+    shown = "\n".join(line for line in run.log.splitlines() if not line.startswith("::add-mask::"))
+    assert "SecretToken" not in shown
+    deployment_id = run.outputs["deployment-id"]
+    assert [b["blocks"][0]["text"]["text"] for b in slack.bodies()] == [
+        "🚀 Deployment started",
+        "✅ Deployment succeeded",
+    ]
+    start, end = generic.bodies()
+    assert start["deployment_ids"] == {"us-east-1": deployment_id}
+    assert start["run_url"] is None  # the harness sets no GITHUB_RUN_ID
+    assert end["result"]["deployment_id"] == deployment_id
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_cancelling_mid_deployment_stops_the_codedeploy_deployment(
     harness: ActionHarness, workspace: Path, emulator: Any, unique_name: str, signum: int

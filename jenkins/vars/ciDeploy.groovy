@@ -113,6 +113,10 @@ import groovy.transform.Field
     githubDeployment: null,
     // Token for GitHub deployment statuses. Pass it from withCredentials, never as a literal.
     githubToken: null,
+    // Web hooks to notify when a deployment starts and ends, each [slack:|teams:|json:]URL: Slack,
+    // Microsoft Teams, or the result as JSON to any other URL (the kind is read from the host when
+    // not given). Pass it from withCredentials, never as a literal.
+    notify: [],
     // Number of simulated instances per deployment group.
     instances: 3,
     // Pause between lifecycle events, to make progress visible in demos.

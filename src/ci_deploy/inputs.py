@@ -529,6 +529,18 @@ TABLE: tuple[Input, ...] = (
         verbs=("deploy", "rollback"),
         secret=True,
     ),
+    # -- notifications
+    Input(
+        "notify",
+        "list",
+        "Web hooks to notify when a deployment starts and ends, each [slack:|teams:|json:]URL: "
+        "Slack, Microsoft Teams, or the result as JSON to any other URL (the kind is read from "
+        "the host when not given).",
+        verbs=("deploy", "rollback", "wait"),
+        default=(),
+        secret=True,
+        metavar="[KIND:]URL",
+    ),
     # -- output
     Input(
         "json",

@@ -9,6 +9,7 @@ from dataclasses import replace
 from ci_deploy.aws.session import Clients
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
+from ci_deploy.commands._notifying import notifying
 from ci_deploy.commands._watching import conclude, reporter, watch_settings
 from ci_deploy.commands.push import push_request
 from ci_deploy.deploy import (
@@ -111,7 +112,8 @@ def clients_source(request: Request, deploy_req: DeployRequest) -> Iterator[Clie
 def run(request: Request, streams: Streams) -> int:
     deploy_req = deploy_request(request)
     with (
-        reporting_to_github(request, reporter(request, streams)) as report,
+        reporting_to_github(request, reporter(request, streams)) as github,
+        notifying(request, github, streams) as report,
         clients_source(request, deploy_req) as clients_for,
     ):
         # An AppSpecError's diagnostics (and GitHub annotations) are shown by the CLI's handler.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
+from ci_deploy.commands._notifying import notifying
 from ci_deploy.commands._watching import conclude, reporter, watch_settings
 from ci_deploy.deploy import DeploymentOptions, RollbackRequest, rollback
 from ci_deploy.github_deployments import reporting_to_github
@@ -22,6 +23,9 @@ def run(request: Request, streams: Streams) -> int:
         to=request.text("rollback_to"),
         regions=request.items("regions"),
     )
-    with reporting_to_github(request, reporter(request, streams)) as report:
+    with (
+        reporting_to_github(request, reporter(request, streams)) as github,
+        notifying(request, github, streams) as report,
+    ):
         outcome = rollback(rollback_req, clients_for(request), report.event)
         return conclude(outcome, streams, report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ci_deploy.commands import Streams
+from ci_deploy.commands._notifying import notifying
 from ci_deploy.commands._watching import (
     api_for,
     conclude,
@@ -20,12 +21,12 @@ def run(request: Request, streams: Streams) -> int:
     deployment_id = request.required_text("deployment_id")
     settings = watch_settings(request)
     api = api_for(request, single_region(request))
-    report = reporter(request, streams)
-    started = time.monotonic()
-    run_, verdict = watch_deployment(api, deployment_id, settings, report.event)
-    outcome = Outcome(
-        runs=[run_],
-        verdicts={run_.region: verdict},
-        total_seconds=time.monotonic() - started,
-    )
-    return conclude(outcome, streams, report)
+    with notifying(request, reporter(request, streams), streams) as report:
+        started = time.monotonic()
+        run_, verdict = watch_deployment(api, deployment_id, settings, report.event)
+        outcome = Outcome(
+            runs=[run_],
+            verdicts={run_.region: verdict},
+            total_seconds=time.monotonic() - started,
+        )
+        return conclude(outcome, streams, report)
