@@ -127,7 +127,7 @@ def test_the_cli_column_says_how_the_command_line_takes_each_input() -> None:
     rows = inputs_reference()
     for spec in TABLE:
         cli = rows[spec.name]["CLI"]
-        if spec.secret or (not spec.verbs and not spec.adapter_only):
+        if not spec.has_flag or (not spec.verbs and not spec.adapter_only):
             assert cli == f"{NONE} (environment only)", spec.name
         elif spec.positional:
             assert cli == f"`{spec.name.upper()}` (argument)"

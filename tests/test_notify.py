@@ -8,6 +8,7 @@ import copy
 import io
 import json
 import socket
+import subprocess
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -105,12 +106,26 @@ def test_plain_http_is_allowed_to_loopback_only() -> None:
 
 
 def test_notify_is_a_secret_list_of_deploy_rollback_and_wait() -> None:
-    """Environment only (no --notify flag to leak into ps or a committed CI file); comma- or
-    newline-separated, as the adapters pass lists."""
+    """Comma- or newline-separated in the environment, as the adapters pass lists; a secret
+    that also has a repeatable --notify flag, whose help says to prefer the environment."""
     env = {"CI_DEPLOY_NOTIFY": f"slack:{SLACK},\nhttps://b.example/h\n"}
     for verb in ("deploy", "rollback", "wait"):
         assert resolve(verb, {}, env)["notify"] == (f"slack:{SLACK}", "https://b.example/h")
-    assert BY_NAME["notify"].secret
+    assert BY_NAME["notify"].secret and BY_NAME["notify"].has_flag
+    namespace = cli.build_parser().parse_args(
+        ["deploy", "--notify", f"slack:{SLACK}", "--notify", "https://b.example/h"]
+    )
+    assert resolve("deploy", vars(namespace), {})["notify"] == (
+        f"slack:{SLACK}",
+        "https://b.example/h",
+    )
+    help_text = " ".join(
+        subprocess.run(
+            ["ci-deploy", "deploy", "--help"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert "--notify [KIND:]URL" in help_text
+    assert "Secret: prefer CI_DEPLOY_NOTIFY" in help_text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -631,6 +646,16 @@ def deploy(demo: Any, streams: Any, example: str, hooks: list[str], *args: str, 
         *args,
     ]
     return cli.run(argv, {**demo["env"], "CI_DEPLOY_NOTIFY": "\n".join(hooks), **env}, streams)
+
+
+def test_the_notify_flag_posts_like_the_environment_and_never_shows_the_url(
+    demo: Any, streams: Any, webhook_server: Any
+) -> None:
+    hook = webhook_server()
+    code = deploy(demo, streams, "web-app", [], "--notify", f"json:{hook.url(SECRET_PATH)}")
+    assert code == 0, streams.err
+    assert [body["phase"] for body in hook.bodies()] == ["start", "end"]
+    assert_never_shown(streams, SECRET_PATH)
 
 
 def assert_never_shown(streams: Any, *secrets: str) -> None:

@@ -51,6 +51,8 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 def _help_for(spec: Input) -> str:
     parts = [spec.help]
+    if spec.secret:
+        parts.append(f"Secret: prefer {spec.env} (a flag's value shows in `ps` and shell history).")
     if spec.default not in (None, (), ""):
         parts.append(f"(default: {spec.default_text()})")
     parts.append(f"[env: {spec.env}]")
@@ -58,7 +60,7 @@ def _help_for(spec: Input) -> str:
 
 
 def _add_input(parser: argparse.ArgumentParser, spec: Input) -> None:
-    if spec.secret:
+    if not spec.has_flag:
         return  # environment only
     if spec.positional:
         parser.add_argument(

@@ -51,6 +51,9 @@ class Input:
     maximum: int | None = None
     # Secrets come from the environment only: a flag would put them in `ps` output and CI logs.
     secret: bool = False
+    # A secret that also has a flag, for a one-off run by hand (`--notify URL`); the environment
+    # stays the safe way, and the help says so.
+    secret_flag: bool = False
     # Inputs that only the CI adapters have (e.g. which verb to run).
     adapter_only: bool = False
     # Inputs the CI adapters do not expose (they render natively or set it themselves).
@@ -59,6 +62,11 @@ class Input:
     # A list input's value that also has a flag of its own, ``--no-NAME`` (one vocabulary:
     # ``--no-auto-rollback`` is ``--auto-rollback none``, and adapters pass ``none``).
     no_flag_value: str | None = None
+
+    @property
+    def has_flag(self) -> bool:
+        """Whether the command line takes it: not a secret, or a secret that has a flag too."""
+        return not self.secret or self.secret_flag
 
     @property
     def flag(self) -> str:
@@ -539,6 +547,7 @@ TABLE: tuple[Input, ...] = (
         verbs=("deploy", "rollback", "wait"),
         default=(),
         secret=True,
+        secret_flag=True,
         metavar="[KIND:]URL",
     ),
     # -- output
