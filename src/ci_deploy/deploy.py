@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from ci_deploy.aws.codedeploy import (
-    ALL_DEPLOYMENT_STATUSES,
-    NAME_PATTERN,
     CodeDeployApi,
     Deployment,
     DeploymentGroup,
@@ -27,6 +25,14 @@ from ci_deploy.errors import AwsError, CiDeployError, InputError, InputValueErro
 from ci_deploy.events import Event, EventSink, Notice
 from ci_deploy.push import PushRequest, prepare_bundle, push_revision, revision_kind
 from ci_deploy.result import RegionError, RegionRun, build_result
+from ci_deploy.vocabulary import (
+    ALL_DEPLOYMENT_STATUSES,
+    NAME_PATTERN,
+    NAME_RULE,
+    ROLLBACK_ON_ALARM,
+    ROLLBACK_ON_FAILURE,
+    ROLLBACK_ON_REQUEST,
+)
 from ci_deploy.watch import (
     OnReady,
     Pacing,
@@ -39,9 +45,9 @@ from ci_deploy.watch import (
 
 DESCRIPTION_MAX_CHARS = 256
 _AUTO_ROLLBACK_EVENTS = {
-    "failure": "DEPLOYMENT_FAILURE",
-    "stop-on-alarm": "DEPLOYMENT_STOP_ON_ALARM",
-    "stop-on-request": "DEPLOYMENT_STOP_ON_REQUEST",
+    "failure": ROLLBACK_ON_FAILURE,
+    "stop-on-alarm": ROLLBACK_ON_ALARM,
+    "stop-on-request": ROLLBACK_ON_REQUEST,
 }
 
 
@@ -261,11 +267,7 @@ def check_options(options: DeploymentOptions) -> None:
     for input_name in ("application", "deployment_group", "deployment_config"):
         value = getattr(options, input_name)
         if value is not None and not NAME_PATTERN.fullmatch(value):
-            raise InputValueError(
-                input_name,
-                "a CodeDeploy name: 1-100 letters, digits and . _ + = , @ -",
-                value,
-            )
+            raise InputValueError(input_name, NAME_RULE, value)
     auto_rollback_configuration(options.auto_rollback)
     target_instances(options.target_instances)
 

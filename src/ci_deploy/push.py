@@ -28,6 +28,7 @@ from ci_deploy.revision import (
     s3_revision,
     substitute_task_definition,
 )
+from ci_deploy.vocabulary import ARCHIVE_BUNDLE_TYPES
 
 if TYPE_CHECKING:
     from ci_deploy.aws.session import Clients
@@ -156,7 +157,7 @@ def prepare_bundle(request: PushRequest, directory: Path) -> BundleResult:
     if kind is None and request.s3_location:
         # The bucket may still hold a {region} placeholder: only the key's name matters here.
         wanted = key_bundle_type(request.s3_location.rstrip("/").rsplit("/", 1)[-1])
-        kind = wanted if wanted in {"zip", "tar", "tgz"} else None
+        kind = wanted if wanted in ARCHIVE_BUNDLE_TYPES else None
     kind = kind or "zip"
     return build(
         BundleOptions(

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ci_deploy.aws.codedeploy import OVERVIEW_KEYS, Deployment, LifecycleEvent, Target
+from ci_deploy.aws.codedeploy import Deployment, LifecycleEvent, Target
+from ci_deploy.vocabulary import OVERVIEW_KEYS
 
 # Worst first: the combined status of several regions is the worst of theirs. "Error" is ours:
 # a region where no deployment could be created (its push or CreateDeployment failed).

@@ -3,7 +3,6 @@ translates its errors (the watcher and deploy never see botocore)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,26 +13,19 @@ import botocore.exceptions
 from ci_deploy.aws.session import translate
 from ci_deploy.errors import AwsError
 from ci_deploy.events import Diagnostics
+from ci_deploy.vocabulary import (
+    ACTIVE_DEPLOYMENT_STATUSES,
+    OVERVIEW_KEYS,
+    TERMINAL_DEPLOYMENT_STATUSES,
+    TERMINAL_TARGET_STATUSES,
+    THROTTLING_CODES,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
 
-# Names of applications, groups and configs: https://docs.aws.amazon.com/codedeploy/latest/userguide/limits.html
-NAME_PATTERN = re.compile(r"[A-Za-z0-9._+=,@-]{1,100}")
-
 # BatchGetDeploymentTargets takes at most 25 target ids per call (CodeDeploy API reference).
 BATCH_SIZE = 25
-
-TERMINAL_DEPLOYMENT_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
-TERMINAL_TARGET_STATUSES = frozenset({"Succeeded", "Failed", "Skipped"})
-ACTIVE_DEPLOYMENT_STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready")
-ALL_DEPLOYMENT_STATUSES = (*ACTIVE_DEPLOYMENT_STATUSES, "Succeeded", "Failed", "Stopped")
-OVERVIEW_KEYS = ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready")
-
-# Error codes that say "try again later", not "you asked for something wrong".
-_THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded"}
-)
 
 
 class TransientAwsError(AwsError):
@@ -239,7 +231,7 @@ def _is_transient(error: Exception) -> bool:
     if isinstance(error, botocore.exceptions.ClientError):
         code = str(error.response.get("Error", {}).get("Code") or "")
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return code in _THROTTLING_CODES or status >= 500
+        return code in THROTTLING_CODES or status >= 500
     return False
 
 

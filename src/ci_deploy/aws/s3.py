@@ -15,16 +15,12 @@ import botocore.exceptions
 from ci_deploy.aws.session import error_code, translate
 from ci_deploy.errors import AwsError
 from ci_deploy.events import EventSink, Notice
+from ci_deploy.vocabulary import S3_RETRY_CODES
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 SHA256_METADATA = "sha256"  # x-amz-meta-sha256: the bundle's SHA-256, compared before uploading
-
-# Errors worth another attempt of the same request (on top of botocore's own retries).
-TRANSIENT_CODES = frozenset(
-    {"InternalError", "RequestTimeout", "ServiceUnavailable", "SlowDown", "500", "503"}
-)
 
 
 @dataclass(frozen=True)
@@ -198,7 +194,7 @@ def _with_retries(call: Callable[[], Any], attempts: int, sleep: Callable[[float
         try:
             return call()
         except botocore.exceptions.ClientError as error:
-            if attempt == attempts or error_code(error) not in TRANSIENT_CODES:
+            if attempt == attempts or error_code(error) not in S3_RETRY_CODES:
                 raise
         except botocore.exceptions.ConnectionError:
             if attempt == attempts:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ci_deploy.agent import run_deployment
-from ci_deploy.aws.codedeploy import NAME_PATTERN
 from ci_deploy.emulator import revisions
 from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS, DEFAULT_CONFIG
 from ci_deploy.emulator.faults import ApiError, deployment_id, name, required
@@ -27,6 +26,7 @@ from ci_deploy.emulator.model import (
 )
 from ci_deploy.emulator.revisions import BundleStore, WsgiApp, revision_key
 from ci_deploy.emulator.rollout import ECS_EVENTS, LAMBDA_EVENTS, Engine, Rollout
+from ci_deploy.vocabulary import NAME_PATTERN
 
 PLATFORMS = ("Server", "Lambda", "ECS")
 # A deployment group's instance count: a tag filter with this key (KEY_AND_VALUE, value N)

@@ -33,10 +33,7 @@ from ci_deploy.events import (
 )
 from ci_deploy.inputs import BY_NAME
 from ci_deploy.report.text import format_event
-
-DEPLOYMENT_TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
-# Ready: a blue/green target waiting for traffic to be rerouted; later events open a new section.
-TARGET_ENDED = frozenset({"Succeeded", "Failed", "Skipped", "Ready"})
+from ci_deploy.vocabulary import SETTLED_TARGET_STATUSES, TERMINAL_DEPLOYMENT_STATUSES
 
 # Control characters other than tab and newline: a hook's output must not be able to forge a
 # section marker (ESC[0K...\r) or rewrite the line before it.
@@ -125,7 +122,7 @@ class GitlabReporter:
         self._flush_ended()
         if isinstance(event, DeploymentStatusChanged):
             self._flush_finished(keep=event.deployment_id)
-            if event.status in DEPLOYMENT_TERMINAL:
+            if event.status in TERMINAL_DEPLOYMENT_STATUSES:
                 # The watcher reports a poll's deployment status before its targets: the last
                 # targets' sections come first, then this line.
                 self._finished[event.deployment_id] = format_event(event)
@@ -165,7 +162,8 @@ class GitlabReporter:
             target.status = event.status
             # Its lifecycle events of the same poll follow: the section is written at the next
             # event about something else.
-            if event.status in TARGET_ENDED:
+            # Ready (blue/green, waiting for traffic) ends a section too: later events open another.
+            if event.status in SETTLED_TARGET_STATUSES:
                 self._ended.add(key)
             else:
                 self._ended.discard(key)
