@@ -8,13 +8,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ci_deploy.aws.codedeploy import (
-    CodeDeployApi,
-    DeploymentLimitExceeded,
-    TransientAwsError,
-    parse_deployment,
-)
-from ci_deploy.errors import AwsError
+from ci_deploy.aws.codedeploy import CodeDeployApi, parse_deployment
+from ci_deploy.errors import AwsError, DeploymentLimitExceeded, TransientAwsError
 from fake_codedeploy import Frame, blue_green_group
 
 

@@ -13,15 +13,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ci_deploy.aws.codedeploy import (
-    CodeDeployApi,
-    Deployment,
-    DeploymentGroup,
+from ci_deploy.aws.codedeploy import CodeDeployApi, Deployment, DeploymentGroup
+from ci_deploy.aws.session import Clients
+from ci_deploy.errors import (
+    AwsError,
+    CiDeployError,
     DeploymentLimitExceeded,
+    InputError,
+    InputValueError,
     TransientAwsError,
 )
-from ci_deploy.aws.session import Clients
-from ci_deploy.errors import AwsError, CiDeployError, InputError, InputValueError
 from ci_deploy.events import Event, EventSink, Notice
 from ci_deploy.push import PushRequest, prepare_bundle, push_revision, revision_kind
 from ci_deploy.result import RegionError, RegionRun, build_result

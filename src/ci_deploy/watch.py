@@ -8,14 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from ci_deploy.aws.codedeploy import (
-    Deployment,
-    DeploymentAlreadyCompleted,
-    DeploymentGroup,
-    Target,
-    TransientAwsError,
-)
-from ci_deploy.errors import AwsError
+from ci_deploy.aws.codedeploy import Deployment, DeploymentGroup, Target
+from ci_deploy.errors import AwsError, DeploymentAlreadyCompleted, TransientAwsError
 from ci_deploy.events import (
     DeploymentStatusChanged,
     EventSink,

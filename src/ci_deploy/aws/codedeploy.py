@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from ci_deploy.aws.session import translate
+from ci_deploy.aws.translate import translate
 from ci_deploy.errors import AwsError
 from ci_deploy.events import Diagnostics
 from ci_deploy.vocabulary import (
@@ -18,7 +18,6 @@ from ci_deploy.vocabulary import (
     OVERVIEW_KEYS,
     TERMINAL_DEPLOYMENT_STATUSES,
     TERMINAL_TARGET_STATUSES,
-    THROTTLING_CODES,
 )
 
 if TYPE_CHECKING:
@@ -26,22 +25,6 @@ if TYPE_CHECKING:
 
 # BatchGetDeploymentTargets takes at most 25 target ids per call (CodeDeploy API reference).
 BATCH_SIZE = 25
-
-
-class TransientAwsError(AwsError):
-    """A call failed in a way that may succeed when repeated: throttling, 5xx, network."""
-
-
-class DeploymentLimitExceeded(AwsError):
-    """Another deployment is active in the deployment group."""
-
-
-class DeploymentAlreadyCompleted(AwsError):
-    """StopDeployment on a deployment that already ended."""
-
-
-class DeploymentNotReady(AwsError):
-    """ContinueDeployment on a deployment that is not waiting in Ready."""
 
 
 @dataclass(frozen=True)
@@ -221,20 +204,6 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _is_transient(error: Exception) -> bool:
-    # Network failures: no connection (ConnectionError, its timeouts and TLS failures) or one
-    # dropped, reset or timed out while the answer was read (HTTPClientError:
-    # ConnectionClosedError, ReadTimeoutError...). The SDK's standard retries treat both kinds
-    # as transient too.
-    if isinstance(error, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
-        return True
-    if isinstance(error, botocore.exceptions.ClientError):
-        code = str(error.response.get("Error", {}).get("Code") or "")
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return code in THROTTLING_CODES or status >= 500
-    return False
-
-
 class CodeDeployApi:
     """The CodeDeploy operations ci-deploy uses, for one region's client."""
 
@@ -254,22 +223,9 @@ class CodeDeployApi:
             response: dict[str, Any] = method(**params)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
             self.stats.failures += 1
-            raise self._translate(error, operation, context) from error
+            where = f"{context} ({self.region})" if context else f"({self.region})"
+            raise translate(error, operation, where) from error
         return response
-
-    def _translate(self, error: Exception, operation: str, context: str) -> AwsError:
-        where = f"{context} ({self.region})" if context else f"({self.region})"
-        base = translate(error, operation, where)
-        kinds: Mapping[str | None, type[AwsError]] = {
-            "DeploymentLimitExceededException": DeploymentLimitExceeded,
-            "DeploymentAlreadyCompletedException": DeploymentAlreadyCompleted,
-            "DeploymentIsNotInReadyStateException": DeploymentNotReady,
-        }
-        kind: type[AwsError] = kinds.get(base.code, AwsError)
-        if _is_transient(error):
-            kind = TransientAwsError
-        hint = base.hint or _HINTS.get(base.code or "")
-        return kind(base.message, operation=operation, code=base.code, hint=hint)
 
     # -- reading
 
@@ -410,20 +366,6 @@ class CodeDeployApi:
         except AwsError as error:
             if error.code != "DeploymentGroupAlreadyExistsException":
                 raise
-
-
-_HINTS = {
-    "DeploymentDoesNotExistException": "check the deployment id and the region",
-    "InvalidDeploymentIdException": "a deployment id is d- and 9 letters or digits (d-ABCDEF123)",
-    "ApplicationDoesNotExistException": "check --application and --region",
-    "DeploymentGroupDoesNotExistException": "check --deployment-group, --application and --region",
-    "DeploymentConfigDoesNotExistException": "check --deployment-config",
-    "InvalidFileExistsBehaviorException": "--file-exists-behavior applies to the Server platform",
-    "DescriptionTooLongException": "keep --description within 256 characters",
-    "UnsupportedActionForDeploymentTypeException": "this deployment type cannot be stopped",
-    "DeploymentAlreadyCompletedException": "it has already ended; 'ci-deploy status "
-    "DEPLOYMENT_ID' shows how",
-}
 
 
 def _snake(operation: str) -> str:
