@@ -13,10 +13,11 @@ import pytest
 
 from ci_deploy import cli
 from ci_deploy.aws.codedeploy import CodeDeployApi, DeploymentGroup
-from ci_deploy.deploy import Timekeeping, WatchSettings, start_and_follow
+from ci_deploy.deploy import Timekeeping, start_and_follow
 from ci_deploy.errors import AwsError
 from ci_deploy.events import Event, Notice
 from ci_deploy.result import RegionRun
+from ci_deploy.watch import WatchOptions
 from fake_codedeploy import Frame, instance_target
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -483,7 +484,7 @@ def start_without_waiting(fake) -> Started:
         GITHUB_PARAMS,
         DeploymentGroup("web", "prod", "Server"),
         wait_for_active=True,
-        settings=WatchSettings(wait=False),
+        watching=WatchOptions(wait=False),
         sink=events.append,
         time_=Timekeeping(clock=lambda: sum(sleeps), sleep=sleeps.append),
     )

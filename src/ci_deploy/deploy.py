@@ -34,15 +34,7 @@ from ci_deploy.vocabulary import (
     ROLLBACK_ON_FAILURE,
     ROLLBACK_ON_REQUEST,
 )
-from ci_deploy.watch import (
-    OnReady,
-    Pacing,
-    Verdict,
-    Watcher,
-    WatchOptions,
-    WatchOutcome,
-    default_timeout_seconds,
-)
+from ci_deploy.watch import Pacing, Verdict, Watcher, WatchOptions, WatchOutcome
 
 DESCRIPTION_MAX_CHARS = 256
 _AUTO_ROLLBACK_EVENTS = {
@@ -50,17 +42,6 @@ _AUTO_ROLLBACK_EVENTS = {
     "stop-on-alarm": ROLLBACK_ON_ALARM,
     "stop-on-request": ROLLBACK_ON_REQUEST,
 }
-
-
-@dataclass(frozen=True)
-class WatchSettings:
-    """How to watch: the user's timeout (None: from the group), Ready handling, cancellation."""
-
-    wait: bool = True
-    timeout_seconds: int | None = None
-    on_ready: OnReady = "wait"
-    stop_on_cancel: bool = True
-    rollback_on_cancel: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,17 +95,6 @@ class Outcome:
         return min(self.verdicts.values(), key=order.index, default=None)
 
 
-def options_for(settings: WatchSettings, group: DeploymentGroup | None) -> WatchOptions:
-    """Watch options; without a timeout from the user, one derived from the group's waits."""
-    timeout = settings.timeout_seconds or default_timeout_seconds(group)
-    return WatchOptions(
-        timeout_seconds=float(timeout),
-        on_ready=settings.on_ready,
-        stop_on_cancel=settings.stop_on_cancel,
-        rollback_on_cancel=settings.rollback_on_cancel,
-    )
-
-
 def _group_of(api: CodeDeployApi, deployment_id: str, sink: EventSink) -> DeploymentGroup | None:
     try:
         deployment = api.get_deployment(deployment_id)
@@ -142,7 +112,7 @@ def _group_of(api: CodeDeployApi, deployment_id: str, sink: EventSink) -> Deploy
 def watch_deployment(
     api: CodeDeployApi,
     deployment_id: str,
-    settings: WatchSettings,
+    options: WatchOptions,
     sink: EventSink,
     time_: Timekeeping | None = None,
     *,
@@ -151,10 +121,10 @@ def watch_deployment(
     """Watch one deployment to its verdict. Without ``group`` (and a timeout from the user), the
     deployment's group is read for its wait times."""
     time_ = time_ or Timekeeping()
-    if group is None and settings.timeout_seconds is None:
+    if group is None and options.timeout_seconds is None:
         group = _group_of(api, deployment_id, sink)
     watcher = Watcher(api, sink, clock=time_.clock, sleep=time_.sleep, pacing=time_.pacing)
-    outcome = watcher.watch(deployment_id, options_for(settings, group))
+    outcome = watcher.watch(deployment_id, options, group)
     return region_run(api, outcome), outcome.verdict
 
 
@@ -316,7 +286,7 @@ def create_deployment(
     params: Mapping[str, Any],
     *,
     wait_for_active: bool,
-    settings: WatchSettings,
+    watching: WatchOptions,
     sink: EventSink,
     time_: Timekeeping,
 ) -> str:
@@ -380,8 +350,8 @@ def create_deployment(
             )
             # Watch it quietly (its own events are not ours), and never stop it on cancel:
             # cancelling our job must not stop someone else's deployment.
-            quiet = WatchSettings(
-                timeout_seconds=settings.timeout_seconds, on_ready="wait", stop_on_cancel=False
+            quiet = WatchOptions(
+                timeout_seconds=watching.timeout_seconds, on_ready="wait", stop_on_cancel=False
             )
             _, verdict = watch_deployment(api, blocker, quiet, _notices_only(sink), time_)
             if verdict == "cancelled":
@@ -583,7 +553,7 @@ ClientsFor = Callable[[str | None], Clients]
 class DeployRequest:
     push: PushRequest
     options: DeploymentOptions
-    settings: WatchSettings
+    watching: WatchOptions
     regions: tuple[str, ...] = ()
     rollout: str = "serial"
 
@@ -594,18 +564,18 @@ def start_and_follow(
     group: DeploymentGroup,
     *,
     wait_for_active: bool,
-    settings: WatchSettings,
+    watching: WatchOptions,
     sink: EventSink,
     time_: Timekeeping,
 ) -> tuple[RegionRun, Verdict | None]:
     """CreateDeployment (waiting out another active deployment), then watch it, or with
     --no-wait only look at it once. The run records the revision sent."""
     deployment_id = create_deployment(
-        api, params, wait_for_active=wait_for_active, settings=settings, sink=sink, time_=time_
+        api, params, wait_for_active=wait_for_active, watching=watching, sink=sink, time_=time_
     )
     revision = params["revision"]
-    if settings.wait:
-        run, verdict = watch_deployment(api, deployment_id, settings, sink, time_, group=group)
+    if watching.wait:
+        run, verdict = watch_deployment(api, deployment_id, watching, sink, time_, group=group)
         return replace(run, revision=revision), verdict
     sink(Notice(f"not waiting: follow it with 'ci-deploy wait {deployment_id}'"))
     try:
@@ -671,7 +641,7 @@ def deploy(
                 params,
                 group,
                 wait_for_active=options.wait_for_active,
-                settings=request.settings,
+                watching=request.watching,
                 sink=sink,
                 time_=time_,
             )
@@ -690,7 +660,7 @@ class RollbackRequest:
     """Redeploy to a group (in each region) the revision of ``to``, or of the last success."""
 
     target: DeploymentOptions
-    settings: WatchSettings
+    watching: WatchOptions
     to: str | None = None
     regions: tuple[str, ...] = ()
 
@@ -775,7 +745,7 @@ def rollback(
             create_deployment_params(options, source.revision, group.compute_platform),
             group,
             wait_for_active=target.wait_for_active,
-            settings=request.settings,
+            watching=request.watching,
             sink=sink,
             time_=time_,
         )

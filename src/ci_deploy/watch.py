@@ -81,10 +81,15 @@ class Pacing:
 
 @dataclass(frozen=True)
 class WatchOptions:
-    timeout_seconds: float
+    """How to watch: for how long (None: from the deployment group's own waits, see
+    ``default_timeout_seconds``), what to do at Ready, whether a cancel stops the deployment
+    (and rolls it back); ``wait`` False: look once after creating it, do not watch."""
+
+    timeout_seconds: float | None = None
     on_ready: OnReady = "wait"
     stop_on_cancel: bool = True
     rollback_on_cancel: bool = False
+    wait: bool = True
 
 
 @dataclass
@@ -195,9 +200,12 @@ class Watcher:
 
     # -- watching
 
-    def watch(self, deployment_id: str, options: WatchOptions) -> WatchOutcome:
+    def watch(
+        self, deployment_id: str, options: WatchOptions, group: DeploymentGroup | None = None
+    ) -> WatchOutcome:
+        """Watch to a verdict; without a timeout in ``options``, ``group``'s waits set it."""
         started = self.clock()
-        deadline = started + options.timeout_seconds
+        deadline = started + (options.timeout_seconds or default_timeout_seconds(group))
         state = _State()
         interval = self.pacing.moving_seconds
         try:

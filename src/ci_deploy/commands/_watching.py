@@ -10,12 +10,12 @@ from typing import Any
 from ci_deploy.aws.codedeploy import CodeDeployApi
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
-from ci_deploy.deploy import Outcome, WatchSettings
+from ci_deploy.deploy import Outcome
 from ci_deploy.errors import DeploymentFailed, ExitCode, InputError, Interrupted, WaitTimeout
 from ci_deploy.inputs import Request
 from ci_deploy.report import Reporter, reporter_for
 from ci_deploy.result import failure_summary, worst_status
-from ci_deploy.watch import OnReady
+from ci_deploy.watch import OnReady, WatchOptions
 
 
 def reporter(request: Request, streams: Streams) -> Reporter:
@@ -38,14 +38,14 @@ def api_for(request: Request, region: str | None) -> CodeDeployApi:
     return CodeDeployApi(clients.codedeploy, clients.region)
 
 
-def watch_settings(request: Request, *, wait: bool = True) -> WatchSettings:
+def watch_options(request: Request, *, wait: bool = True) -> WatchOptions:
     on_ready: OnReady = "wait"
     chosen = request.text("on_ready") or "wait"
     if chosen == "continue":
         on_ready = "continue"
     elif chosen == "succeed":
         on_ready = "succeed"
-    return WatchSettings(
+    return WatchOptions(
         wait=wait,
         timeout_seconds=request.number("wait_timeout_seconds"),
         on_ready=on_ready,
