@@ -12,15 +12,14 @@ import pytest
 from ci_deploy.aws.codedeploy import Deployment, LifecycleEvent, Target
 from ci_deploy.commands import Streams
 from ci_deploy.commands._watching import conclude
-from ci_deploy.deploy import (
+from ci_deploy.deploying.options import (
     DeploymentOptions,
-    Outcome,
     auto_rollback_configuration,
     create_deployment_params,
     default_description,
-    run_regions,
     truncate_description,
 )
+from ci_deploy.deploying.regions import Outcome, run_regions
 from ci_deploy.errors import InputError, Interrupted
 from ci_deploy.events import (
     DeploymentStatusChanged,

@@ -13,7 +13,8 @@ import pytest
 
 from ci_deploy import cli
 from ci_deploy.aws.codedeploy import CodeDeployApi, DeploymentGroup
-from ci_deploy.deploy import Timekeeping, start_and_follow
+from ci_deploy.deploying.create import start_and_follow
+from ci_deploy.deploying.follow import Timekeeping
 from ci_deploy.errors import AwsError
 from ci_deploy.events import Event, Notice
 from ci_deploy.result import RegionRun

@@ -10,7 +10,7 @@ from typing import Any
 from ci_deploy.aws.codedeploy import CodeDeployApi
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
-from ci_deploy.deploy import Outcome
+from ci_deploy.deploying.regions import Outcome
 from ci_deploy.errors import DeploymentFailed, ExitCode, InputError, Interrupted, WaitTimeout
 from ci_deploy.inputs import Request
 from ci_deploy.report import Reporter, reporter_for

@@ -6,7 +6,8 @@ from __future__ import annotations
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
 from ci_deploy.commands._watching import conclude, reporter, watch_options
-from ci_deploy.deploy import DeploymentOptions, RollbackRequest, rollback
+from ci_deploy.deploying.options import DeploymentOptions
+from ci_deploy.deploying.rollback import RollbackRequest, rollback
 from ci_deploy.github_deployments import reporting_to_github
 from ci_deploy.inputs import Request
 

@@ -12,7 +12,8 @@ from ci_deploy.commands._watching import (
     single_region,
     watch_options,
 )
-from ci_deploy.deploy import Outcome, watch_deployment
+from ci_deploy.deploying.follow import watch_deployment
+from ci_deploy.deploying.regions import Outcome
 from ci_deploy.inputs import Request
 
 
