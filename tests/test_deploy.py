@@ -9,14 +9,21 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ci_deploy.aws.codedeploy import Deployment, LifecycleEvent, Target
+from ci_deploy.aws.codedeploy import (
+    AutoRollback,
+    Deployment,
+    LifecycleEvent,
+    NewDeployment,
+    Target,
+    create_deployment_params,
+)
 from ci_deploy.commands import Streams
 from ci_deploy.commands._watching import conclude
 from ci_deploy.deploying.options import (
     DeploymentOptions,
-    auto_rollback_configuration,
-    create_deployment_params,
+    auto_rollback,
     default_description,
+    new_deployment,
     truncate_description,
 )
 from ci_deploy.deploying.regions import Outcome, run_regions
@@ -98,23 +105,30 @@ def test_descriptions_are_cut_to_256_characters() -> None:
 
 
 def test_auto_rollback_events() -> None:
-    assert auto_rollback_configuration(()) is None
-    assert auto_rollback_configuration(("none",)) == {"enabled": False}
-    assert auto_rollback_configuration(("stop-on-request", "failure", "failure")) == {
+    assert auto_rollback(()) is None
+    assert auto_rollback(("none",)) == AutoRollback(enabled=False)
+    chosen = auto_rollback(("stop-on-request", "failure", "failure"))
+    assert chosen == AutoRollback(True, ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"))
+    with pytest.raises(InputError, match=r"'none' \(--no-auto-rollback\) cannot be combined"):
+        auto_rollback(("none", "failure"))
+
+    def sent(rollback: AutoRollback) -> object:
+        new = NewDeployment("web", "prod", S3_REVISION, auto_rollback=rollback)
+        return create_deployment_params(new, "Server")["autoRollbackConfiguration"]
+
+    assert sent(AutoRollback(enabled=False)) == {"enabled": False}
+    assert sent(chosen) == {
         "enabled": True,
         "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"],
     }
-    with pytest.raises(InputError, match=r"'none' \(--no-auto-rollback\) cannot be combined"):
-        auto_rollback_configuration(("none", "failure"))
 
 
 def test_file_exists_behavior_only_for_server() -> None:
     options = DeploymentOptions("web", "prod", file_exists_behavior="RETAIN")
-    assert (
-        create_deployment_params(options, S3_REVISION, "Server")["fileExistsBehavior"] == "RETAIN"
-    )
+    new = new_deployment(options, S3_REVISION)
+    assert create_deployment_params(new, "Server")["fileExistsBehavior"] == "RETAIN"
     for platform in ("ECS", "Lambda"):
-        assert "fileExistsBehavior" not in create_deployment_params(options, S3_REVISION, platform)
+        assert "fileExistsBehavior" not in create_deployment_params(new, platform)
 
 
 def run(region: str, status: str, did: str, error: tuple[str, str] | None = None) -> RegionRun:

@@ -16,6 +16,7 @@ from ci_deploy.events import Diagnostics
 from ci_deploy.vocabulary import (
     ACTIVE_DEPLOYMENT_STATUSES,
     OVERVIEW_KEYS,
+    SERVER,
     TERMINAL_DEPLOYMENT_STATUSES,
     TERMINAL_TARGET_STATUSES,
 )
@@ -92,6 +93,40 @@ class DeploymentGroup:
     ready_action: str | None = None
     ready_wait_minutes: int = 0
     termination_wait_minutes: int = 0
+
+
+@dataclass(frozen=True)
+class AutoRollback:
+    """autoRollbackConfiguration: off, or on for these events (``vocabulary.ROLLBACK_ON_*``)."""
+
+    enabled: bool
+    events: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TargetInstances:
+    """targetInstances of a blue/green deployment: the replacement instances' Auto Scaling
+    groups and (key, value) EC2 tags."""
+
+    auto_scaling_groups: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class NewDeployment:
+    """What CreateDeployment is asked: a revision (a RevisionLocation, as the API takes it) for
+    a deployment group, and the options the user set (None or False: the group's own)."""
+
+    application: str
+    deployment_group: str
+    revision: Mapping[str, Any]
+    deployment_config: str | None = None
+    description: str | None = None
+    file_exists_behavior: str | None = None
+    ignore_application_stop_failures: bool = False
+    auto_rollback: AutoRollback | None = None
+    update_outdated_instances_only: bool = False
+    target_instances: TargetInstances | None = None
 
 
 @dataclass
@@ -189,7 +224,7 @@ def parse_deployment_group(raw: Mapping[str, Any]) -> DeploymentGroup:
     return DeploymentGroup(
         application=str(raw.get("applicationName", "")),
         name=str(raw.get("deploymentGroupName", "")),
-        compute_platform=str(raw.get("computePlatform") or "Server"),
+        compute_platform=str(raw.get("computePlatform") or SERVER),
         deployment_config=raw.get("deploymentConfigName"),
         blue_green=style.get("deploymentType") == "BLUE_GREEN",
         ready_action=ready.get("actionOnTimeout"),
@@ -197,6 +232,46 @@ def parse_deployment_group(raw: Mapping[str, Any]) -> DeploymentGroup:
         # EC2 blue/green and ECS both keep the original environment this long after success.
         termination_wait_minutes=int(terminate.get("terminationWaitTimeInMinutes") or 0),
     )
+
+
+def create_deployment_params(new: NewDeployment, compute_platform: str) -> dict[str, Any]:
+    """CreateDeployment's parameters for ``new`` in a group of ``compute_platform``."""
+    params: dict[str, Any] = {
+        "applicationName": new.application,
+        "deploymentGroupName": new.deployment_group,
+        "revision": dict(new.revision),
+    }
+    if new.deployment_config:
+        params["deploymentConfigName"] = new.deployment_config
+    if new.description:
+        params["description"] = new.description
+    # fileExistsBehavior exists only for EC2/on-premises; ECS and Lambda reject it
+    # (InvalidFileExistsBehaviorException, jenkinsci/pipeline-aws-plugin#331).
+    if new.file_exists_behavior and compute_platform == SERVER:
+        params["fileExistsBehavior"] = new.file_exists_behavior
+    if new.ignore_application_stop_failures:
+        params["ignoreApplicationStopFailures"] = True
+    if new.auto_rollback is not None:
+        rollback: dict[str, Any] = {"enabled": new.auto_rollback.enabled}
+        if new.auto_rollback.enabled:
+            rollback["events"] = list(new.auto_rollback.events)
+        params["autoRollbackConfiguration"] = rollback
+    if new.update_outdated_instances_only:
+        params["updateOutdatedInstancesOnly"] = True
+    if new.target_instances is not None:
+        params["targetInstances"] = _target_instances_params(new.target_instances)
+    return params
+
+
+def _target_instances_params(targets: TargetInstances) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if targets.auto_scaling_groups:
+        found["autoScalingGroups"] = list(targets.auto_scaling_groups)
+    if targets.tags:
+        found["tagFilters"] = [
+            {"Key": key, "Value": value, "Type": "KEY_AND_VALUE"} for key, value in targets.tags
+        ]
+    return found
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -312,13 +387,11 @@ class CodeDeployApi:
 
     # -- acting
 
-    def create_deployment(self, params: Mapping[str, Any]) -> str:
-        application = params.get("applicationName", "")
-        group = params.get("deploymentGroupName", "")
+    def create_deployment(self, new: NewDeployment, compute_platform: str = SERVER) -> str:
         response = self._call(
             "CreateDeployment",
-            f"deployment group '{group}' of application '{application}'",
-            **params,
+            f"deployment group '{new.deployment_group}' of application '{new.application}'",
+            **create_deployment_params(new, compute_platform),
         )
         return str(response["deploymentId"])
 

@@ -3,11 +3,10 @@ then follow it (or, with --no-wait, look at it once)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ci_deploy.aws.codedeploy import CodeDeployApi, Deployment, DeploymentGroup
+from ci_deploy.aws.codedeploy import CodeDeployApi, Deployment, DeploymentGroup, NewDeployment
 from ci_deploy.deploying.follow import Timekeeping, watch_deployment
 from ci_deploy.errors import AwsError, DeploymentLimitExceeded, TransientAwsError
 from ci_deploy.events import EventSink, Notice
@@ -17,8 +16,9 @@ from ci_deploy.watch import Verdict, WatchOptions
 
 def create_deployment(
     api: CodeDeployApi,
-    params: Mapping[str, Any],
+    new: NewDeployment,
     *,
+    compute_platform: str,
     wait_for_active: bool,
     watching: WatchOptions,
     sink: EventSink,
@@ -26,14 +26,13 @@ def create_deployment(
 ) -> str:
     """CreateDeployment; when another deployment is active in the group, wait for it to end
     (found with ListDeployments, never parsed out of the error message), then try again."""
-    application = str(params["applicationName"])
-    group = str(params["deploymentGroupName"])
+    application, group = new.application, new.deployment_group
     waited: set[str] = set()
     transient = 0
     unlisted = 0
     while True:
         try:
-            deployment_id = api.create_deployment(params)
+            deployment_id = api.create_deployment(new, compute_platform)
         except DeploymentLimitExceeded as error:
             if not wait_for_active:
                 raise AwsError(
@@ -118,7 +117,7 @@ def _notices_only(sink: EventSink) -> EventSink:
 
 def start_and_follow(
     api: CodeDeployApi,
-    params: Mapping[str, Any],
+    new: NewDeployment,
     group: DeploymentGroup,
     *,
     wait_for_active: bool,
@@ -129,9 +128,15 @@ def start_and_follow(
     """CreateDeployment (waiting out another active deployment), then watch it, or with
     --no-wait only look at it once. The run records the revision sent."""
     deployment_id = create_deployment(
-        api, params, wait_for_active=wait_for_active, watching=watching, sink=sink, time_=time_
+        api,
+        new,
+        compute_platform=group.compute_platform,
+        wait_for_active=wait_for_active,
+        watching=watching,
+        sink=sink,
+        time_=time_,
     )
-    revision = params["revision"]
+    revision = new.revision
     if watching.wait:
         run, verdict = watch_deployment(api, deployment_id, watching, sink, time_, group=group)
         return replace(run, revision=revision), verdict
@@ -144,8 +149,8 @@ def start_and_follow(
         deployment = Deployment(
             deployment_id,
             "Created",
-            application=str(params["applicationName"]),
-            deployment_group=str(params["deploymentGroupName"]),
+            application=new.application,
+            deployment_group=new.deployment_group,
         )
     run = RegionRun(
         api.region,

@@ -16,7 +16,7 @@ from ci_deploy.deploying.options import (
     DeploymentOptions,
     check_options,
     check_target_instances,
-    create_deployment_params,
+    new_deployment,
 )
 from ci_deploy.deploying.regions import Outcome, check_regions, run_regions
 from ci_deploy.events import EventSink, Notice
@@ -70,10 +70,9 @@ def deploy(
             check_target_instances(options, group)
             located = replace(push, s3_location=_in_region(push.s3_location, clients.region))
             pushed = push_revision(located, clients, sink, bundle=bundle)
-            params = create_deployment_params(options, pushed.revision, group.compute_platform)
             run, verdict = start_and_follow(
                 api,
-                params,
+                new_deployment(options, pushed.revision),
                 group,
                 wait_for_active=options.wait_for_active,
                 watching=request.watching,

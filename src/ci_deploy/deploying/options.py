@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ci_deploy.aws.codedeploy import DeploymentGroup
+from ci_deploy.aws.codedeploy import AutoRollback, DeploymentGroup, NewDeployment, TargetInstances
 from ci_deploy.errors import InputError, InputValueError
 from ci_deploy.vocabulary import (
     NAME_PATTERN,
@@ -68,7 +68,7 @@ def truncate_description(text: str) -> str:
     return text[: DESCRIPTION_MAX_CHARS - 1] + "…"
 
 
-def auto_rollback_configuration(choices: Sequence[str]) -> dict[str, Any] | None:
+def auto_rollback(choices: Sequence[str]) -> AutoRollback | None:
     """``--auto-rollback failure,stop-on-alarm`` / ``none`` (None: keep the group's setting)."""
     if not choices:
         return None
@@ -79,35 +79,30 @@ def auto_rollback_configuration(choices: Sequence[str]) -> dict[str, Any] | None
                 hint="pass --no-auto-rollback (or --auto-rollback none) to disable it, or a list "
                 "of failure, stop-on-alarm, stop-on-request",
             )
-        return {"enabled": False}
+        return AutoRollback(enabled=False)
     events = sorted({_AUTO_ROLLBACK_EVENTS[choice] for choice in choices})
-    return {"enabled": True, "events": events}
+    return AutoRollback(enabled=True, events=tuple(events))
 
 
-def target_instances(items: Sequence[str]) -> dict[str, Any] | None:
-    """``--target-instances asg:web-asg,tag:Role=web`` -> CreateDeployment's targetInstances."""
+def target_instances(items: Sequence[str]) -> TargetInstances | None:
+    """``--target-instances asg:web-asg,tag:Role=web``: the replacement instances."""
     if not items:
         return None
     groups: list[str] = []
-    tags: list[dict[str, str]] = []
+    tags: list[tuple[str, str]] = []
     for item in items:
         kind, _, rest = item.partition(":")
         key, equals, value = rest.partition("=")
         if kind == "asg" and rest:
             groups.append(rest)
         elif kind == "tag" and equals and key:
-            tags.append({"Key": key, "Value": value, "Type": "KEY_AND_VALUE"})
+            tags.append((key, value))
         else:
             raise InputError(
                 f"input target_instances: expected asg:NAME or tag:KEY=VALUE, got {item!r}",
                 hint="e.g. --target-instances asg:web-asg or --target-instances tag:Role=web",
             )
-    found: dict[str, Any] = {}
-    if groups:
-        found["autoScalingGroups"] = groups
-    if tags:
-        found["tagFilters"] = tags
-    return found
+    return TargetInstances(auto_scaling_groups=tuple(groups), tags=tuple(tags))
 
 
 def check_options(options: DeploymentOptions) -> None:
@@ -116,7 +111,7 @@ def check_options(options: DeploymentOptions) -> None:
         value = getattr(options, input_name)
         if value is not None and not NAME_PATTERN.fullmatch(value):
             raise InputValueError(input_name, NAME_RULE, value)
-    auto_rollback_configuration(options.auto_rollback)
+    auto_rollback(options.auto_rollback)
     target_instances(options.target_instances)
 
 
@@ -129,30 +124,17 @@ def check_target_instances(options: DeploymentOptions, group: DeploymentGroup) -
         )
 
 
-def create_deployment_params(
-    options: DeploymentOptions, revision: Mapping[str, Any], compute_platform: str
-) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "applicationName": options.application,
-        "deploymentGroupName": options.deployment_group,
-        "revision": dict(revision),
-    }
-    if options.deployment_config:
-        params["deploymentConfigName"] = options.deployment_config
-    if options.description:
-        params["description"] = options.description
-    # fileExistsBehavior exists only for EC2/on-premises; ECS and Lambda reject it
-    # (InvalidFileExistsBehaviorException, jenkinsci/pipeline-aws-plugin#331).
-    if options.file_exists_behavior and compute_platform == "Server":
-        params["fileExistsBehavior"] = options.file_exists_behavior
-    if options.ignore_application_stop_failures:
-        params["ignoreApplicationStopFailures"] = True
-    rollback = auto_rollback_configuration(options.auto_rollback)
-    if rollback is not None:
-        params["autoRollbackConfiguration"] = rollback
-    if options.update_outdated_instances_only:
-        params["updateOutdatedInstancesOnly"] = True
-    targets = target_instances(options.target_instances)
-    if targets is not None:
-        params["targetInstances"] = targets
-    return params
+def new_deployment(options: DeploymentOptions, revision: Mapping[str, Any]) -> NewDeployment:
+    """What CreateDeployment is asked for ``revision`` (the options were checked already)."""
+    return NewDeployment(
+        application=options.application,
+        deployment_group=options.deployment_group,
+        revision=revision,
+        deployment_config=options.deployment_config,
+        description=options.description,
+        file_exists_behavior=options.file_exists_behavior,
+        ignore_application_stop_failures=options.ignore_application_stop_failures,
+        auto_rollback=auto_rollback(options.auto_rollback),
+        update_outdated_instances_only=options.update_outdated_instances_only,
+        target_instances=target_instances(options.target_instances),
+    )

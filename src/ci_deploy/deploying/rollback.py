@@ -13,7 +13,7 @@ from ci_deploy.deploying.follow import Timekeeping
 from ci_deploy.deploying.options import (
     DeploymentOptions,
     check_options,
-    create_deployment_params,
+    new_deployment,
     truncate_description,
 )
 from ci_deploy.deploying.regions import Outcome, check_regions, run_regions
@@ -111,7 +111,7 @@ def rollback(
         options = replace(target, description=truncate_description(description))
         return start_and_follow(
             api,
-            create_deployment_params(options, source.revision, group.compute_platform),
+            new_deployment(options, source.revision),
             group,
             wait_for_active=target.wait_for_active,
             watching=request.watching,
