@@ -152,13 +152,14 @@ def run(region: str, status: str, did: str, error: tuple[str, str] | None = None
 
 
 def test_result_of_two_regions() -> None:
-    result = build_result(
+    built = build_result(
         [
             run("us-east-1", "Succeeded", "d-A"),
             run("eu-west-1", "Failed", "d-B", ("HEALTH_CONSTRAINTS", "bad")),
         ],
         total_seconds=12.3456,
     )
+    result = built.as_json()
     assert result["region"] == "us-east-1"
     assert result["regions"] == ["us-east-1", "eu-west-1"]
     assert result["deployment_id"] == "d-A"
@@ -180,7 +181,7 @@ def test_result_of_two_regions() -> None:
     assert event["diagnostics"]["script_name"] == "scripts/check.sh"
     # Succeeded events carry no diagnostics.
     assert result["targets"][0]["lifecycle_events"][0]["diagnostics"] is None
-    assert failure_summary(result) == [
+    assert failure_summary(built) == [
         "deployment d-B (eu-west-1) Failed: HEALTH_CONSTRAINTS: bad",
         "  i-1: ValidateService failed (scripts/check.sh)",
         "    ScriptFailed: exit 1",
@@ -274,9 +275,10 @@ def test_result_keeps_a_region_that_got_no_deployment() -> None:
             "check the IAM policy",
         ),
     )
-    result = build_result(
+    built = build_result(
         [run("us-east-1", "Succeeded", "d-A"), missing], skipped_regions=["ap-south-1"]
     )
+    result = built.as_json()
     assert result["status"] == "Error"
     assert result["deployment_id"] == "d-A"
     assert result["deployment_ids"] == {"us-east-1": "d-A", "eu-west-1": None}
@@ -286,11 +288,11 @@ def test_result_keeps_a_region_that_got_no_deployment() -> None:
         "message": "CreateDeployment (eu-west-1): AccessDeniedException: no",
         "hint": "check the IAM policy",
     }
-    assert failure_summary(result) == [
+    assert failure_summary(built) == [
         "region eu-west-1: no deployment: CreateDeployment (eu-west-1): AccessDeniedException: no"
     ]
     # A region that failed first does not take the top-level fields from one that deployed.
-    assert build_result([missing, run("us-east-1", "Succeeded", "d-A")])["region"] == "us-east-1"
+    assert build_result([missing, run("us-east-1", "Succeeded", "d-A")]).region == "us-east-1"
 
 
 def test_a_serial_rollout_cancelled_before_creating_keeps_the_regions_deployed() -> None:

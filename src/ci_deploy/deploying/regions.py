@@ -4,15 +4,14 @@ succeed, or in parallel), and collect every region's run and verdict into the ``
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from ci_deploy.deploying.options import DeploymentOptions
 from ci_deploy.errors import AwsError, CiDeployError, InputError
 from ci_deploy.events import Event, EventSink, Notice
-from ci_deploy.result import RegionError, RegionRun, build_result
+from ci_deploy.result import DeploymentsResult, RegionError, RegionRun, build_result
 from ci_deploy.watch import Verdict
 
 
@@ -41,6 +40,44 @@ def in_region(sink: EventSink, region: str) -> EventSink:
         sink(replace(event, region=region))
 
     return forward
+
+
+@dataclass
+class Outcome:
+    """Every region's run and its verdict; ``result()`` is what the commands report.
+    ``errors`` holds the regions whose push or CreateDeployment failed (their runs carry no
+    deployment); ``skipped`` the regions a serial rollout never reached."""
+
+    runs: list[RegionRun]
+    verdicts: dict[str, Verdict | None]
+    application: str | None = None
+    deployment_group: str | None = None
+    total_seconds: float | None = None
+    errors: dict[str, CiDeployError] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
+
+    def result(self) -> DeploymentsResult:
+        return build_result(
+            self.runs,
+            application=self.application,
+            deployment_group=self.deployment_group,
+            total_seconds=self.total_seconds,
+            skipped_regions=self.skipped,
+        )
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The worst verdict across the regions that have a deployment (None: not watched)."""
+        order: tuple[Verdict | None, ...] = (
+            "cancelled",
+            "failed",
+            "stopped",
+            "timeout",
+            None,
+            "ready",
+            "succeeded",
+        )
+        return min(self.verdicts.values(), key=order.index, default=None)
 
 
 OneRegion = Callable[[str | None, EventSink], tuple[RegionRun, Verdict | None]]
@@ -153,45 +190,3 @@ def run_regions(
     if done.errors and all(run.deployment is None for run in done.runs):
         raise next(iter(done.errors.values()))
     return done
-
-
-@dataclass
-class Outcome:
-    """Every region's run and its verdict; ``result()`` is the JSON the commands print.
-    ``errors`` holds the regions whose push or CreateDeployment failed (their runs carry no
-    deployment); ``skipped`` the regions a serial rollout never reached."""
-
-    runs: list[RegionRun]
-    verdicts: dict[str, Verdict | None]
-    application: str | None = None
-    deployment_group: str | None = None
-    revision: Mapping[str, Any] | None = None
-    bundle_sha256: str | None = None
-    total_seconds: float | None = None
-    errors: dict[str, CiDeployError] = field(default_factory=dict)
-    skipped: tuple[str, ...] = ()
-
-    def result(self) -> dict[str, Any]:
-        return build_result(
-            self.runs,
-            application=self.application,
-            deployment_group=self.deployment_group,
-            revision=self.revision,
-            bundle_sha256=self.bundle_sha256,
-            total_seconds=self.total_seconds,
-            skipped_regions=self.skipped,
-        )
-
-    @property
-    def verdict(self) -> Verdict | None:
-        """The worst verdict across the regions that have a deployment (None: not watched)."""
-        order: tuple[Verdict | None, ...] = (
-            "cancelled",
-            "failed",
-            "stopped",
-            "timeout",
-            None,
-            "ready",
-            "succeeded",
-        )
-        return min(self.verdicts.values(), key=order.index, default=None)

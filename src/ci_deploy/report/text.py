@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ci_deploy.commands import Streams
 from ci_deploy.events import (
@@ -13,6 +13,9 @@ from ci_deploy.events import (
     LifecycleEventStarted,
     TargetStatusChanged,
 )
+
+if TYPE_CHECKING:
+    from ci_deploy.result import Result
 
 
 def region_label(event: Event) -> str:
@@ -71,7 +74,7 @@ class PlainReporter:
     def event(self, event: Event) -> None:
         self._render(event)
 
-    def finish(self, result: Mapping[str, Any]) -> None:
+    def finish(self, result: Result) -> None:
         """Plain text has no native artefacts: the JSON result on stdout is the output."""
 
 
