@@ -13,8 +13,8 @@ import importlib.util
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
-from ci_deploy.commands import Streams
 from ci_deploy.events import Event
+from ci_deploy.streams import Streams
 
 if TYPE_CHECKING:
     from ci_deploy.result import Result

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from ci_deploy.commands import Streams
 from ci_deploy.events import (
     DeploymentStatusChanged,
     Event,
@@ -18,6 +17,7 @@ from ci_deploy.events import (
     TargetStatusChanged,
 )
 from ci_deploy.report.text import PlainReporter, format_event
+from ci_deploy.streams import Streams
 
 if TYPE_CHECKING:
     from ci_deploy.result import DeploymentsResult, Result

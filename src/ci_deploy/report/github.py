@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ci_deploy.commands import Streams
 from ci_deploy.errors import InputError
 from ci_deploy.events import (
     DeploymentStatusChanged,
@@ -31,6 +30,7 @@ from ci_deploy.events import (
 )
 from ci_deploy.report.text import format_event, region_label
 from ci_deploy.result import DeploymentsResult, RegionRun, Result
+from ci_deploy.streams import Streams
 
 if TYPE_CHECKING:
     from ci_deploy.aws.codedeploy import LifecycleEvent, Target

@@ -22,7 +22,6 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
-from ci_deploy.commands import Streams
 from ci_deploy.errors import InputError
 from ci_deploy.events import (
     DeploymentStatusChanged,
@@ -34,6 +33,7 @@ from ci_deploy.events import (
 from ci_deploy.inputs import BY_NAME
 from ci_deploy.report.text import format_event
 from ci_deploy.result import DeploymentsResult, Result
+from ci_deploy.streams import Streams
 from ci_deploy.vocabulary import SETTLED_TARGET_STATUSES, TERMINAL_DEPLOYMENT_STATUSES
 
 # Control characters other than tab and newline: a hook's output must not be able to forge a

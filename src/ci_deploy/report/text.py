@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
-from ci_deploy.commands import Streams
 from ci_deploy.events import (
     DeploymentStatusChanged,
     Event,
@@ -13,6 +12,7 @@ from ci_deploy.events import (
     LifecycleEventStarted,
     TargetStatusChanged,
 )
+from ci_deploy.streams import Streams
 
 if TYPE_CHECKING:
     from ci_deploy.result import Result
