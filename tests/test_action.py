@@ -20,6 +20,7 @@ import yaml
 
 from ci_deploy.inputs import ADAPTER_VERBS, adapter_inputs
 from ci_deploy.report.github import outputs_of
+from ci_deploy.result import PushResult
 from doc_pages import adapter_column, code_blocks, inputs_reference, page, section, table_after
 from github_harness import ActionHarness, Cancel
 
@@ -126,7 +127,7 @@ def test_the_command_check_lists_exactly_the_adapter_verbs() -> None:
 
 def test_outputs_are_the_reporter_s_outputs() -> None:
     assert tuple(ACTION["outputs"]) == OUTPUTS
-    assert tuple(outputs_of({})) == OUTPUTS
+    assert tuple(outputs_of(PushResult(revision={}))) == OUTPUTS
     for name, spec in ACTION["outputs"].items():
         assert spec["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
 

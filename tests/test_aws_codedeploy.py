@@ -8,13 +8,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ci_deploy.aws.codedeploy import (
-    CodeDeployApi,
-    DeploymentLimitExceeded,
-    TransientAwsError,
-    parse_deployment,
-)
-from ci_deploy.errors import AwsError
+from ci_deploy.aws.codedeploy import CodeDeployApi, NewDeployment, parse_deployment
+from ci_deploy.errors import AwsError, DeploymentLimitExceeded, TransientAwsError
 from fake_codedeploy import Frame, blue_green_group
 
 
@@ -118,7 +113,10 @@ def test_deployment_limit_and_throttling_get_their_own_error_kinds(stubbed) -> N
     stubber.add_client_error("get_deployment", "InternalFailure", "oops", http_status_code=500)
     stubber.add_client_error("get_deployment", "DeploymentDoesNotExistException", "no such")
     with pytest.raises(DeploymentLimitExceeded):
-        api.create_deployment({"applicationName": "web", "deploymentGroupName": "prod"})
+        github = {"repository": "octo/web", "commitId": "a" * 40}
+        api.create_deployment(
+            NewDeployment("web", "prod", {"revisionType": "GitHub", "gitHubLocation": github})
+        )
     with pytest.raises(TransientAwsError, match="ThrottlingException"):
         api.get_deployment("d-1")
     with pytest.raises(TransientAwsError, match="InternalFailure"):

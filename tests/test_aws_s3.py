@@ -14,6 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 from ci_deploy.aws import s3
+from ci_deploy.aws.translate import s3_error
 from ci_deploy.errors import AwsError
 from ci_deploy.events import Event
 
@@ -212,7 +213,7 @@ def test_kms_and_access_denied_get_hints() -> None:
         {"Error": {"Code": "KMS.NotFoundException", "Message": "Invalid keyId alias/x"}},
         "PutObject",
     )
-    error = s3.s3_error(kms, "PutObject", "bkt", "a.zip", kms_key="alias/x")
+    error = s3_error(kms, "PutObject", "bkt", "a.zip", kms_key="alias/x")
     assert error.exit_code == 3
     assert (
         error.message
@@ -223,7 +224,7 @@ def test_kms_and_access_denied_get_hints() -> None:
     denied = botocore.exceptions.ClientError(
         {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "PutObject"
     )
-    error = s3.s3_error(denied, "PutObject", "bkt", "a.zip")
+    error = s3_error(denied, "PutObject", "bkt", "a.zip")
     assert error.hint is not None
     assert error.hint.startswith("allow s3:PutObject on arn:aws:s3:::bkt/*")
 

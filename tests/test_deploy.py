@@ -9,18 +9,24 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ci_deploy.aws.codedeploy import Deployment, LifecycleEvent, Target
+from ci_deploy.aws.codedeploy import (
+    AutoRollback,
+    Deployment,
+    LifecycleEvent,
+    NewDeployment,
+    Target,
+    create_deployment_params,
+)
 from ci_deploy.commands import Streams
 from ci_deploy.commands._watching import conclude
-from ci_deploy.deploy import (
+from ci_deploy.deploying.options import (
     DeploymentOptions,
-    Outcome,
-    auto_rollback_configuration,
-    create_deployment_params,
+    auto_rollback,
     default_description,
-    run_regions,
+    new_deployment,
     truncate_description,
 )
+from ci_deploy.deploying.regions import Outcome, run_regions
 from ci_deploy.errors import InputError, Interrupted
 from ci_deploy.events import (
     DeploymentStatusChanged,
@@ -99,23 +105,30 @@ def test_descriptions_are_cut_to_256_characters() -> None:
 
 
 def test_auto_rollback_events() -> None:
-    assert auto_rollback_configuration(()) is None
-    assert auto_rollback_configuration(("none",)) == {"enabled": False}
-    assert auto_rollback_configuration(("stop-on-request", "failure", "failure")) == {
+    assert auto_rollback(()) is None
+    assert auto_rollback(("none",)) == AutoRollback(enabled=False)
+    chosen = auto_rollback(("stop-on-request", "failure", "failure"))
+    assert chosen == AutoRollback(True, ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"))
+    with pytest.raises(InputError, match=r"'none' \(--no-auto-rollback\) cannot be combined"):
+        auto_rollback(("none", "failure"))
+
+    def sent(rollback: AutoRollback) -> object:
+        new = NewDeployment("web", "prod", S3_REVISION, auto_rollback=rollback)
+        return create_deployment_params(new, "Server")["autoRollbackConfiguration"]
+
+    assert sent(AutoRollback(enabled=False)) == {"enabled": False}
+    assert sent(chosen) == {
         "enabled": True,
         "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"],
     }
-    with pytest.raises(InputError, match=r"'none' \(--no-auto-rollback\) cannot be combined"):
-        auto_rollback_configuration(("none", "failure"))
 
 
 def test_file_exists_behavior_only_for_server() -> None:
     options = DeploymentOptions("web", "prod", file_exists_behavior="RETAIN")
-    assert (
-        create_deployment_params(options, S3_REVISION, "Server")["fileExistsBehavior"] == "RETAIN"
-    )
+    new = new_deployment(options, S3_REVISION)
+    assert create_deployment_params(new, "Server")["fileExistsBehavior"] == "RETAIN"
     for platform in ("ECS", "Lambda"):
-        assert "fileExistsBehavior" not in create_deployment_params(options, S3_REVISION, platform)
+        assert "fileExistsBehavior" not in create_deployment_params(new, platform)
 
 
 def run(region: str, status: str, did: str, error: tuple[str, str] | None = None) -> RegionRun:
@@ -139,13 +152,14 @@ def run(region: str, status: str, did: str, error: tuple[str, str] | None = None
 
 
 def test_result_of_two_regions() -> None:
-    result = build_result(
+    built = build_result(
         [
             run("us-east-1", "Succeeded", "d-A"),
             run("eu-west-1", "Failed", "d-B", ("HEALTH_CONSTRAINTS", "bad")),
         ],
         total_seconds=12.3456,
     )
+    result = built.as_json()
     assert result["region"] == "us-east-1"
     assert result["regions"] == ["us-east-1", "eu-west-1"]
     assert result["deployment_id"] == "d-A"
@@ -167,7 +181,7 @@ def test_result_of_two_regions() -> None:
     assert event["diagnostics"]["script_name"] == "scripts/check.sh"
     # Succeeded events carry no diagnostics.
     assert result["targets"][0]["lifecycle_events"][0]["diagnostics"] is None
-    assert failure_summary(result) == [
+    assert failure_summary(built) == [
         "deployment d-B (eu-west-1) Failed: HEALTH_CONSTRAINTS: bad",
         "  i-1: ValidateService failed (scripts/check.sh)",
         "    ScriptFailed: exit 1",
@@ -261,9 +275,10 @@ def test_result_keeps_a_region_that_got_no_deployment() -> None:
             "check the IAM policy",
         ),
     )
-    result = build_result(
+    built = build_result(
         [run("us-east-1", "Succeeded", "d-A"), missing], skipped_regions=["ap-south-1"]
     )
+    result = built.as_json()
     assert result["status"] == "Error"
     assert result["deployment_id"] == "d-A"
     assert result["deployment_ids"] == {"us-east-1": "d-A", "eu-west-1": None}
@@ -273,11 +288,11 @@ def test_result_keeps_a_region_that_got_no_deployment() -> None:
         "message": "CreateDeployment (eu-west-1): AccessDeniedException: no",
         "hint": "check the IAM policy",
     }
-    assert failure_summary(result) == [
+    assert failure_summary(built) == [
         "region eu-west-1: no deployment: CreateDeployment (eu-west-1): AccessDeniedException: no"
     ]
     # A region that failed first does not take the top-level fields from one that deployed.
-    assert build_result([missing, run("us-east-1", "Succeeded", "d-A")])["region"] == "us-east-1"
+    assert build_result([missing, run("us-east-1", "Succeeded", "d-A")]).region == "us-east-1"
 
 
 def test_a_serial_rollout_cancelled_before_creating_keeps_the_regions_deployed() -> None:

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from ci_deploy import cli
-from ci_deploy.aws.codedeploy import CodeDeployApi, DeploymentGroup
-from ci_deploy.deploy import Timekeeping, WatchSettings, start_and_follow
+from ci_deploy.aws.codedeploy import CodeDeployApi, DeploymentGroup, NewDeployment
+from ci_deploy.deploying.create import start_and_follow
+from ci_deploy.deploying.follow import Timekeeping
 from ci_deploy.errors import AwsError
 from ci_deploy.events import Event, Notice
 from ci_deploy.result import RegionRun
+from ci_deploy.watch import WatchOptions
 from fake_codedeploy import Frame, instance_target
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -449,14 +451,11 @@ def test_one_region_lines_carry_no_label(fake_codedeploy, aws_env, streams) -> N
     assert "[us-east-1]" not in streams.err
 
 
-GITHUB_PARAMS = {
-    "applicationName": "web",
-    "deploymentGroupName": "prod",
-    "revision": {
-        "revisionType": "GitHub",
-        "gitHubLocation": {"repository": "octo/web", "commitId": "a" * 40},
-    },
-}
+GITHUB_DEPLOYMENT = NewDeployment(
+    "web",
+    "prod",
+    {"revisionType": "GitHub", "gitHubLocation": {"repository": "octo/web", "commitId": "a" * 40}},
+)
 
 
 @dataclass
@@ -480,10 +479,10 @@ def start_without_waiting(fake) -> Started:
     sleeps: list[float] = []
     run, verdict = start_and_follow(
         CodeDeployApi(fake.client(attempts=1), "us-east-1"),
-        GITHUB_PARAMS,
+        GITHUB_DEPLOYMENT,
         DeploymentGroup("web", "prod", "Server"),
         wait_for_active=True,
-        settings=WatchSettings(wait=False),
+        watching=WatchOptions(wait=False),
         sink=events.append,
         time_=Timekeeping(clock=lambda: sum(sleeps), sleep=sleeps.append),
     )
@@ -498,7 +497,7 @@ def test_no_wait_survives_a_failed_look_at_the_deployment_it_created(fake_codede
     assert run.deployment is not None
     (created,) = fake_codedeploy.deployments
     assert (run.deployment.deployment_id, run.deployment.status) == (created, "Created")
-    assert run.revision == GITHUB_PARAMS["revision"]
+    assert run.revision == GITHUB_DEPLOYMENT.revision
     assert started.notices("warning") == [
         f"cannot read deployment {created} yet: GetDeployment deployment {created} (us-east-1): "
         "InternalFailure: service unavailable"

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from ci_deploy.aws.codedeploy import Deployment
 from ci_deploy.errors import ExitCode, InputError
 from ci_deploy.events import DeploymentStatusChanged, Event, Notice
 from ci_deploy.github_deployments import (
@@ -17,6 +17,7 @@ from ci_deploy.github_deployments import (
     reporting_to_github,
 )
 from ci_deploy.inputs import Request
+from ci_deploy.result import DeploymentsResult, RegionRun, Result, build_result
 
 CONSOLE = (
     "https://console.aws.amazon.com/codesuite/codedeploy/deployments/d-ABCDEF123?region=us-east-1"
@@ -29,12 +30,12 @@ class Recording:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
-        self.results: list[Mapping[str, Any]] = []
+        self.results: list[Result] = []
 
     def event(self, event: Event) -> None:
         self.events.append(event)
 
-    def finish(self, result: Mapping[str, Any]) -> None:
+    def finish(self, result: Result) -> None:
         self.results.append(result)
 
 
@@ -55,8 +56,9 @@ def request(fake: Any, **values: str | None) -> Request:
 LOG_URL = "https://github.example/octo/web/actions/runs/777/attempts/2"
 
 
-def result(status: str) -> dict[str, Any]:
-    return {"deployment_id": "d-ABCDEF123", "status": status, "console_url": CONSOLE}
+def result(status: str) -> DeploymentsResult:
+    """Deployment d-ABCDEF123 in us-east-1 (its console URL is CONSOLE)."""
+    return build_result([RegionRun("us-east-1", Deployment("d-ABCDEF123", status))])
 
 
 def wrapped(fake: Any, inner: Recording, **values: str | None) -> GithubDeploymentReporter:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ci_deploy.aws.codedeploy import Deployment, Target
 from ci_deploy.commands import Streams
 from ci_deploy.events import (
     DeploymentStatusChanged,
@@ -19,8 +20,15 @@ from ci_deploy.events import (
 )
 from ci_deploy.report import reporter_for
 from ci_deploy.report.gitlab import GitlabReporter, section_name
+from ci_deploy.result import DeploymentsResult, RegionError, RegionRun, build_result
 
 ESC = "\x1b"
+
+
+def finished(deployment_id: str, status: str, *targets: Target) -> DeploymentsResult:
+    """The result of one deployment in us-east-1 with these targets."""
+    deployment = Deployment(deployment_id, status)
+    return build_result([RegionRun("us-east-1", deployment, {t.target_id: t for t in targets})])
 
 
 class Clock:
@@ -47,7 +55,7 @@ def test_each_target_becomes_one_collapsed_section_after_it_ends() -> None:
     reporter.event(LifecycleEventEnded("d-1", "i-1", "BeforeInstall", "Succeeded", 0.5))
     reporter.event(TargetStatusChanged("d-1", "i-2", "Succeeded"))
     reporter.event(LifecycleEventEnded("d-1", "i-2", "BeforeInstall", "Succeeded", 0.5))
-    reporter.finish({"deployment_id": "d-1", "status": "Succeeded"})
+    reporter.finish(finished("d-1", "Succeeded"))
 
     assert out.getvalue().split("\n") == [
         "deployment d-1: InProgress (InProgress 2)",
@@ -97,7 +105,7 @@ def test_a_failed_target_is_an_open_section_naming_the_event_and_its_log() -> No
     reporter.event(TargetStatusChanged("d-1", "i-1", "Failed"))
     reporter.event(LifecycleEventEnded("d-1", "i-1", "ValidateService", "Failed", 0.4, diagnostics))
     reporter.event(DeploymentStatusChanged("d-1", "Failed", {"Failed": 1}))
-    reporter.finish({"deployment_id": "d-1", "status": "Failed"})
+    reporter.finish(finished("d-1", "Failed"))
 
     lines = out.getvalue().split("\n")
     assert lines[0] == (
@@ -115,7 +123,7 @@ def test_hook_output_cannot_forge_a_section_marker() -> None:
     diagnostics = Diagnostics("ScriptFailed", "run.sh", "failed", forged)
     reporter.event(LifecycleEventEnded("d-1", "i-1", "AfterInstall", "Failed", 0.1, diagnostics))
     reporter.event(TargetStatusChanged("d-1", "i-1", "Failed"))
-    reporter.finish({})
+    reporter.finish(finished("d-1", "Failed"))
 
     text = out.getvalue()
     assert text.count("section_end:") == 2  # ours, and the harmless text of the forged one
@@ -128,14 +136,7 @@ def test_held_targets_are_written_at_finish_with_their_final_status(tmp_path: Pa
     reporter = GitlabReporter(out, tmp_path / "ci-deploy.env", clock=Clock(10.0))
     reporter.event(Notice("uploaded s3://bucket/web.zip"))
     reporter.event(LifecycleEventStarted("d-1", "i-1", "ApplicationStart"))
-    reporter.finish(
-        {
-            "deployment_id": "d-1",
-            "status": "Stopped",
-            "console_url": "https://console.aws.amazon.com/codesuite/codedeploy/deployments/d-1?region=us-east-1",
-            "targets": [{"target_id": "i-1", "status": "Failed", "lifecycle_events": []}],
-        }
-    )
+    reporter.finish(finished("d-1", "Stopped", Target("i-1", "Failed")))
     lines = out.getvalue().split("\n")
     assert lines[0] == "uploaded s3://bucket/web.zip"
     assert lines[1].endswith("i-1: Failed (0 lifecycle events)")
@@ -145,14 +146,7 @@ def test_held_targets_are_written_at_finish_with_their_final_status(tmp_path: Pa
 def test_finish_writes_the_dotenv_report(tmp_path: Path) -> None:
     dotenv = tmp_path / "reports" / "ci-deploy.env"
     reporter = GitlabReporter(io.StringIO(), dotenv, clock=Clock(0.0))
-    reporter.finish(
-        {
-            "deployment_id": "d-ABCDEF123",
-            "status": "Succeeded",
-            "console_url": "https://console.aws.amazon.com/codesuite/codedeploy/deployments/"
-            "d-ABCDEF123?region=us-east-1",
-        }
-    )
+    reporter.finish(finished("d-ABCDEF123", "Succeeded"))
     assert dotenv.read_text() == (
         "CI_DEPLOY_DEPLOYMENT_ID=d-ABCDEF123\n"
         "CI_DEPLOY_STATUS=Succeeded\n"
@@ -165,7 +159,7 @@ def test_no_dotenv_file_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.chdir(tmp_path)
     streams = Streams(stdout=io.StringIO(), stderr=io.StringIO())
     reporter = reporter_for("gitlab", streams, {})
-    reporter.finish({"deployment_id": "d-1", "status": "Succeeded", "console_url": None})
+    reporter.finish(finished("d-1", "Succeeded"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -174,9 +168,11 @@ def test_reporter_for_gitlab_reads_the_dotenv_path_from_the_environment(tmp_path
     target = tmp_path / "out.env"
     reporter = reporter_for("gitlab", streams, {"CI_DEPLOY_DOTENV_FILE": str(target)})
     assert isinstance(reporter, GitlabReporter)
-    reporter.finish({"deployment_id": None, "status": "Failed", "console_url": None})
+    # A region that got no deployment: no id and no URL to hand on.
+    refused = RegionRun("us-east-1", None, error=RegionError("CreateDeployment: AccessDenied"))
+    reporter.finish(build_result([refused]))
     assert target.read_text() == (
-        "CI_DEPLOY_DEPLOYMENT_ID=\nCI_DEPLOY_STATUS=Failed\nCI_DEPLOY_DEPLOYMENT_URL=\n"
+        "CI_DEPLOY_DEPLOYMENT_ID=\nCI_DEPLOY_STATUS=Error\nCI_DEPLOY_DEPLOYMENT_URL=\n"
     )
     assert streams.stdout.getvalue() == ""  # type: ignore[attr-defined]
 
@@ -187,7 +183,7 @@ def test_a_blank_dotenv_path_writes_nothing(
     monkeypatch.chdir(tmp_path)
     streams = Streams(stdout=io.StringIO(), stderr=io.StringIO())
     reporter = reporter_for("gitlab", streams, {"CI_DEPLOY_DOTENV_FILE": " "})
-    reporter.finish({"deployment_id": "d-1", "status": "Succeeded", "console_url": None})
+    reporter.finish(finished("d-1", "Succeeded"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -206,7 +202,7 @@ def test_sections_of_regions_deployed_at_once_name_their_region() -> None:
     for region, did in (("us-east-1", "d-US"), ("eu-west-1", "d-EU")):
         reporter.event(TargetStatusChanged(did, "i-1", "Succeeded", region=region))
         reporter.event(LifecycleEventEnded(did, "i-1", "Install", "Succeeded", 1.0, region=region))
-    reporter.finish({"deployment_id": "d-US", "status": "Succeeded"})
+    reporter.finish(finished("d-US", "Succeeded"))
     text = out.getvalue()
     assert f"\r{ESC}[0K[us-east-1] i-1: Succeeded (1 lifecycle event)\n" in text
     assert f"\r{ESC}[0K[eu-west-1] i-1: Succeeded (1 lifecycle event)\n" in text

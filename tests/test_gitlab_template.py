@@ -251,11 +251,13 @@ def test_the_inputs_reference_lists_the_template_s_ci_deploy_inputs() -> None:
     rows = {row["GitLab"].strip("`"): row for row in inputs_reference().values()}
     for name in adapter_column("GitLab"):
         assert rows[name]["default"] == (doc_default(inputs[name]) or "—"), name
-        documented = rows[name]["help"].replace("\\|", "|").removesuffix(SECRET_NOTE)
+        documented = rows[name]["help"].replace("\\|", "|")
+        documented = documented.removesuffix(SECRET_NOTE).removesuffix(SECRET_FLAG_NOTE)
         assert documented == " ".join(inputs[name]["description"].split()), name
 
 
 SECRET_NOTE = " Secret: from the environment only."
+SECRET_FLAG_NOTE = " Secret: prefer the environment variable (a flag's value shows in `ps`)."
 
 
 def doc_pipelines() -> list[dict[str, Any]]:

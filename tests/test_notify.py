@@ -517,6 +517,16 @@ def request_for(verb: str, env: dict[str, str], **flags: Any) -> Request:
     return Request(verb=verb, values=resolve(verb, flags, env), env=env)
 
 
+class TypedResult:
+    """Stands in for a DeploymentsResult: the notifying reporter reads only its JSON form."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def as_json(self) -> dict[str, Any]:
+        return self.data
+
+
 def reporter_for(
     request: Request, hook_urls: list[str], **options: Any
 ) -> tuple[NotifyingReporter, Recorder]:
@@ -545,8 +555,9 @@ def test_each_deployment_is_announced_once_when_it_first_reports(webhook_server:
         ("start", {"us-east-1": "d-TWO"}),
     ]
     assert starts[0]["console_url"].endswith("/deployments/d-ONE?region=eu-west-1")
-    wrapped.finish(FAILED_RESULT)
-    assert inner.results == [FAILED_RESULT]
+    failed = TypedResult(FAILED_RESULT)
+    wrapped.finish(failed)  # type: ignore[arg-type]
+    assert inner.results == [failed]
     assert hook_server.bodies()[-1]["phase"] == "end"
     wrapped.fail(DeploymentFailed("deployment d-FAIL1 Failed"))  # conclude raises after finish
     assert len(hook_server.requests) == 3
@@ -574,7 +585,7 @@ def test_without_waiting_the_created_deployments_are_announced_and_no_end(
     wrapped, _ = reporter_for(request, [hook_server.url()], announce_starts=True, watched=False)
     created = copy.deepcopy(FAILED_RESULT)
     created["status"] = created["deployments"][0]["status"] = "Created"
-    wrapped.finish(created)
+    wrapped.finish(TypedResult(created))  # type: ignore[arg-type]
     (only,) = hook_server.bodies()
     assert only["phase"] == "start"
     assert only["deployment_ids"] == {"eu-west-1": "d-FAIL1"}
@@ -594,7 +605,7 @@ def test_a_failed_hook_becomes_a_warning_naming_it_and_the_others_still_get_thei
     )
     wrapped.event(DeploymentStatusChanged("d-FAIL1", "InProgress"))
     assert broken.requests == [] and fine.requests == []  # wait announces no start
-    wrapped.finish(FAILED_RESULT)
+    wrapped.finish(TypedResult(FAILED_RESULT))  # type: ignore[arg-type]
     assert fine.bodies()[0]["text"].startswith("❌ Deployment failed: web → prod")
     warnings = [e for e in inner.events if isinstance(e, Notice) and e.level == "warning"]
     assert [w.message for w in warnings] == [

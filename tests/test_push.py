@@ -20,7 +20,8 @@ from ci_deploy.cli import run
 from ci_deploy.commands.push import next_command
 from ci_deploy.errors import AppSpecError, AwsError, InputError
 from ci_deploy.events import Event, Notice
-from ci_deploy.push import PushRequest, PushResult, ci_metadata, prepare_bundle, push_revision
+from ci_deploy.push import PushRequest, ci_metadata, prepare_bundle, push_revision
+from ci_deploy.result import PushResult
 
 APPSPEC = "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /srv/app\n"
 ECS_APPSPEC = """\

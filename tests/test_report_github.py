@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ci_deploy.appspec import Diagnostic
+from ci_deploy.aws.codedeploy import Deployment, LifecycleEvent, Target
 from ci_deploy.commands import Streams
 from ci_deploy.events import (
     DeploymentStatusChanged,
@@ -33,6 +36,7 @@ from ci_deploy.report.github import (
     write_output,
 )
 from ci_deploy.report.runner_log import CommandGuard
+from ci_deploy.result import DeploymentsResult, PushResult, RegionError, RegionRun, build_result
 from github_harness import runner_commands
 
 CONSOLE = (
@@ -45,83 +49,54 @@ def tokens() -> object:
     return lambda: f"tok{next(counter)}"
 
 
-def result(status: str = "Succeeded", failed: bool = False) -> dict[str, object]:
-    validate = {
-        "name": "ValidateService",
-        "status": "Failed" if failed else "Succeeded",
-        "duration_seconds": 0.4,
-        "diagnostics": {
-            "error_code": "ScriptFailed",
-            "script_name": "scripts/validate.sh",
-            "message": "Script at specified location: scripts/validate.sh run as user root "
-            "failed with exit code 3",
-            "log_tail": "checking http://localhost/health\ncurl: (7) | refused ```x```\n",
-        }
-        if failed
-        else None,
-    }
-    targets = [
-        {
-            "target_id": f"i-{n}",
-            "status": "Failed" if failed and n == 1 else "Succeeded",
-            "lifecycle_events": [
-                {
-                    "name": "BeforeInstall",
-                    "status": "Succeeded",
-                    "duration_seconds": 1.25,
-                    "diagnostics": None,
-                },
-                validate if n == 1 else {**validate, "status": "Succeeded", "diagnostics": None},
-            ],
-        }
-        for n in (1, 2)
-    ]
-    deployment = {
-        "region": "us-east-1",
-        "deployment_id": "d-ABCDEF123",
-        "status": status,
-        "console_url": CONSOLE,
-        "overview": {
-            "Pending": 0,
-            "InProgress": 0,
-            "Succeeded": 1 if failed else 2,
-            "Failed": 1 if failed else 0,
-        },
-        "targets": targets,
-        "error": {"code": "HEALTH_CONSTRAINTS", "message": "too many failed"} if failed else None,
-        "rollback_deployment_id": None,
-    }
-    return {
-        "application": "web",
-        "deployment_group": "prod",
-        "region": "us-east-1",
-        "regions": ["us-east-1"],
-        "deployment_id": "d-ABCDEF123",
-        "deployment_ids": {"us-east-1": "d-ABCDEF123"},
-        "status": status,
-        "revision": {
-            "revisionType": "S3",
-            "s3Location": {
-                "bucket": "b",
-                "key": "web/abc.zip",
-                "bundleType": "zip",
-                "eTag": "e1",
-                "version": "v1",
-            },
-        },
-        "bundle_sha256": "a" * 64,
-        "console_url": CONSOLE,
-        "overview": deployment["overview"],
-        "targets": targets,
-        "error": deployment["error"],
-        "rollback_deployment_id": None,
-        "timings": {
-            "total_seconds": 12.34,
-            "create_time": "2026-01-01T00:00:00Z",
-            "complete_time": None,
-        },
-        "deployments": [deployment],
-    }
+REVISION = {
+    "revisionType": "S3",
+    "s3Location": {
+        "bucket": "b",
+        "key": "web/abc.zip",
+        "bundleType": "zip",
+        "eTag": "e1",
+        "version": "v1",
+    },
+}
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def lifecycle_event(
+    name: str, seconds: float, diagnostics: Diagnostics | None = None
+) -> LifecycleEvent:
+    status = "Failed" if diagnostics else "Succeeded"
+    return LifecycleEvent(name, status, START, START + timedelta(seconds=seconds), diagnostics)
+
+
+def result(status: str = "Succeeded", failed: bool = False) -> DeploymentsResult:
+    diagnostics = Diagnostics(
+        "ScriptFailed",
+        "scripts/validate.sh",
+        "Script at specified location: scripts/validate.sh run as user root "
+        "failed with exit code 3",
+        "checking http://localhost/health\ncurl: (7) | refused ```x```\n",
+    )
+    targets = {}
+    for n in (1, 2):
+        fails = failed and n == 1
+        events = (
+            lifecycle_event("BeforeInstall", 1.25),
+            lifecycle_event("ValidateService", 0.4, diagnostics if fails else None),
+        )
+        targets[f"i-{n}"] = Target(f"i-{n}", "Failed" if fails else "Succeeded", events)
+    deployment = Deployment(
+        "d-ABCDEF123",
+        status,
+        application="web",
+        deployment_group="prod",
+        overview={"Succeeded": 1 if failed else 2, "Failed": 1 if failed else 0},
+        error_code="HEALTH_CONSTRAINTS" if failed else None,
+        error_message="too many failed" if failed else None,
+        create_time=START,
+    )
+    run = RegionRun("us-east-1", deployment, targets, revision=REVISION, bundle_sha256="a" * 64)
+    return build_result([run], total_seconds=12.34)
 
 
 def reporter(tmp_path: Path, source: Path | None = None) -> tuple[GithubReporter, io.StringIO]:
@@ -316,15 +291,14 @@ def test_failure_summary_shows_the_script_message_and_log_tail() -> None:
 
 def test_summary_of_several_regions_has_a_section_per_region() -> None:
     base = result()
-    second = {
-        **base["deployments"][0],
-        "region": "eu-west-1",
-        "deployment_id": "d-EU0000001",
-        "status": "Failed",
-    }  # type: ignore[index]
-    summary = summary_markdown(
-        {**base, "status": "Failed", "deployments": [base["deployments"][0], second]}
-    )  # type: ignore[index]
+    first = base.runs[0]
+    assert first.deployment is not None
+    second = replace(
+        first,
+        region="eu-west-1",
+        deployment=replace(first.deployment, deployment_id="d-EU0000001", status="Failed"),
+    )
+    summary = summary_markdown(replace(base, runs=(first, second)))
     assert "### us-east-1: `d-ABCDEF123`" in summary
     assert "### eu-west-1: `d-EU0000001`" in summary
     assert "in eu-west-1: ❌ Failed" in summary
@@ -431,14 +405,14 @@ def test_without_runner_files_finish_only_prints(tmp_path: Path) -> None:
 
 def test_a_pushed_revision_has_its_own_summary_and_outputs(tmp_path: Path) -> None:
     rep, _ = reporter(tmp_path)
-    pushed = {
-        "revision": result()["revision"],
-        "bundle_sha256": "b" * 64,
-        "uploaded": True,
-        "size": 3856,
-        "registered": True,
-        "region": "us-east-1",
-    }
+    pushed = PushResult(
+        revision=REVISION,
+        bundle_sha256="b" * 64,
+        uploaded=True,
+        size=3856,
+        registered=True,
+        region="us-east-1",
+    )
     rep.finish(pushed)
     summary = (tmp_path / "summary").read_text()
     assert summary.startswith("## 📦 CodeDeploy revision uploaded\n")
@@ -476,22 +450,15 @@ def test_regions_deployed_at_once_are_named_in_groups_and_lines(tmp_path: Path) 
 
 def test_summary_names_a_region_that_got_no_deployment() -> None:
     base = result()
-    missing = {
-        "region": "eu-west-1",
-        "deployment_id": None,
-        "status": "Error",
-        "console_url": None,
-        "overview": {},
-        "targets": [],
-        "error": {
-            "code": "AccessDeniedException",
-            "message": "CreateDeployment (eu-west-1): AccessDeniedException: not authorized",
-            "hint": None,
-        },
-    }
-    summary = summary_markdown(
-        {**base, "status": "Error", "deployments": [base["deployments"][0], missing]}  # type: ignore[index]
+    missing = RegionRun(
+        "eu-west-1",
+        None,
+        error=RegionError(
+            "CreateDeployment (eu-west-1): AccessDeniedException: not authorized",
+            "AccessDeniedException",
+        ),
     )
+    summary = summary_markdown(replace(base, runs=(base.runs[0], missing)))
     assert summary.startswith("## ❌ CodeDeploy web / prod: Error\n")
     assert "| Deployment | no deployment in eu-west-1: ❌ Error |" in summary
     assert "### eu-west-1: no deployment" in summary

@@ -9,12 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ci_deploy.aws.codedeploy import (
-    DeploymentAlreadyCompleted,
-    LifecycleEvent,
-    TransientAwsError,
-)
-from ci_deploy.errors import AwsError
+from ci_deploy.aws.codedeploy import Deployment, DeploymentGroup, LifecycleEvent, Target
+from ci_deploy.errors import AwsError, DeploymentAlreadyCompleted, TransientAwsError
 from ci_deploy.events import (
     DeploymentStatusChanged,
     Diagnostics,
@@ -26,10 +22,7 @@ from ci_deploy.events import (
 )
 from ci_deploy.watch import (
     TIMEOUT_FLOOR_SECONDS,
-    Deployment,
-    DeploymentGroup,
     Pacing,
-    Target,
     Watcher,
     WatchOptions,
     default_timeout_seconds,

@@ -28,6 +28,7 @@ import pathspec
 
 from ci_deploy.appspec import APPSPEC_NAMES, Diagnostic, check_appspec_filename, load_appspec
 from ci_deploy.errors import AppSpecError, InputError, InputValueError
+from ci_deploy.vocabulary import ARCHIVE_BUNDLE_TYPES as BUNDLE_TYPES
 
 _deflate: ModuleType
 try:  # zlib-ng: zlib's API and format, several times faster at a similar ratio.
@@ -35,7 +36,6 @@ try:  # zlib-ng: zlib's API and format, several times faster at a similar ratio.
 except ImportError:  # pragma: no cover - platforms without zlib-ng wheels
     _deflate = zlib
 
-BUNDLE_TYPES = ("zip", "tar", "tgz")
 FIXED_TIME = 315532800  # 1980-01-01T00:00:00Z
 IGNORE_FILE = ".codedeployignore"
 DEFAULT_IGNORES = (".git",)  # a directory, or a file in worktrees and submodules

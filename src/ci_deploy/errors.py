@@ -72,6 +72,22 @@ class AwsError(CiDeployError):
         self.code = code
 
 
+class TransientAwsError(AwsError):
+    """A call failed in a way that may succeed when repeated: throttling, 5xx, network."""
+
+
+class DeploymentLimitExceeded(AwsError):
+    """CreateDeployment: another deployment is active in the deployment group."""
+
+
+class DeploymentAlreadyCompleted(AwsError):
+    """StopDeployment on a deployment that already ended."""
+
+
+class DeploymentNotReady(AwsError):
+    """ContinueDeployment on a deployment that is not waiting in Ready."""
+
+
 class DeploymentFailed(CiDeployError):
     """The deployment ended Failed or Stopped. ``result`` carries the diagnostics."""
 

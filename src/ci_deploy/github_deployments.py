@@ -22,6 +22,7 @@ from ci_deploy.errors import InputError
 from ci_deploy.events import DeploymentStatusChanged, Event, Notice
 from ci_deploy.inputs import Request
 from ci_deploy.report import Reporter
+from ci_deploy.result import DeploymentsResult, Result
 
 # CodeDeploy's final status -> the GitHub deployment state it shows as.
 _STATES = {"Succeeded": "success", "Failed": "failure", "Stopped": "failure"}
@@ -124,10 +125,11 @@ class GithubDeployment:
         self._client.requester.requestJsonAndCheck("POST", f"{self._url}/statuses", input=body)
 
 
-def state_of(result: Mapping[str, Any]) -> str:
+def state_of(result: Result) -> str:
     """The GitHub state for a result: success, failure, or in_progress while CodeDeploy goes
     on (``wait: false``)."""
-    return _STATES.get(str(result.get("status")), "in_progress")
+    status = result.status if isinstance(result, DeploymentsResult) else None
+    return _STATES.get(str(status), "in_progress")
 
 
 class GithubDeploymentReporter:
@@ -144,14 +146,14 @@ class GithubDeploymentReporter:
         if isinstance(event, DeploymentStatusChanged) and not self._deployment.created:
             self._call(lambda: self._deployment.create(event.deployment_id))
 
-    def finish(self, result: Mapping[str, Any]) -> None:
+    def finish(self, result: Result) -> None:
         self._inner.finish(result)
-        if not self._deployment.created:
+        if not self._deployment.created or not isinstance(result, DeploymentsResult):
             return
         state = state_of(result)
-        ident = result.get("deployment_id") or "deployment"
-        description = f"CodeDeploy {ident}: {result.get('status') or 'unknown'}"
-        url = result.get("console_url")
+        ident = result.deployment_id or "deployment"
+        description = f"CodeDeploy {ident}: {result.status or 'unknown'}"
+        url = result.console_url
         self._final = state != "in_progress"
         self._call(lambda: self._deployment.status(state, description, url or None))
 

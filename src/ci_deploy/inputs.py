@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from ci_deploy.errors import InputError, InputValueError
+from ci_deploy.vocabulary import ARCHIVE_BUNDLE_TYPES, FILE_EXISTS_BEHAVIORS
 
 Kind = Literal["str", "bool", "int", "choice", "list", "path", "size"]
 
@@ -284,7 +285,7 @@ TABLE: tuple[Input, ...] = (
         "choice",
         "Bundle archive type (default: from the output's extension, else zip).",
         verbs=("bundle", "push", "deploy"),
-        choices=("zip", "tar", "tgz"),
+        choices=ARCHIVE_BUNDLE_TYPES,
     ),
     Input(
         "validate",
@@ -399,7 +400,7 @@ TABLE: tuple[Input, ...] = (
         "What to do with files on the instance that a previous deployment did not install "
         "(Server platform only).",
         verbs=("deploy", "local"),
-        choices=("DISALLOW", "OVERWRITE", "RETAIN"),
+        choices=FILE_EXISTS_BEHAVIORS,
     ),
     Input(
         "ignore_application_stop_failures",

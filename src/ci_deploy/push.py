@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ci_deploy.agent.revision import RevisionError
 from ci_deploy.agent.unpack import detect_bundle_type
@@ -18,6 +18,7 @@ from ci_deploy.aws import revisions, s3
 from ci_deploy.bundle import BundleOptions, BundleResult, build, suffix_type
 from ci_deploy.errors import AppSpecError, AwsError, InputError
 from ci_deploy.events import EventSink, Notice
+from ci_deploy.result import PushResult
 from ci_deploy.revision import (
     RevisionLocation,
     appspec_content_revision,
@@ -28,6 +29,7 @@ from ci_deploy.revision import (
     s3_revision,
     substitute_task_definition,
 )
+from ci_deploy.vocabulary import ARCHIVE_BUNDLE_TYPES
 
 if TYPE_CHECKING:
     from ci_deploy.aws.session import Clients
@@ -61,28 +63,6 @@ class PushRequest:
     description: str | None = None
     # Multipart tuning (tests make it small; S3's minimum part is 5 MiB).
     upload_options: s3.UploadOptions | None = None
-
-
-@dataclass(frozen=True)
-class PushResult:
-    """``revision`` is the RevisionLocation exactly as CreateDeployment takes it."""
-
-    revision: RevisionLocation
-    bundle_sha256: str | None = None
-    uploaded: bool = False
-    size: int | None = None
-    registered: bool = False
-    region: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "revision": self.revision,
-            "bundle_sha256": self.bundle_sha256,
-            "uploaded": self.uploaded,
-            "size": self.size,
-            "registered": self.registered,
-            "region": self.region,
-        }
 
 
 def ci_metadata(env: Mapping[str, str]) -> dict[str, str]:
@@ -156,7 +136,7 @@ def prepare_bundle(request: PushRequest, directory: Path) -> BundleResult:
     if kind is None and request.s3_location:
         # The bucket may still hold a {region} placeholder: only the key's name matters here.
         wanted = key_bundle_type(request.s3_location.rstrip("/").rsplit("/", 1)[-1])
-        kind = wanted if wanted in {"zip", "tar", "tgz"} else None
+        kind = wanted if wanted in ARCHIVE_BUNDLE_TYPES else None
     kind = kind or "zip"
     return build(
         BundleOptions(

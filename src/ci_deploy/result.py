@@ -1,14 +1,18 @@
-"""Build the result JSON of deploy, wait, rollback and status (snake_case keys, one object even
-for one region)."""
+"""What a verb reports, typed until the renderer that prints it: a pushed revision, or the
+deployments of deploy, wait, rollback and status (one run per region); and their JSON form
+(snake_case keys, one object even for one region), built only by ``as_json``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ci_deploy.aws.codedeploy import OVERVIEW_KEYS, Deployment, LifecycleEvent, Target
+from ci_deploy.vocabulary import OVERVIEW_KEYS
+
+if TYPE_CHECKING:  # plain values; importing them at run time would import botocore
+    from ci_deploy.aws.codedeploy import Deployment, LifecycleEvent, Target
 
 # Worst first: the combined status of several regions is the worst of theirs. "Error" is ours:
 # a region where no deployment could be created (its push or CreateDeployment failed).
@@ -24,32 +28,6 @@ _STATUS_ORDER = (
     "Ready",
     "Succeeded",
 )
-
-
-@dataclass(frozen=True)
-class RegionError:
-    """Why a region has no deployment: the error that stopped its push or CreateDeployment."""
-
-    message: str
-    code: str | None = None
-    hint: str | None = None
-
-
-@dataclass(frozen=True)
-class RegionRun:
-    """What happened in one region: the last view of its deployment and targets, or (deployment
-    None) the error that kept it from having one."""
-
-    region: str
-    deployment: Deployment | None
-    targets: Mapping[str, Target] = field(default_factory=dict)
-    api_calls: int = 0
-    api_retries: int = 0
-    transient_errors: int = 0
-    # The RevisionLocation sent to CreateDeployment in this region (None: as the API reports it).
-    revision: Mapping[str, Any] | None = None
-    bundle_sha256: str | None = None
-    error: RegionError | None = None
 
 
 def console_host(region: str) -> str:
@@ -73,11 +51,256 @@ def worst_status(statuses: Sequence[str]) -> str:
     return ranked[0] if ranked else "Created"
 
 
+@dataclass(frozen=True)
+class RegionError:
+    """Why a region has no deployment (the error that stopped its push or CreateDeployment), or
+    the error a deployment reports (``hint`` None)."""
+
+    message: str
+    code: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class RegionRun:
+    """What happened in one region: the last view of its deployment and targets, or (deployment
+    None) the error that kept it from having one."""
+
+    region: str
+    deployment: Deployment | None
+    targets: Mapping[str, Target] = field(default_factory=dict)
+    api_calls: int = 0
+    api_retries: int = 0
+    transient_errors: int = 0
+    # The RevisionLocation sent to CreateDeployment in this region (None: as the API reports it).
+    revision: Mapping[str, Any] | None = None
+    bundle_sha256: str | None = None
+    error: RegionError | None = None
+
+    @property
+    def deployment_id(self) -> str | None:
+        return self.deployment.deployment_id if self.deployment is not None else None
+
+    @property
+    def status(self) -> str:
+        return self.deployment.status if self.deployment is not None else ERROR_STATUS
+
+    @property
+    def console_url(self) -> str | None:
+        if self.deployment is None:
+            return None
+        return console_url(self.region, self.deployment.deployment_id)
+
+    @property
+    def overview(self) -> dict[str, int]:
+        """Targets per status, every key of the API's overview (zeros without a deployment)."""
+        counts = self.deployment.overview if self.deployment is not None else {}
+        return {key: int(counts.get(key, 0)) for key in OVERVIEW_KEYS}
+
+    @property
+    def sorted_targets(self) -> list[Target]:
+        return [self.targets[tid] for tid in sorted(self.targets)]
+
+    @property
+    def failure(self) -> RegionError | None:
+        """The deployment's error (code and message), or why there is no deployment."""
+        deployment = self.deployment
+        if deployment is None:
+            return self.error or RegionError("no deployment was created")
+        if deployment.error_code or deployment.error_message:
+            return RegionError(deployment.error_message or "", deployment.error_code)
+        return None
+
+    @property
+    def rollback_deployment_id(self) -> str | None:
+        return self.deployment.rollback_deployment_id if self.deployment is not None else None
+
+    @property
+    def sent_revision(self) -> Mapping[str, Any] | None:
+        """The revision sent, else the one the deployment reports, as JSON can hold it."""
+        found = self.deployment.revision if self.deployment is not None else None
+        revision: Mapping[str, Any] | None = plain(self.revision or found)
+        return revision
+
+    def as_json(self) -> dict[str, Any]:
+        deployment = self.deployment
+        failure = self.failure
+        error: dict[str, Any] | None = None
+        if failure is not None:
+            error = {"code": failure.code, "message": failure.message}
+            if deployment is None:
+                error["hint"] = failure.hint
+        return {
+            "region": self.region,
+            "deployment_id": self.deployment_id,
+            "status": self.status,
+            "revision": self.sent_revision,
+            "console_url": self.console_url,
+            "overview": self.overview,
+            "targets": [target_json(target) for target in self.sorted_targets],
+            "error": error,
+            "rollback_deployment_id": self.rollback_deployment_id,
+            "create_time": _iso(deployment.create_time if deployment else None),
+            "complete_time": _iso(deployment.complete_time if deployment else None),
+            "api": {
+                "calls": self.api_calls,
+                "retries": self.api_retries,
+                "transient_errors": self.transient_errors,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class DeploymentsResult:
+    """The result of deploy, wait, rollback and status: every region's run, and the facts of the
+    whole run. The top-level facts are those of the first region that has a deployment."""
+
+    runs: tuple[RegionRun, ...]
+    application: str | None = None
+    deployment_group: str | None = None
+    # The revision deployed (as JSON holds it): the one pushed, else the first region's.
+    revision: Mapping[str, Any] | None = None
+    bundle_sha256: str | None = None
+    total_seconds: float | None = None
+    # Regions a serial rollout did not reach because an earlier one did not succeed.
+    skipped_regions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            raise ValueError("a result needs at least one region's run")
+
+    @property
+    def first(self) -> RegionRun:
+        """The first region that has a deployment (else the first region)."""
+        return self.runs[_first_deployed(self.runs)]
+
+    @property
+    def status(self) -> str:
+        return worst_status([run.status for run in self.runs])
+
+    @property
+    def region(self) -> str:
+        return self.first.region
+
+    @property
+    def regions(self) -> list[str]:
+        return [run.region for run in self.runs]
+
+    @property
+    def deployment_id(self) -> str | None:
+        return self.first.deployment_id
+
+    @property
+    def deployment_ids(self) -> dict[str, str | None]:
+        return {run.region: run.deployment_id for run in self.runs}
+
+    @property
+    def console_url(self) -> str | None:
+        return self.first.console_url
+
+    @property
+    def error(self) -> RegionError | None:
+        return self.first.failure
+
+    @property
+    def rollback_deployment_id(self) -> str | None:
+        return self.first.rollback_deployment_id
+
+    def as_json(self) -> dict[str, Any]:
+        regions = [run.as_json() for run in self.runs]
+        first = regions[_first_deployed(self.runs)]
+        return {
+            "application": self.application,
+            "deployment_group": self.deployment_group,
+            "region": self.region,
+            "regions": self.regions,
+            "deployment_id": self.deployment_id,
+            "deployment_ids": self.deployment_ids,
+            "status": self.status,
+            "revision": self.revision,
+            "bundle_sha256": self.bundle_sha256,
+            "console_url": self.console_url,
+            "overview": first["overview"],
+            "targets": first["targets"],
+            "error": first["error"],
+            "rollback_deployment_id": self.rollback_deployment_id,
+            "timings": {
+                "total_seconds": (
+                    round(self.total_seconds, 3) if self.total_seconds is not None else None
+                ),
+                "create_time": first["create_time"],
+                "complete_time": first["complete_time"],
+            },
+            "deployments": regions,
+            "skipped_regions": list(self.skipped_regions),
+        }
+
+
+def build_result(
+    runs: Sequence[RegionRun],
+    *,
+    application: str | None = None,
+    deployment_group: str | None = None,
+    revision: Mapping[str, Any] | None = None,
+    bundle_sha256: str | None = None,
+    total_seconds: float | None = None,
+    skipped_regions: Sequence[str] = (),
+) -> DeploymentsResult:
+    """The result of ``runs``; what the caller does not know (the application, the group, the
+    revision, the bundle's digest) is taken from the first region that has a deployment."""
+    if not runs:
+        raise ValueError("a result needs at least one region's run")
+    first = runs[_first_deployed(runs)]
+    deployment = first.deployment
+    return DeploymentsResult(
+        runs=tuple(runs),
+        application=application or (deployment.application if deployment else None) or None,
+        deployment_group=deployment_group
+        or (deployment.deployment_group if deployment else None)
+        or None,
+        revision=plain(revision) if revision is not None else first.sent_revision,
+        bundle_sha256=bundle_sha256 or first.bundle_sha256,
+        total_seconds=total_seconds,
+        skipped_regions=tuple(skipped_regions),
+    )
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What push did in one region. ``revision`` is the RevisionLocation exactly as
+    CreateDeployment takes it."""
+
+    revision: Mapping[str, Any]
+    bundle_sha256: str | None = None
+    uploaded: bool = False
+    size: int | None = None
+    registered: bool = False
+    region: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "bundle_sha256": self.bundle_sha256,
+            "uploaded": self.uploaded,
+            "size": self.size,
+            "registered": self.registered,
+            "region": self.region,
+        }
+
+
+# What a reporter is handed at the end of a verb.
+Result = DeploymentsResult | PushResult
+
+
+def _first_deployed(runs: Sequence[RegionRun]) -> int:
+    return next((i for i, run in enumerate(runs) if run.deployment is not None), 0)
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def _event_dict(event: LifecycleEvent) -> dict[str, Any]:
+def event_json(event: LifecycleEvent) -> dict[str, Any]:
     diag = event.diagnostics
     return {
         "name": event.name,
@@ -98,156 +321,59 @@ def _event_dict(event: LifecycleEvent) -> dict[str, Any]:
     }
 
 
-def target_dict(target: Target) -> dict[str, Any]:
+def target_json(target: Target) -> dict[str, Any]:
     result: dict[str, Any] = {
         "target_id": target.target_id,
         "status": target.status,
-        "lifecycle_events": [_event_dict(e) for e in target.lifecycle_events],
+        "lifecycle_events": [event_json(e) for e in target.lifecycle_events],
     }
     if target.label:
         result["label"] = target.label
     return result
 
 
-def region_dict(run: RegionRun) -> dict[str, Any]:
-    deployment = run.deployment
-    if deployment is None:
-        return _failed_region_dict(run)
-    error = (
-        {"code": deployment.error_code, "message": deployment.error_message or ""}
-        if deployment.error_code or deployment.error_message
-        else None
-    )
-    return {
-        "region": run.region,
-        "deployment_id": deployment.deployment_id,
-        "status": deployment.status,
-        "revision": _plain(run.revision if run.revision is not None else deployment.revision),
-        "console_url": console_url(run.region, deployment.deployment_id),
-        "overview": {key: int(deployment.overview.get(key, 0)) for key in OVERVIEW_KEYS},
-        "targets": [target_dict(run.targets[tid]) for tid in sorted(run.targets)],
-        "error": error,
-        "rollback_deployment_id": deployment.rollback_deployment_id,
-        "create_time": _iso(deployment.create_time),
-        "complete_time": _iso(deployment.complete_time),
-        "api": {
-            "calls": run.api_calls,
-            "retries": run.api_retries,
-            "transient_errors": run.transient_errors,
-        },
-    }
-
-
-def _failed_region_dict(run: RegionRun) -> dict[str, Any]:
-    """A region whose deployment never started: the same keys, and the error that stopped it."""
-    failure = run.error or RegionError("no deployment was created")
-    return {
-        "region": run.region,
-        "deployment_id": None,
-        "status": ERROR_STATUS,
-        "revision": _plain(run.revision),
-        "console_url": None,
-        "overview": dict.fromkeys(OVERVIEW_KEYS, 0),
-        "targets": [],
-        "error": {"code": failure.code, "message": failure.message, "hint": failure.hint},
-        "rollback_deployment_id": None,
-        "create_time": None,
-        "complete_time": None,
-        "api": {
-            "calls": run.api_calls,
-            "retries": run.api_retries,
-            "transient_errors": run.transient_errors,
-        },
-    }
-
-
-def build_result(
-    runs: Sequence[RegionRun],
-    *,
-    application: str | None = None,
-    deployment_group: str | None = None,
-    revision: Mapping[str, Any] | None = None,
-    bundle_sha256: str | None = None,
-    total_seconds: float | None = None,
-    skipped_regions: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The one result object; the first region's fields at the top (the first that has a
-    deployment), every region in ``deployments``."""
-    if not runs:
-        raise ValueError("a result needs at least one region's deployment")
-    regions = [region_dict(run) for run in runs]
-    index = next((i for i, run in enumerate(runs) if run.deployment is not None), 0)
-    first, first_run = regions[index], runs[index]
-    deployment = first_run.deployment
-    return {
-        "application": application or (deployment.application if deployment else None) or None,
-        "deployment_group": deployment_group
-        or (deployment.deployment_group if deployment else None)
-        or None,
-        "region": first["region"],
-        "regions": [r["region"] for r in regions],
-        "deployment_id": first["deployment_id"],
-        "deployment_ids": {r["region"]: r["deployment_id"] for r in regions},
-        "status": worst_status([r["status"] for r in regions]),
-        "revision": _plain(revision) if revision is not None else first["revision"],
-        "bundle_sha256": bundle_sha256 or first_run.bundle_sha256,
-        "console_url": first["console_url"],
-        "overview": first["overview"],
-        "targets": first["targets"],
-        "error": first["error"],
-        "rollback_deployment_id": first["rollback_deployment_id"],
-        "timings": {
-            "total_seconds": round(total_seconds, 3) if total_seconds is not None else None,
-            "create_time": first["create_time"],
-            "complete_time": first["complete_time"],
-        },
-        "deployments": regions,
-        # Regions a serial rollout did not reach because an earlier one did not succeed.
-        "skipped_regions": list(skipped_regions),
-    }
-
-
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A RevisionLocation from the API, with datetimes as text so it serialises as JSON."""
     if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     if isinstance(value, datetime):
         return value.isoformat()
     return value
 
 
-def failure_summary(result: Mapping[str, Any]) -> list[str]:
+def failure_summary(result: DeploymentsResult) -> list[str]:
     """Human lines saying why the deployment failed, without the console: the deployment's
     error, every failed target's failing lifecycle event with its script and log tail, the
     rollback deployment and the console URL. One block per failed region."""
     lines: list[str] = []
-    for region in result.get("deployments", ()):
-        if region["status"] == ERROR_STATUS:
-            lines.append(f"region {region['region']}: no deployment: {region['error']['message']}")
+    for run in result.runs:
+        failure = run.failure
+        if run.deployment is None:
+            message = failure.message if failure is not None else ""
+            lines.append(f"region {run.region}: no deployment: {message}")
             continue
-        if region["status"] not in ("Failed", "Stopped"):
+        if run.status not in ("Failed", "Stopped"):
             continue
-        head = f"deployment {region['deployment_id']} ({region['region']}) {region['status']}"
-        error = region.get("error")
-        if error:
-            head += f": {error['code']}: {error['message']}".rstrip(": ")
+        head = f"deployment {run.deployment_id} ({run.region}) {run.status}"
+        if failure is not None:
+            head += f": {failure.code}: {failure.message}".rstrip(": ")
         lines.append(head)
-        for target in region["targets"]:
-            for event in target["lifecycle_events"]:
-                if event["status"] != "Failed":
+        for target in run.sorted_targets:
+            for event in target.lifecycle_events:
+                if event.status != "Failed":
                     continue
-                diag = event["diagnostics"] or {}
-                script = f" ({diag['script_name']})" if diag.get("script_name") else ""
-                lines.append(f"  {target['target_id']}: {event['name']} failed{script}")
+                diag = event.diagnostics
+                script = f" ({diag.script_name})" if diag and diag.script_name else ""
+                lines.append(f"  {target.target_id}: {event.name} failed{script}")
                 if diag:
-                    lines.append(f"    {diag['error_code']}: {diag['message']}")
-                    tail = str(diag.get("log_tail") or "").rstrip("\n")
+                    lines.append(f"    {diag.error_code}: {diag.message}")
+                    tail = diag.log_tail.rstrip("\n")
                     if tail.strip():
                         lines.append("    log tail:")
                         lines.extend("    | " + row for row in tail.split("\n"))
-        if region.get("rollback_deployment_id"):
-            lines.append(f"  rollback deployment: {region['rollback_deployment_id']}")
-        lines.append(f"  console: {region['console_url']}")
+        if run.rollback_deployment_id:
+            lines.append(f"  rollback deployment: {run.rollback_deployment_id}")
+        lines.append(f"  console: {run.console_url}")
     return lines

@@ -8,14 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from ci_deploy.aws.codedeploy import (
-    Deployment,
-    DeploymentAlreadyCompleted,
-    DeploymentGroup,
-    Target,
-    TransientAwsError,
-)
-from ci_deploy.errors import AwsError
+from ci_deploy.aws.codedeploy import Deployment, DeploymentGroup, Target
+from ci_deploy.errors import AwsError, DeploymentAlreadyCompleted, TransientAwsError
 from ci_deploy.events import (
     DeploymentStatusChanged,
     EventSink,
@@ -24,15 +18,18 @@ from ci_deploy.events import (
     Notice,
     TargetStatusChanged,
 )
+from ci_deploy.vocabulary import (
+    NOT_STARTED_DEPLOYMENT_STATUSES,
+    ROLLBACK_ON_ALARM,
+    ROLLBACK_ON_FAILURE,
+    ROLLBACK_ON_REQUEST,
+    SETTLED_TARGET_STATUSES,
+    TERMINAL_EVENT_STATUSES,
+    THROTTLING_CODES,
+)
 
 Verdict = Literal["succeeded", "failed", "stopped", "ready", "timeout", "cancelled"]
 OnReady = Literal["continue", "wait", "succeed"]
-
-_ENDED_EVENT_STATUSES = frozenset({"Succeeded", "Failed", "Skipped"})
-_ENDED_TARGET_STATUSES = frozenset({"Succeeded", "Failed", "Skipped", "Ready"})
-_THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded"}
-)
 
 # Without wait times to go by, give a deployment this long: longer than the stock waiter's 30
 # minutes that users outgrew (aws-cli#6399), with room for the group's own waits on top.
@@ -84,10 +81,15 @@ class Pacing:
 
 @dataclass(frozen=True)
 class WatchOptions:
-    timeout_seconds: float
+    """How to watch: for how long (None: from the deployment group's own waits, see
+    ``default_timeout_seconds``), what to do at Ready, whether a cancel stops the deployment
+    (and rolls it back); ``wait`` False: look once after creating it, do not watch."""
+
+    timeout_seconds: float | None = None
     on_ready: OnReady = "wait"
     stop_on_cancel: bool = True
     rollback_on_cancel: bool = False
+    wait: bool = True
 
 
 @dataclass
@@ -156,7 +158,7 @@ class _State:
             if target is None or not target.lifecycle_events:
                 return False
             open_events = [
-                e for e in target.lifecycle_events if e.status not in _ENDED_EVENT_STATUSES
+                e for e in target.lifecycle_events if e.status not in TERMINAL_EVENT_STATUSES
             ]
             if len(open_events) > 1 or any(e.status == "Pending" for e in open_events):
                 return False
@@ -198,9 +200,12 @@ class Watcher:
 
     # -- watching
 
-    def watch(self, deployment_id: str, options: WatchOptions) -> WatchOutcome:
+    def watch(
+        self, deployment_id: str, options: WatchOptions, group: DeploymentGroup | None = None
+    ) -> WatchOutcome:
+        """Watch to a verdict; without a timeout in ``options``, ``group``'s waits set it."""
         started = self.clock()
-        deadline = started + options.timeout_seconds
+        deadline = started + (options.timeout_seconds or default_timeout_seconds(group))
         state = _State()
         interval = self.pacing.moving_seconds
         try:
@@ -212,7 +217,7 @@ class Watcher:
                     state.transient_errors += 1
                     state.consecutive_errors += 1
                     delay = self._backoff(state.consecutive_errors)
-                    what = "throttled" if error.code in _THROTTLING_CODES else "failed"
+                    what = "throttled" if error.code in THROTTLING_CODES else "failed"
                     self.sink(
                         Notice(
                             f"polling {what} ({error.message}); retrying in {delay:.0f}s",
@@ -241,11 +246,11 @@ class Watcher:
         may lag the status by a moment: look again a few times so the report can name it."""
         deployment = state.deployment
         assert deployment is not None
-        trigger = {"Failed": "DEPLOYMENT_FAILURE", "Stopped": "DEPLOYMENT_STOP_ON_REQUEST"}
+        trigger = {"Failed": ROLLBACK_ON_FAILURE, "Stopped": ROLLBACK_ON_REQUEST}
         wanted = trigger.get(deployment.status)
         if wanted is None or deployment.rollback_deployment_id:
             return
-        configured = set(deployment.auto_rollback_events) & {wanted, "DEPLOYMENT_STOP_ON_ALARM"}
+        configured = set(deployment.auto_rollback_events) & {wanted, ROLLBACK_ON_ALARM}
         if not (configured or (asked and deployment.status == "Stopped")):
             return
         for _ in range(self.pacing.rollback_lookups):
@@ -301,7 +306,7 @@ class Watcher:
                     message=deployment.error_message if deployment.finished else None,
                 )
             )
-        if deployment.status in ("Created", "Queued") and not state.target_ids:
+        if deployment.status in NOT_STARTED_DEPLOYMENT_STATUSES and not state.target_ids:
             return changed
         # Kept until the calls succeed, so a poll that fails half-way still re-reads them.
         state.counts_moved |= overview_changed
@@ -329,7 +334,7 @@ class Watcher:
         status_changed = before is None or before.status != after.status
         # A target that has ended is announced after the events that ended it, one that starts
         # before its events: the log then reads in the order things happened.
-        ended = after.status in _ENDED_TARGET_STATUSES
+        ended = after.status in SETTLED_TARGET_STATUSES
         if status_changed and not ended:
             changed = True
             self.sink(TargetStatusChanged(deployment_id, after.target_id, after.status))
@@ -341,7 +346,7 @@ class Watcher:
             if event.status == "InProgress":
                 changed = True
                 self.sink(LifecycleEventStarted(deployment_id, after.target_id, event.name))
-            elif event.status in _ENDED_EVENT_STATUSES and (
+            elif event.status in TERMINAL_EVENT_STATUSES and (
                 event.status != "Skipped" or (seen is not None and seen.status == "InProgress")
             ):
                 changed = True

@@ -10,33 +10,26 @@ from pathlib import Path
 from ci_deploy.appspec import check_appspec_filename
 from ci_deploy.errors import InputError, InputValueError
 from ci_deploy.events import Diagnostics
+from ci_deploy.vocabulary import (
+    AGENT_EVENTS,
+    ARCHIVE_BUNDLE_TYPES,
+    BLOCK_TRAFFIC_HOOKS,
+    FILE_EXISTS_BEHAVIORS,
+    INSTANCE_EVENTS,
+    SERVER_IN_PLACE_EVENTS,
+)
 
 # The agent's in-place lifecycle. Traffic events run only when asked for with ``events``.
-DEFAULT_EVENTS: tuple[str, ...] = (
-    "ApplicationStop",
-    "DownloadBundle",
-    "BeforeInstall",
-    "Install",
-    "AfterInstall",
-    "ApplicationStart",
-    "ValidateService",
-)
-ALL_EVENTS: tuple[str, ...] = (
-    "BeforeBlockTraffic",
-    "AfterBlockTraffic",
-    *DEFAULT_EVENTS,
-    "BeforeAllowTraffic",
-    "AfterAllowTraffic",
-)
+DEFAULT_EVENTS: tuple[str, ...] = SERVER_IN_PLACE_EVENTS
+ALL_EVENTS: tuple[str, ...] = INSTANCE_EVENTS
 # Events whose scripts come from the last successful revision of the group, not the new one.
 PREVIOUS_REVISION_EVENTS = frozenset({"ApplicationStop", "BeforeBlockTraffic", "AfterBlockTraffic"})
 # Events the agent runs itself; scripts listed under them are never run.
-RESERVED_EVENTS = frozenset({"DownloadBundle", "Install"})
+RESERVED_EVENTS = AGENT_EVENTS
 # What the service asks of the original instances of a blue/green deployment: only the last
 # successful revision's Block-traffic hooks, nothing downloaded or installed.
-BLOCK_TRAFFIC_EVENTS: tuple[str, ...] = ("BeforeBlockTraffic", "AfterBlockTraffic")
-FILE_EXISTS_BEHAVIORS: tuple[str, ...] = ("DISALLOW", "OVERWRITE", "RETAIN")
-BUNDLE_TYPES: tuple[str, ...] = ("zip", "tar", "tgz", "directory")
+BLOCK_TRAFFIC_EVENTS: tuple[str, ...] = BLOCK_TRAFFIC_HOOKS
+BUNDLE_TYPES: tuple[str, ...] = (*ARCHIVE_BUNDLE_TYPES, "directory")
 
 
 @dataclass(frozen=True)

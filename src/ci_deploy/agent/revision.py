@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ci_deploy import appspec as validator
-from ci_deploy.agent.model import ALL_EVENTS, FILE_EXISTS_BEHAVIORS, RESERVED_EVENTS
+from ci_deploy.agent.model import ALL_EVENTS, RESERVED_EVENTS
 from ci_deploy.appspec.server import RUNAS_SPACE
+from ci_deploy.vocabulary import FILE_EXISTS_BEHAVIORS
 
 DEFAULT_TIMEOUT_SECONDS = 3600
 # Validator errors the engine leaves to its Install, which fails as the agent does, on what is

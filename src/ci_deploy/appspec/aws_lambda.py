@@ -18,6 +18,7 @@ from ci_deploy.appspec.serverless import (
     find,
     the_resource,
 )
+from ci_deploy.vocabulary import LAMBDA_HOOK_EVENTS, LAMBDA_RESERVED_EVENTS
 
 LAMBDA = Platform(
     label="Lambda",
@@ -27,8 +28,8 @@ LAMBDA = Platform(
     resource_type="AWS::Lambda::Function",
     type_key="type",
     properties_key="properties",
-    hook_events=("BeforeAllowTraffic", "AfterAllowTraffic"),
-    reserved_events=("Start", "AllowTraffic", "End"),
+    hook_events=LAMBDA_HOOK_EVENTS,
+    reserved_events=LAMBDA_RESERVED_EVENTS,
 )
 PROPERTY_KEYS = ("name", "alias", "currentversion", "targetversion")
 ALIAS = re.compile(r"(?!\d+$)[A-Za-z0-9_-]{1,128}")

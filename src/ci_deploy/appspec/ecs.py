@@ -17,6 +17,7 @@ from ci_deploy.appspec.serverless import (
     find,
     the_resource,
 )
+from ci_deploy.vocabulary import ECS_HOOK_EVENTS, ECS_RESERVED_EVENTS
 
 ECS = Platform(
     label="ECS",
@@ -26,14 +27,8 @@ ECS = Platform(
     resource_type="AWS::ECS::Service",
     type_key="Type",
     properties_key="Properties",
-    hook_events=(
-        "BeforeInstall",
-        "AfterInstall",
-        "AfterAllowTestTraffic",
-        "BeforeAllowTraffic",
-        "AfterAllowTraffic",
-    ),
-    reserved_events=("Start", "Install", "AllowTestTraffic", "AllowTraffic", "End"),
+    hook_events=ECS_HOOK_EVENTS,
+    reserved_events=ECS_RESERVED_EVENTS,
 )
 RESOURCE_NAME = "TargetService"
 PROPERTY_KEYS = (

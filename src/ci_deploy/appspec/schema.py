@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from ci_deploy.appspec import server
+from ci_deploy.vocabulary import FILE_EXISTS_BEHAVIORS
 
 SCHEMA_FILE = "appspec-server.schema.json"
 
@@ -120,7 +121,7 @@ def server_schema() -> dict[str, Any]:
                     },
                 },
             },
-            "file_exists_behavior": {"enum": list(server.FILE_EXISTS_BEHAVIORS)},
+            "file_exists_behavior": {"enum": list(FILE_EXISTS_BEHAVIORS)},
             "permissions": {"type": ["array", "null"], "items": permission},
             "hooks": {
                 "type": ["object", "null"],

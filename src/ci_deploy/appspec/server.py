@@ -36,12 +36,12 @@ from ci_deploy.appspec.permission_match import (
     revision_tree,
     targets,
 )
+from ci_deploy.vocabulary import FILE_EXISTS_BEHAVIORS, SERVER_HOOK_EVENTS, SERVER_RESERVED_EVENTS
 
 # -- the rule data (the JSON Schema in ci_deploy/schemas is generated from it) -----------------
 
 TOP_LEVEL_KEYS = ("version", "os", "files", "file_exists_behavior", "permissions", "hooks")
 OPERATING_SYSTEMS = ("linux", "windows")
-FILE_EXISTS_BEHAVIORS = ("DISALLOW", "OVERWRITE", "RETAIN")
 FILE_KEYS = ("source", "destination")
 PERMISSION_KEYS = (
     "object",
@@ -58,18 +58,8 @@ PERMISSION_TYPES = ("file", "directory")
 # The agent reads the SELinux user from `name` (the docs say `user`) and requires `type`.
 CONTEXT_KEYS = ("name", "type", "range")
 SCRIPT_KEYS = ("location", "timeout", "runas", "sudo")
-SCRIPTABLE_EVENTS = (
-    "ApplicationStop",
-    "BeforeInstall",
-    "AfterInstall",
-    "ApplicationStart",
-    "ValidateService",
-    "BeforeBlockTraffic",
-    "AfterBlockTraffic",
-    "BeforeAllowTraffic",
-    "AfterAllowTraffic",
-)
-RESERVED_EVENTS = ("DownloadBundle", "Install", "BlockTraffic", "AllowTraffic")
+SCRIPTABLE_EVENTS = SERVER_HOOK_EVENTS
+RESERVED_EVENTS = SERVER_RESERVED_EVENTS
 MAX_TIMEOUT_SECONDS = 3600
 MODE = re.compile(r"[0-7]{1,4}")
 ACL = re.compile(

@@ -3,7 +3,6 @@ translates its errors (the watcher and deploy never see botocore)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,45 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from ci_deploy.aws.session import translate
+from ci_deploy.aws.translate import translate
 from ci_deploy.errors import AwsError
 from ci_deploy.events import Diagnostics
+from ci_deploy.vocabulary import (
+    ACTIVE_DEPLOYMENT_STATUSES,
+    OVERVIEW_KEYS,
+    SERVER,
+    TERMINAL_DEPLOYMENT_STATUSES,
+    TERMINAL_TARGET_STATUSES,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
 
-# Names of applications, groups and configs: https://docs.aws.amazon.com/codedeploy/latest/userguide/limits.html
-NAME_PATTERN = re.compile(r"[A-Za-z0-9._+=,@-]{1,100}")
-
 # BatchGetDeploymentTargets takes at most 25 target ids per call (CodeDeploy API reference).
 BATCH_SIZE = 25
-
-TERMINAL_DEPLOYMENT_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
-TERMINAL_TARGET_STATUSES = frozenset({"Succeeded", "Failed", "Skipped"})
-ACTIVE_DEPLOYMENT_STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready")
-ALL_DEPLOYMENT_STATUSES = (*ACTIVE_DEPLOYMENT_STATUSES, "Succeeded", "Failed", "Stopped")
-OVERVIEW_KEYS = ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready")
-
-# Error codes that say "try again later", not "you asked for something wrong".
-_THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded"}
-)
-
-
-class TransientAwsError(AwsError):
-    """A call failed in a way that may succeed when repeated: throttling, 5xx, network."""
-
-
-class DeploymentLimitExceeded(AwsError):
-    """Another deployment is active in the deployment group."""
-
-
-class DeploymentAlreadyCompleted(AwsError):
-    """StopDeployment on a deployment that already ended."""
-
-
-class DeploymentNotReady(AwsError):
-    """ContinueDeployment on a deployment that is not waiting in Ready."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +93,40 @@ class DeploymentGroup:
     ready_action: str | None = None
     ready_wait_minutes: int = 0
     termination_wait_minutes: int = 0
+
+
+@dataclass(frozen=True)
+class AutoRollback:
+    """autoRollbackConfiguration: off, or on for these events (``vocabulary.ROLLBACK_ON_*``)."""
+
+    enabled: bool
+    events: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TargetInstances:
+    """targetInstances of a blue/green deployment: the replacement instances' Auto Scaling
+    groups and (key, value) EC2 tags."""
+
+    auto_scaling_groups: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class NewDeployment:
+    """What CreateDeployment is asked: a revision (a RevisionLocation, as the API takes it) for
+    a deployment group, and the options the user set (None or False: the group's own)."""
+
+    application: str
+    deployment_group: str
+    revision: Mapping[str, Any]
+    deployment_config: str | None = None
+    description: str | None = None
+    file_exists_behavior: str | None = None
+    ignore_application_stop_failures: bool = False
+    auto_rollback: AutoRollback | None = None
+    update_outdated_instances_only: bool = False
+    target_instances: TargetInstances | None = None
 
 
 @dataclass
@@ -214,7 +224,7 @@ def parse_deployment_group(raw: Mapping[str, Any]) -> DeploymentGroup:
     return DeploymentGroup(
         application=str(raw.get("applicationName", "")),
         name=str(raw.get("deploymentGroupName", "")),
-        compute_platform=str(raw.get("computePlatform") or "Server"),
+        compute_platform=str(raw.get("computePlatform") or SERVER),
         deployment_config=raw.get("deploymentConfigName"),
         blue_green=style.get("deploymentType") == "BLUE_GREEN",
         ready_action=ready.get("actionOnTimeout"),
@@ -224,23 +234,49 @@ def parse_deployment_group(raw: Mapping[str, Any]) -> DeploymentGroup:
     )
 
 
+def create_deployment_params(new: NewDeployment, compute_platform: str) -> dict[str, Any]:
+    """CreateDeployment's parameters for ``new`` in a group of ``compute_platform``."""
+    params: dict[str, Any] = {
+        "applicationName": new.application,
+        "deploymentGroupName": new.deployment_group,
+        "revision": dict(new.revision),
+    }
+    if new.deployment_config:
+        params["deploymentConfigName"] = new.deployment_config
+    if new.description:
+        params["description"] = new.description
+    # fileExistsBehavior exists only for EC2/on-premises; ECS and Lambda reject it
+    # (InvalidFileExistsBehaviorException, jenkinsci/pipeline-aws-plugin#331).
+    if new.file_exists_behavior and compute_platform == SERVER:
+        params["fileExistsBehavior"] = new.file_exists_behavior
+    if new.ignore_application_stop_failures:
+        params["ignoreApplicationStopFailures"] = True
+    if new.auto_rollback is not None:
+        rollback: dict[str, Any] = {"enabled": new.auto_rollback.enabled}
+        if new.auto_rollback.enabled:
+            rollback["events"] = list(new.auto_rollback.events)
+        params["autoRollbackConfiguration"] = rollback
+    if new.update_outdated_instances_only:
+        params["updateOutdatedInstancesOnly"] = True
+    if new.target_instances is not None:
+        params["targetInstances"] = _target_instances_params(new.target_instances)
+    return params
+
+
+def _target_instances_params(targets: TargetInstances) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if targets.auto_scaling_groups:
+        found["autoScalingGroups"] = list(targets.auto_scaling_groups)
+    if targets.tags:
+        found["tagFilters"] = [
+            {"Key": key, "Value": value, "Type": "KEY_AND_VALUE"} for key, value in targets.tags
+        ]
+    return found
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _is_transient(error: Exception) -> bool:
-    # Network failures: no connection (ConnectionError, its timeouts and TLS failures) or one
-    # dropped, reset or timed out while the answer was read (HTTPClientError:
-    # ConnectionClosedError, ReadTimeoutError...). The SDK's standard retries treat both kinds
-    # as transient too.
-    if isinstance(error, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
-        return True
-    if isinstance(error, botocore.exceptions.ClientError):
-        code = str(error.response.get("Error", {}).get("Code") or "")
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return code in _THROTTLING_CODES or status >= 500
-    return False
 
 
 class CodeDeployApi:
@@ -262,22 +298,9 @@ class CodeDeployApi:
             response: dict[str, Any] = method(**params)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
             self.stats.failures += 1
-            raise self._translate(error, operation, context) from error
+            where = f"{context} ({self.region})" if context else f"({self.region})"
+            raise translate(error, operation, where) from error
         return response
-
-    def _translate(self, error: Exception, operation: str, context: str) -> AwsError:
-        where = f"{context} ({self.region})" if context else f"({self.region})"
-        base = translate(error, operation, where)
-        kinds: Mapping[str | None, type[AwsError]] = {
-            "DeploymentLimitExceededException": DeploymentLimitExceeded,
-            "DeploymentAlreadyCompletedException": DeploymentAlreadyCompleted,
-            "DeploymentIsNotInReadyStateException": DeploymentNotReady,
-        }
-        kind: type[AwsError] = kinds.get(base.code, AwsError)
-        if _is_transient(error):
-            kind = TransientAwsError
-        hint = base.hint or _HINTS.get(base.code or "")
-        return kind(base.message, operation=operation, code=base.code, hint=hint)
 
     # -- reading
 
@@ -364,13 +387,11 @@ class CodeDeployApi:
 
     # -- acting
 
-    def create_deployment(self, params: Mapping[str, Any]) -> str:
-        application = params.get("applicationName", "")
-        group = params.get("deploymentGroupName", "")
+    def create_deployment(self, new: NewDeployment, compute_platform: str = SERVER) -> str:
         response = self._call(
             "CreateDeployment",
-            f"deployment group '{group}' of application '{application}'",
-            **params,
+            f"deployment group '{new.deployment_group}' of application '{new.application}'",
+            **create_deployment_params(new, compute_platform),
         )
         return str(response["deploymentId"])
 
@@ -418,20 +439,6 @@ class CodeDeployApi:
         except AwsError as error:
             if error.code != "DeploymentGroupAlreadyExistsException":
                 raise
-
-
-_HINTS = {
-    "DeploymentDoesNotExistException": "check the deployment id and the region",
-    "InvalidDeploymentIdException": "a deployment id is d- and 9 letters or digits (d-ABCDEF123)",
-    "ApplicationDoesNotExistException": "check --application and --region",
-    "DeploymentGroupDoesNotExistException": "check --deployment-group, --application and --region",
-    "DeploymentConfigDoesNotExistException": "check --deployment-config",
-    "InvalidFileExistsBehaviorException": "--file-exists-behavior applies to the Server platform",
-    "DescriptionTooLongException": "keep --description within 256 characters",
-    "UnsupportedActionForDeploymentTypeException": "this deployment type cannot be stopped",
-    "DeploymentAlreadyCompletedException": "it has already ended; 'ci-deploy status "
-    "DEPLOYMENT_ID' shows how",
-}
 
 
 def _snake(operation: str) -> str:

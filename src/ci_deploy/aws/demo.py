@@ -7,7 +7,8 @@ import boto3
 import botocore.exceptions
 
 from ci_deploy.aws.codedeploy import CodeDeployApi
-from ci_deploy.aws.session import Clients, client_config, translate
+from ci_deploy.aws.session import Clients, client_config
+from ci_deploy.aws.translate import translate
 
 # The emulator accepts any credentials; these keep a machine without AWS credentials working.
 _DUMMY_KEY = "ci-deploy-emulator"

@@ -1,4 +1,4 @@
-"""CodeDeploy revision calls: RegisterApplicationRevision and GetApplicationRevision."""
+"""CodeDeploy's RegisterApplicationRevision, for push (it needs no ``CodeDeployApi``)."""
 
 from __future__ import annotations
 
@@ -7,29 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from ci_deploy.aws.session import error_code, translate
-from ci_deploy.errors import AwsError
+from ci_deploy.aws.translate import translate
 
 if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
-
-_HINTS = {
-    "ApplicationDoesNotExistException": "create the application in this region or fix "
-    "--application",
-    "InvalidRevisionException": "the revision location is not valid for CodeDeploy; check "
-    "--s3-location, --bundle-type, --github-repository/--commit-id",
-    "RevisionDoesNotExistException": "push the revision first (ci-deploy push)",
-    "DescriptionTooLongException": "keep the description within 256 characters",
-}
-
-
-def _error(error: Exception, operation: str, application: str, region: str) -> AwsError:
-    context = f"application '{application}'" + (f" ({region})" if region else "")
-    translated = translate(error, operation, context)
-    hint = _HINTS.get(error_code(error) or "")
-    if hint:
-        translated.hint = hint
-    return translated
 
 
 def register_revision(
@@ -49,4 +30,5 @@ def register_revision(
             **extra,
         )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        raise _error(error, "RegisterApplicationRevision", application, region) from error
+        context = f"application '{application}'" + (f" ({region})" if region else "")
+        raise translate(error, "RegisterApplicationRevision", context) from error

@@ -1,5 +1,5 @@
 """S3 calls for revisions: bucket region check, HeadObject, upload (multipart, bounded
-concurrency, retries, abort on failure) and translation of S3 errors with hints."""
+concurrency, retries, abort on failure); their errors are translated by ``aws.translate``."""
 
 from __future__ import annotations
 
@@ -12,19 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from ci_deploy.aws.session import error_code, translate
-from ci_deploy.errors import AwsError
+from ci_deploy.aws.translate import bucket_region, error_code, s3_error, translate, wrong_region
 from ci_deploy.events import EventSink, Notice
+from ci_deploy.vocabulary import S3_RETRY_CODES
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 SHA256_METADATA = "sha256"  # x-amz-meta-sha256: the bundle's SHA-256, compared before uploading
-
-# Errors worth another attempt of the same request (on top of botocore's own retries).
-TRANSIENT_CODES = frozenset(
-    {"InternalError", "RequestTimeout", "ServiceUnavailable", "SlowDown", "500", "503"}
-)
 
 
 @dataclass(frozen=True)
@@ -59,72 +54,6 @@ def _owner(expected_bucket_owner: str | None) -> dict[str, Any]:
     return {"ExpectedBucketOwner": expected_bucket_owner} if expected_bucket_owner else {}
 
 
-def _region_of(error: botocore.exceptions.ClientError) -> str | None:
-    headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    region = headers.get("x-amz-bucket-region") or error.response.get("Error", {}).get("Region")
-    return str(region) if region else None
-
-
-def s3_error(
-    error: Exception,
-    operation: str,
-    bucket: str,
-    key: str | None = None,
-    *,
-    region: str = "",
-    kms_key: str | None = None,
-) -> AwsError:
-    """An AwsError naming the operation and the object, with a hint for the usual causes."""
-    where = f"s3://{bucket}/{key}" if key else f"bucket '{bucket}'"
-    code = error_code(error) or ""
-    message = ""
-    if isinstance(error, botocore.exceptions.ClientError):
-        message = str(error.response.get("Error", {}).get("Message") or "")
-    in_region = f" ({region})" if region else ""
-    if code == "NoSuchBucket" or (code == "404" and key is None):
-        return AwsError(
-            f"{operation}: bucket '{bucket}' does not exist{in_region}",
-            operation=operation,
-            code=code,
-            hint=f"create it in {region or 'the deployment region'} or fix --s3-location",
-        )
-    if code.startswith("KMS.") or "kms" in message.lower():
-        key_text = f"key {kms_key}" if kms_key else "the bucket's KMS key"
-        return AwsError(
-            f"{operation} {where}: KMS denied: {code}: {message}",
-            operation=operation,
-            code=code,
-            hint=f"allow kms:GenerateDataKey and kms:Decrypt on {key_text} for these "
-            "credentials and for the instances' role",
-        )
-    if code in {"AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId"}:
-        action = "s3:GetObject" if operation in {"HeadObject", "GetObject"} else "s3:PutObject"
-        return AwsError(
-            f"{operation} {where}: access denied",
-            operation=operation,
-            code=code,
-            hint=f"allow {action} on arn:aws:s3:::{bucket}/* for these credentials "
-            "(and check --expected-bucket-owner)",
-        )
-    if code in {"PermanentRedirect", "AuthorizationHeaderMalformed", "301"} and isinstance(
-        error, botocore.exceptions.ClientError
-    ):
-        actual = _region_of(error)
-        return wrong_region(operation, bucket, actual, region)
-    return translate(error, operation, where)
-
-
-def wrong_region(operation: str, bucket: str, actual: str | None, wanted: str) -> AwsError:
-    return AwsError(
-        f"{operation}: bucket '{bucket}' is in {actual or 'another region'}, but the deployment "
-        f"region is {wanted}; CodeDeploy reads revisions only from a bucket in its own region",
-        operation=operation,
-        code="WrongRegion",
-        hint=f"use a bucket in {wanted} (--s3-location may contain {{region}}, e.g. "
-        "s3://my-bundles-{region}/app)",
-    )
-
-
 def check_bucket(
     s3: S3Client, bucket: str, region: str, expected_bucket_owner: str | None = None
 ) -> None:
@@ -139,7 +68,7 @@ def check_bucket(
         if code in {"403", "AccessDenied"}:
             return
         if code in {"301", "PermanentRedirect"}:
-            raise wrong_region("HeadBucket", bucket, _region_of(error), region) from error
+            raise wrong_region("HeadBucket", bucket, bucket_region(error), region) from error
         raise s3_error(error, "HeadBucket", bucket, region=region) from error
     except botocore.exceptions.BotoCoreError as error:
         raise translate(error, "HeadBucket", f"bucket '{bucket}'") from error
@@ -198,7 +127,7 @@ def _with_retries(call: Callable[[], Any], attempts: int, sleep: Callable[[float
         try:
             return call()
         except botocore.exceptions.ClientError as error:
-            if attempt == attempts or error_code(error) not in TRANSIENT_CODES:
+            if attempt == attempts or error_code(error) not in S3_RETRY_CODES:
                 raise
         except botocore.exceptions.ConnectionError:
             if attempt == attempts:

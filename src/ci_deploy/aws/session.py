@@ -1,9 +1,10 @@
-"""Create S3 and CodeDeploy clients with retries, and translate botocore errors into ours."""
+"""Create the S3 and CodeDeploy clients of a region, with the SDK's retries and timeouts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 import botocore.config
@@ -23,6 +24,10 @@ class Clients:
     region: str
     s3: S3Client
     codedeploy: CodeDeployClient
+
+
+# The clients of a region (None: the configured one), as the commands provide them.
+ClientsFor = Callable[[str | None], Clients]
 
 
 def client_config(max_attempts: int = 8) -> botocore.config.Config:
@@ -74,57 +79,3 @@ def make_clients(
     except ValueError as error:  # botocore: "Invalid endpoint: ..."
         raise InputValueError("endpoint_url", "an http:// or https:// URL", endpoint_url) from error
     return Clients(region=resolved, s3=s3, codedeploy=codedeploy)
-
-
-def error_code(error: BaseException) -> str | None:
-    """The service's error code of a ClientError (e.g. 'ThrottlingException'), else None."""
-    if isinstance(error, botocore.exceptions.ClientError):
-        code: Any = error.response.get("Error", {}).get("Code")
-        return str(code) if code is not None else None
-    return None
-
-
-_IAM_HINT = (
-    "check the IAM policy of the credentials in use ('ci-deploy iam-policy' prints what it needs)"
-)
-_HINTS = {
-    "AccessDenied": _IAM_HINT,
-    "AccessDeniedException": _IAM_HINT,
-    "ExpiredToken": "the credentials have expired; refresh them",
-    "ExpiredTokenException": "the credentials have expired; refresh them",
-    "UnrecognizedClientException": "the credentials are not valid for this account/region",
-    "InvalidClientTokenId": "the credentials are not valid for this account/region",
-    "ThrottlingException": "the API is throttling this account; retry later or poll less often",
-}
-
-
-def translate(error: Exception, operation: str, context: str = "") -> AwsError:
-    """Turn a botocore error into an AwsError naming the operation and what it was doing.
-
-    ``context`` is a short phrase such as "application 'web' (us-east-1)".
-    """
-    where = f" {context}" if context else ""
-    if isinstance(error, botocore.exceptions.ClientError):
-        code = error_code(error) or "Unknown"
-        message = error.response.get("Error", {}).get("Message") or str(error)
-        return AwsError(
-            f"{operation}{where}: {code}: {message}",
-            operation=operation,
-            code=code,
-            hint=_HINTS.get(code),
-        )
-    if isinstance(error, botocore.exceptions.NoCredentialsError):
-        return AwsError(
-            f"{operation}{where}: no AWS credentials found",
-            operation=operation,
-            code="NoCredentials",
-            hint="configure credentials (OIDC role, environment, profile or instance role)",
-        )
-    if isinstance(error, botocore.exceptions.ConnectionError):
-        return AwsError(
-            f"{operation}{where}: cannot reach the endpoint: {error}",
-            operation=operation,
-            code="EndpointConnectionError",
-            hint="check the network, the region and --endpoint-url",
-        )
-    return AwsError(f"{operation}{where}: {error}", operation=operation)

@@ -5,14 +5,6 @@ Commands never read ``os.environ`` (the request carries a snapshot) and never ex
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TextIO
+from ci_deploy.streams import Streams
 
-
-@dataclass(frozen=True)
-class Streams:
-    """Where a command writes: the machine-readable result on stdout, humans on stderr."""
-
-    stdout: TextIO
-    stderr: TextIO
-    interactive: bool = False
+__all__ = ["Streams"]  # what every command's run() writes to

@@ -24,7 +24,7 @@ from ci_deploy.inputs import Request
 from ci_deploy.report import Reporter
 from ci_deploy.report.github import workflow_command
 from ci_deploy.report.runner_log import on_github_runner, write_command
-from ci_deploy.result import console_url
+from ci_deploy.result import DeploymentsResult, PushResult, console_url
 
 
 class NotifyingReporter:
@@ -79,12 +79,13 @@ class NotifyingReporter:
             )
         )
 
-    def finish(self, result: Mapping[str, Any]) -> None:
+    def finish(self, result: DeploymentsResult | PushResult) -> None:
         try:
             with self._lock:
                 ended, self._ended = self._ended, True
             if not ended:
-                self._notify_result(result)
+                # The messages carry the result object the command prints (its JSON form).
+                self._notify_result(result.as_json())
         finally:
             self._inner.finish(result)
 

@@ -4,18 +4,16 @@ verdict into output and an exit code."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
 
 from ci_deploy.aws.codedeploy import CodeDeployApi
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
-from ci_deploy.deploy import Outcome, WatchSettings
+from ci_deploy.deploying.regions import Outcome
 from ci_deploy.errors import DeploymentFailed, ExitCode, InputError, Interrupted, WaitTimeout
 from ci_deploy.inputs import Request
 from ci_deploy.report import Reporter, reporter_for
-from ci_deploy.result import failure_summary, worst_status
-from ci_deploy.watch import OnReady
+from ci_deploy.result import DeploymentsResult, Result, failure_summary, worst_status
+from ci_deploy.watch import OnReady, WatchOptions
 
 
 def reporter(request: Request, streams: Streams) -> Reporter:
@@ -38,14 +36,14 @@ def api_for(request: Request, region: str | None) -> CodeDeployApi:
     return CodeDeployApi(clients.codedeploy, clients.region)
 
 
-def watch_settings(request: Request, *, wait: bool = True) -> WatchSettings:
+def watch_options(request: Request, *, wait: bool = True) -> WatchOptions:
     on_ready: OnReady = "wait"
     chosen = request.text("on_ready") or "wait"
     if chosen == "continue":
         on_ready = "continue"
     elif chosen == "succeed":
         on_ready = "succeed"
-    return WatchSettings(
+    return WatchOptions(
         wait=wait,
         timeout_seconds=request.number("wait_timeout_seconds"),
         on_ready=on_ready,
@@ -54,8 +52,9 @@ def watch_settings(request: Request, *, wait: bool = True) -> WatchSettings:
     )
 
 
-def print_result(result: Mapping[str, Any], streams: Streams) -> None:
-    streams.stdout.write(json.dumps(result, indent=2, sort_keys=False) + "\n")
+def print_result(result: Result, streams: Streams) -> None:
+    """The result as JSON on stdout: the command's machine-readable output."""
+    streams.stdout.write(json.dumps(result.as_json(), indent=2, sort_keys=False) + "\n")
     streams.stdout.flush()
 
 
@@ -69,14 +68,11 @@ def conclude(outcome: Outcome, streams: Streams, report: Reporter) -> int:
     report.finish(result)
     # Name the region that decided the outcome (the worst status of those with a deployment),
     # not just the first one.
-    deployed = [d for d in result.get("deployments", ()) if d["deployment_id"]]
-    status = worst_status([d["status"] for d in deployed]) if deployed else result["status"]
-    deciding = next(
-        (d for d in deployed if d["status"] == status),
-        {"deployment_id": result["deployment_id"], "region": result["region"]},
-    )
-    deployment_id = deciding["deployment_id"]
-    where = f" ({deciding['region']})" if len(result.get("regions", ())) > 1 else ""
+    deployed = [run for run in result.runs if run.deployment is not None]
+    status = worst_status([run.status for run in deployed]) if deployed else result.status
+    deciding = next((run for run in deployed if run.status == status), result.first)
+    deployment_id = deciding.deployment_id
+    where = f" ({deciding.region})" if len(result.regions) > 1 else ""
     if verdict == "cancelled":
         raise Interrupted(_cancelled_message(outcome, result), result)
     if outcome.errors or verdict in ("failed", "stopped"):
@@ -89,19 +85,18 @@ def conclude(outcome: Outcome, streams: Streams, report: Reporter) -> int:
     if verdict == "timeout":
         raise WaitTimeout(
             f"gave up waiting: deployment {deployment_id}{where} is still {status} "
-            f"(see {deciding.get('console_url', result['console_url'])})",
+            f"(see {deciding.console_url})",
             result,
             hint=f"it may still finish; watch it again with 'ci-deploy wait {deployment_id}'",
         )
     return ExitCode.OK
 
 
-def _cancelled_message(outcome: Outcome, result: Mapping[str, Any]) -> str:
+def _cancelled_message(outcome: Outcome, result: DeploymentsResult) -> str:
     """Where the cancel caught the run: the first cancelled region's deployment and status."""
     region = next(r for r, v in outcome.verdicts.items() if v == "cancelled")
-    several = len(result.get("regions", ())) > 1
-    where = f" ({region})" if several else ""
-    found = next((d for d in result.get("deployments", ()) if d["region"] == region), result)
-    if not found["deployment_id"]:
+    where = f" ({region})" if len(result.regions) > 1 else ""
+    found = next((run for run in result.runs if run.region == region), result.first)
+    if not found.deployment_id:
         return f"cancelled in {region} before a deployment was created"
-    return f"cancelled while deployment {found['deployment_id']}{where} was {found['status']}"
+    return f"cancelled while deployment {found.deployment_id}{where} was {found.status}"

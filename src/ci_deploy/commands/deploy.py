@@ -6,18 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from ci_deploy.aws.session import Clients
+from ci_deploy.aws.session import Clients, ClientsFor
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
 from ci_deploy.commands._notifying import notifying
-from ci_deploy.commands._watching import conclude, reporter, watch_settings
+from ci_deploy.commands._watching import conclude, reporter, watch_options
 from ci_deploy.commands.push import push_request
-from ci_deploy.deploy import (
-    ClientsFor,
+from ci_deploy.deploying.deploy import DeployRequest, deploy
+from ci_deploy.deploying.options import (
     DeploymentOptions,
-    DeployRequest,
     default_description,
-    deploy,
     truncate_description,
 )
 from ci_deploy.errors import InputError
@@ -50,7 +48,7 @@ def deploy_request(request: Request) -> DeployRequest:
     return DeployRequest(
         push=replace(push, description=truncate_description(description) if description else None),
         options=options,
-        settings=watch_settings(request, wait=request.flag("wait")),
+        watching=watch_options(request, wait=request.flag("wait")),
         regions=request.items("regions"),
         rollout=request.text("rollout") or "serial",
     )

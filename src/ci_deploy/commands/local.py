@@ -100,7 +100,7 @@ def _download(url: str, target: Path, request: Request) -> tuple[Path, dict[str,
     version = query.get("versionId", [None])[0]
     expected_etag = query.get("etag", [None])[0]
     # Imported here: only an S3 source pays for boto3's import.
-    from ci_deploy.aws.session import translate  # noqa: PLC0415
+    from ci_deploy.aws.translate import translate  # noqa: PLC0415
     from ci_deploy.commands._clients import clients_for  # noqa: PLC0415
 
     clients = clients_for(request)(None)

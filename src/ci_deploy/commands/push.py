@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Any
 
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
 from ci_deploy.errors import ExitCode, InputError
 from ci_deploy.inputs import Request
-from ci_deploy.push import PushRequest, PushResult, ci_metadata, push_revision
+from ci_deploy.push import PushRequest, ci_metadata, push_revision
 from ci_deploy.report import reporter_for
+from ci_deploy.result import PushResult
 
 
 def push_request(request: Request) -> PushRequest:
@@ -42,7 +42,7 @@ def push_request(request: Request) -> PushRequest:
 def next_command(push: PushRequest, result: PushResult) -> str:
     """The exact `ci-deploy deploy` command that deploys this revision."""
     words = ["ci-deploy", "deploy"]
-    revision: dict[str, Any] = result.revision
+    revision = result.revision
     location = revision.get("s3Location")
     if location is not None:
         words += ["--s3-location", f"s3://{location['bucket']}/{location['key']}", "--no-upload"]
@@ -70,8 +70,7 @@ def run(request: Request, streams: Streams) -> int:
     clients = clients_for(request)(regions[0])
     reporter = reporter_for(request.text("ci_system") or "plain", streams, request.env)
     result = push_revision(push, clients, reporter.event)
-    output = result.as_json()
-    reporter.finish(output)
-    streams.stdout.write(json.dumps(output) + "\n")
+    reporter.finish(result)
+    streams.stdout.write(json.dumps(result.as_json()) + "\n")
     streams.stderr.write("deploy it with:\n  " + next_command(push, result) + "\n")
     return ExitCode.OK

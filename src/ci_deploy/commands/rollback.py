@@ -6,8 +6,9 @@ from __future__ import annotations
 from ci_deploy.commands import Streams
 from ci_deploy.commands._clients import clients_for
 from ci_deploy.commands._notifying import notifying
-from ci_deploy.commands._watching import conclude, reporter, watch_settings
-from ci_deploy.deploy import DeploymentOptions, RollbackRequest, rollback
+from ci_deploy.commands._watching import conclude, reporter, watch_options
+from ci_deploy.deploying.options import DeploymentOptions
+from ci_deploy.deploying.rollback import RollbackRequest, rollback
 from ci_deploy.github_deployments import reporting_to_github
 from ci_deploy.inputs import Request
 
@@ -19,7 +20,7 @@ def run(request: Request, streams: Streams) -> int:
             deployment_group=request.required_text("deployment_group"),
             wait_for_active=request.flag("wait_for_active"),
         ),
-        settings=watch_settings(request, wait=request.flag("wait")),
+        watching=watch_options(request, wait=request.flag("wait")),
         to=request.text("rollback_to"),
         regions=request.items("regions"),
     )

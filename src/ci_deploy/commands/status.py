@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ci_deploy.commands import Streams
 from ci_deploy.commands._watching import api_for, print_result, single_region
-from ci_deploy.deploy import Outcome, snapshot
+from ci_deploy.deploying.follow import snapshot
+from ci_deploy.deploying.regions import Outcome
 from ci_deploy.errors import ExitCode
 from ci_deploy.inputs import Request
 from ci_deploy.report.console import format_snapshot

@@ -11,19 +11,20 @@ from ci_deploy.commands._watching import (
     conclude,
     reporter,
     single_region,
-    watch_settings,
+    watch_options,
 )
-from ci_deploy.deploy import Outcome, watch_deployment
+from ci_deploy.deploying.follow import watch_deployment
+from ci_deploy.deploying.regions import Outcome
 from ci_deploy.inputs import Request
 
 
 def run(request: Request, streams: Streams) -> int:
     deployment_id = request.required_text("deployment_id")
-    settings = watch_settings(request)
+    options = watch_options(request)
     api = api_for(request, single_region(request))
     with notifying(request, reporter(request, streams), streams) as report:
         started = time.monotonic()
-        run_, verdict = watch_deployment(api, deployment_id, settings, report.event)
+        run_, verdict = watch_deployment(api, deployment_id, options, report.event)
         outcome = Outcome(
             runs=[run_],
             verdicts={run_.region: verdict},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from ci_deploy.aws.codedeploy import NAME_PATTERN
+from ci_deploy.vocabulary import NAME_PATTERN
 
 
 class ApiError(Exception):

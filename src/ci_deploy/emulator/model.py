@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ci_deploy.events import Diagnostics
+from ci_deploy.vocabulary import OVERVIEW_KEYS, TERMINAL_DEPLOYMENT_STATUSES
 
-TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
 ACCOUNT_ID = "123456789012"
 
 
@@ -238,12 +238,10 @@ class Deployment:
 
     @property
     def terminal(self) -> bool:
-        return self.status in TERMINAL
+        return self.status in TERMINAL_DEPLOYMENT_STATUSES
 
     def overview(self) -> dict[str, int]:
-        counts = dict.fromkeys(
-            ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready"), 0
-        )
+        counts = dict.fromkeys(OVERVIEW_KEYS, 0)
         for target in self.targets.values():
             if target.status in counts:
                 counts[target.status] += 1

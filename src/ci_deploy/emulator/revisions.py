@@ -16,20 +16,17 @@ from werkzeug.test import Client
 
 from ci_deploy.appspec import validate_text
 from ci_deploy.emulator.faults import ApiError
+from ci_deploy.vocabulary import (
+    APPSPEC_BUNDLE_TYPES,
+    ARCHIVE_BUNDLE_TYPES,
+    ECS_HOOK_EVENTS,
+    LAMBDA_HOOK_EVENTS,
+)
 
-SERVER_BUNDLE_TYPES = ("tar", "tgz", "zip")
-APPSPEC_BUNDLE_TYPES = ("YAML", "JSON")
+SERVER_BUNDLE_TYPES = tuple(sorted(ARCHIVE_BUNDLE_TYPES))  # the order of the service's message
 TASK_DEFINITION_ARN = re.compile(
     r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]+:\d+"
 )
-ECS_HOOK_EVENTS = (
-    "BeforeInstall",
-    "AfterInstall",
-    "AfterAllowTestTraffic",
-    "BeforeAllowTraffic",
-    "AfterAllowTraffic",
-)
-LAMBDA_HOOK_EVENTS = ("BeforeAllowTraffic", "AfterAllowTraffic")
 GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 WsgiApp = Callable[..., Iterable[bytes]]

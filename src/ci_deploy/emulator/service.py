@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from ci_deploy.agent import run_deployment
 from ci_deploy.agent.environment import hook_base_env
-from ci_deploy.aws.codedeploy import NAME_PATTERN
 from ci_deploy.emulator import protocol, revisions
 from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS, DEFAULT_CONFIG
 from ci_deploy.emulator.faults import ApiError, deployment_id, name, required
@@ -29,6 +28,7 @@ from ci_deploy.emulator.model import (
 )
 from ci_deploy.emulator.revisions import BundleStore, S3Object, WsgiApp, revision_key
 from ci_deploy.emulator.rollout import ECS_EVENTS, LAMBDA_EVENTS, Engine, Rollout
+from ci_deploy.vocabulary import NAME_PATTERN
 
 PLATFORMS = ("Server", "Lambda", "ECS")
 # CreateDeployment parses an ECS/Lambda AppSpec outside the service lock, then runs again with

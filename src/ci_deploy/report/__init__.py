@@ -1,8 +1,9 @@
 """Renderers of core events and results for a terminal, GitHub, GitLab, Jenkins and JSON.
 
 A command asks ``reporter_for(ci_system, ...)`` for a Reporter, feeds it every core event while the
-work runs, and hands it the final result (the same snake_case dict printed as JSON on stdout) so
-it can write the CI system's native artefacts (GitHub outputs and job summary, GitLab dotenv...).
+work runs, and hands it the final result (typed: ``result.Result``, whose JSON form the command
+prints on stdout) so it can write the CI system's native artefacts (GitHub outputs and job
+summary, GitLab dotenv...).
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ci_deploy.commands import Streams
 from ci_deploy.events import Event
+from ci_deploy.streams import Streams
+
+if TYPE_CHECKING:
+    from ci_deploy.result import Result
 
 
 class Reporter(Protocol):
@@ -22,7 +26,7 @@ class Reporter(Protocol):
     def event(self, event: Event) -> None:
         """Render one progress event (called only when something changed)."""
 
-    def finish(self, result: Mapping[str, Any]) -> None:
+    def finish(self, result: Result) -> None:
         """Write the CI system's native artefacts for the final result (may do nothing)."""
 
 

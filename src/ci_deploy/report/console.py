@@ -6,9 +6,8 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ci_deploy.commands import Streams
 from ci_deploy.events import (
     DeploymentStatusChanged,
     Event,
@@ -18,6 +17,10 @@ from ci_deploy.events import (
     TargetStatusChanged,
 )
 from ci_deploy.report.text import PlainReporter, format_event
+from ci_deploy.streams import Streams
+
+if TYPE_CHECKING:
+    from ci_deploy.result import DeploymentsResult, Result
 
 # ANSI: move the cursor to the start of the line N lines up, then clear to the end of screen.
 _UP = "\x1b[{}F"
@@ -62,7 +65,7 @@ class LiveReporter:
             return
         self._redraw()
 
-    def finish(self, result: Mapping[str, Any]) -> None:
+    def finish(self, result: Result) -> None:
         """The block stays on screen as the final picture; nothing else to write."""
 
     def _row(self, deployment_id: str, target_id: str) -> _TargetRow:
@@ -105,34 +108,31 @@ def make_reporter(streams: Streams, env: Mapping[str, str]) -> LiveReporter | Pl
     return PlainReporter(streams)
 
 
-def format_snapshot(result: Mapping[str, Any]) -> str:
+def format_snapshot(result: DeploymentsResult) -> str:
     """A `status` snapshot for humans: the deployment, each target and its lifecycle events,
     with the diagnostics of every failed event."""
-    lines = [
-        f"deployment {result['deployment_id']} ({result['region']}): {result['status']}",
-    ]
-    counts = ", ".join(f"{k} {v}" for k, v in result["overview"].items() if v)
+    run = result.first
+    lines = [f"deployment {run.deployment_id} ({run.region}): {result.status}"]
+    counts = ", ".join(f"{k} {v}" for k, v in run.overview.items() if v)
     if counts:
         lines.append(f"  targets: {counts}")
-    error = result.get("error")
+    error = run.failure
     if error:
-        lines.append(f"  error: {error['code']}: {error['message']}")
-    for target in result["targets"]:
-        lines.append(f"  {target['target_id']}: {target['status']}")
-        for event in target["lifecycle_events"]:
-            took = event["duration_seconds"]
+        lines.append(f"  error: {error.code}: {error.message}")
+    for target in run.sorted_targets:
+        lines.append(f"  {target.target_id}: {target.status}")
+        for event in target.lifecycle_events:
+            took = event.duration_seconds
             took_text = f" {took:.1f}s" if took is not None else ""
-            lines.append(f"    {event['name']:<22} {event['status']}{took_text}")
-            diag = event["diagnostics"]
+            lines.append(f"    {event.name:<22} {event.status}{took_text}")
+            diag = event.diagnostics if event.status == "Failed" else None
             if diag:
-                script = f" {diag['script_name']}" if diag["script_name"] else ""
-                lines.append(f"      {diag['error_code']}{script}: {diag['message']}")
+                script = f" {diag.script_name}" if diag.script_name else ""
+                lines.append(f"      {diag.error_code}{script}: {diag.message}")
                 lines.extend(
-                    "      | " + row
-                    for row in str(diag["log_tail"]).rstrip("\n").split("\n")
-                    if row
+                    "      | " + row for row in diag.log_tail.rstrip("\n").split("\n") if row
                 )
-    if result.get("rollback_deployment_id"):
-        lines.append(f"  rollback deployment: {result['rollback_deployment_id']}")
-    lines.append(f"  console: {result['console_url']}")
+    if run.rollback_deployment_id:
+        lines.append(f"  rollback deployment: {run.rollback_deployment_id}")
+    lines.append(f"  console: {run.console_url}")
     return "\n".join(lines) + "\n"

@@ -16,9 +16,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ci_deploy.commands import Streams
 from ci_deploy.errors import InputError
 from ci_deploy.events import (
     DeploymentStatusChanged,
@@ -30,6 +29,11 @@ from ci_deploy.events import (
 )
 from ci_deploy.report.runner_log import CommandGuard, new_token, on_github_runner
 from ci_deploy.report.text import format_event, region_label
+from ci_deploy.result import DeploymentsResult, RegionRun, Result
+from ci_deploy.streams import Streams
+
+if TYPE_CHECKING:
+    from ci_deploy.aws.codedeploy import LifecycleEvent, Target
 
 # GitHub shows at most 10 error and 10 warning annotations per step; keep ours under that so the
 # runner's own "failed with exit code" annotation still shows.
@@ -114,16 +118,6 @@ def write_output(path: Path, name: str, value: str, token: str) -> None:
 # Reading the result
 
 
-def deployments_of(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Per-region deployment objects; a result without ``deployments`` is one deployment."""
-    listed = result.get("deployments")
-    if isinstance(listed, list) and listed:
-        return [item for item in listed if isinstance(item, Mapping)]
-    if result.get("deployment_id"):
-        return [result]
-    return []
-
-
 def describe_revision(revision: Mapping[str, Any] | None) -> str | None:
     """A one-line human form of a CodeDeploy RevisionLocation."""
     if not revision:
@@ -197,60 +191,59 @@ def _duration(seconds: object) -> str:
     return ""
 
 
-def _event_names(targets: Iterable[Mapping[str, Any]]) -> list[str]:
+def _event_names(targets: Iterable[Target]) -> list[str]:
     names: list[str] = []
     for target in targets:
-        for event in target.get("lifecycle_events") or []:
-            name = event.get("name")
-            if name and name not in names:
-                names.append(name)
+        for event in target.lifecycle_events:
+            if event.name and event.name not in names:
+                names.append(event.name)
     return names
 
 
-def _targets_table(targets: list[Mapping[str, Any]]) -> list[str]:
+def _targets_table(targets: list[Target]) -> list[str]:
     names = _event_names(targets)
     rows = ["| Target | Status | " + " | ".join(md_cell(name) for name in names) + " |"]
     rows.append("|---|---|" + "---|" * len(names))
     for target in targets:
-        by_name = {event.get("name"): event for event in target.get("lifecycle_events") or []}
+        by_name = {event.name: event for event in target.lifecycle_events}
         cells = []
         for name in names:
             event = by_name.get(name)
             if event is None:
                 cells.append("")
                 continue
-            took = _duration(event.get("duration_seconds"))
-            cells.append(f"{icon(event.get('status'))} {took}".strip())
-        status = target.get("status")
+            took = _duration(event.duration_seconds)
+            cells.append(f"{icon(event.status)} {took}".strip())
+        status = target.status
         rows.append(
-            f"| {md_cell(target.get('target_id', '?'))} | {icon(status)} {md_cell(status)} | "
+            f"| {md_cell(target.target_id)} | {icon(status)} {md_cell(status)} | "
             + " | ".join(cells)
             + " |"
         )
     return rows
 
 
-def _failures(targets: list[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
+def _failures(targets: list[Target]) -> list[tuple[str, LifecycleEvent]]:
     found = []
     for target in targets:
-        for event in target.get("lifecycle_events") or []:
-            if event.get("status") == "Failed":
-                found.append((str(target.get("target_id", "?")), event))
+        for event in target.lifecycle_events:
+            if event.status == "Failed":
+                found.append((target.target_id, event))
     return found
 
 
-def _failure_section(failures: list[tuple[str, Mapping[str, Any]]]) -> list[str]:
+def _failure_section(failures: list[tuple[str, LifecycleEvent]]) -> list[str]:
     """The first failure in full (script, message, log tail); the others by name."""
     target_id, event = failures[0]
-    diag = event.get("diagnostics") or {}
-    lines = [f"#### ❌ {md_cell(event.get('name'))} failed on {md_code(target_id)}", ""]
-    facts = [str(diag.get("error_code") or "Failed")]
-    if diag.get("script_name"):
-        facts.append(f"script {md_code(str(diag['script_name']))}")
+    diag = event.diagnostics
+    lines = [f"#### ❌ {md_cell(event.name)} failed on {md_code(target_id)}", ""]
+    facts = [(diag.error_code if diag else "") or "Failed"]
+    if diag and diag.script_name:
+        facts.append(f"script {md_code(diag.script_name)}")
     lines.append(
-        " · ".join(facts) + (f": {md_cell(diag['message'])}" if diag.get("message") else "")
+        " · ".join(facts) + (f": {md_cell(diag.message)}" if diag and diag.message else "")
     )
-    tail = str(diag.get("log_tail") or "")
+    tail = diag.log_tail if diag else ""
     if tail.strip():
         lines += [
             "",
@@ -262,80 +255,60 @@ def _failure_section(failures: list[tuple[str, Mapping[str, Any]]]) -> list[str]
         ]
     others = failures[1:]
     if others:
-        more = ", ".join(f"{md_code(t)} ({md_cell(e.get('name'))})" for t, e in others[:20])
+        more = ", ".join(f"{md_code(t)} ({md_cell(e.name)})" for t, e in others[:20])
         extra = f" and {len(others) - 20} more" if len(others) > 20 else ""
         lines += ["", f"Also failed: {more}{extra}."]
     return lines
 
 
-def _ident(deployment: Mapping[str, Any]) -> str:
+def _ident(run: RegionRun) -> str:
     """The deployment id as code, or "no deployment" for a region that never got one."""
-    ident = deployment.get("deployment_id")
-    return md_code(str(ident)) if ident else "no deployment"
+    return md_code(run.deployment_id) if run.deployment_id else "no deployment"
 
 
-def summary_markdown(result: Mapping[str, Any]) -> str:
+def summary_markdown(result: Result) -> str:
     """The job summary of one ci-deploy run: verdict, facts, targets and lifecycle events,
     the failure's script and log tail, and the console link."""
-    status = result.get("status")
-    who = " / ".join(
-        str(result[key]) for key in ("application", "deployment_group") if result.get(key)
-    )
-    deployments = deployments_of(result)
-    if not deployments and not status and result.get("revision"):
+    if not isinstance(result, DeploymentsResult):
         # push: a revision, no deployment
-        done = "uploaded" if result.get("uploaded") else "ready (existing object)"
-        heading = f"## 📦 CodeDeploy revision {done}"
-    else:
-        heading = f"## {icon(status)} CodeDeploy"
-        heading += f" {md_cell(who)}" if who else ""
-        heading += f": {md_cell(status)}" if status else ""
+        done = "uploaded" if result.uploaded else "ready (existing object)"
+        lines = [f"## 📦 CodeDeploy revision {done}", ""]
+        pushed = _revision_facts(result.revision, result.bundle_sha256)
+        lines += ["| | |", "|---|---|"] + [f"| {name} | {value} |" for name, value in pushed]
+        return "\n".join(lines).rstrip() + "\n"
+    status = result.status
+    who = " / ".join(name for name in (result.application, result.deployment_group) if name)
+    heading = f"## {icon(status)} CodeDeploy"
+    heading += f" {md_cell(who)}" if who else ""
+    heading += f": {md_cell(status)}" if status else ""
     lines = [heading, ""]
 
     facts: list[tuple[str, str]] = []
-    for deployment in deployments:
-        ident = _ident(deployment)
-        url = deployment.get("console_url")
+    for run in result.runs:
+        ident = _ident(run)
+        url = run.console_url
         link = f"[{ident}]({url})" if url else ident
-        region = deployment.get("region") or result.get("region")
-        where = f" in {md_cell(region)}" if region else ""
-        facts.append(
-            (
-                "Deployment",
-                f"{link}{where}: {_status_text(deployment.get('status'))}",
-            )
-        )
-    revision = describe_revision(result.get("revision"))
-    if revision:
-        facts.append(("Revision", md_code(revision)))
-    if result.get("bundle_sha256"):
-        facts.append(("Bundle SHA-256", md_code(str(result["bundle_sha256"]))))
-    timings = result.get("timings") or {}
-    if _duration(timings.get("total_seconds")):
-        facts.append(("Duration", _duration(timings.get("total_seconds"))))
-    error = result.get("error")
-    if isinstance(error, Mapping) and (error.get("code") or error.get("message")):
-        facts.append(
-            (
-                "Error",
-                md_cell(" ".join(str(error.get(k) or "") for k in ("code", "message")).strip()),
-            )
-        )
-    if result.get("rollback_deployment_id"):
-        facts.append(("Rolled back by", md_code(str(result["rollback_deployment_id"]))))
+        where = f" in {md_cell(run.region)}" if run.region else ""
+        facts.append(("Deployment", f"{link}{where}: {_status_text(run.status)}"))
+    facts += _revision_facts(result.revision, result.bundle_sha256)
+    if _duration(result.total_seconds):
+        facts.append(("Duration", _duration(result.total_seconds)))
+    error = result.error
+    if error is not None and (error.code or error.message):
+        facts.append(("Error", md_cell(f"{error.code or ''} {error.message}".strip())))
+    if result.rollback_deployment_id:
+        facts.append(("Rolled back by", md_code(result.rollback_deployment_id)))
     if facts:
         lines += ["| | |", "|---|---|"] + [f"| {name} | {value} |" for name, value in facts] + [""]
 
-    for deployment in deployments:
-        targets = [t for t in deployment.get("targets") or [] if isinstance(t, Mapping)]
-        if len(deployments) > 1:
-            region = md_cell(deployment.get("region") or "")
-            lines += [f"### {region}: {_ident(deployment)}", ""]
-        if not deployment.get("deployment_id") and isinstance(deployment.get("error"), Mapping):
+    for run in result.runs:
+        targets = run.sorted_targets
+        if len(result.runs) > 1:
+            lines += [f"### {md_cell(run.region)}: {_ident(run)}", ""]
+        if run.deployment is None and run.failure is not None:
             # A region whose push or CreateDeployment failed: its error is all there is.
-            lines += ["Not deployed: " + md_cell(deployment["error"].get("message") or ""), ""]
-        overview = deployment.get("overview") or {}
-        counts = [f"{name} {count}" for name, count in overview.items() if count]
+            lines += ["Not deployed: " + md_cell(run.failure.message), ""]
+        counts = [f"{name} {count}" for name, count in run.overview.items() if count]
         if counts:
             lines += ["Targets: " + md_cell(", ".join(counts)), ""]
         if targets:
@@ -343,10 +316,22 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
         failures = _failures(targets)
         if failures:
             lines += [*_failure_section(failures), ""]
-        if deployment.get("console_url"):
-            ident = md_code(str(deployment.get("deployment_id")))
-            lines += [f"[Open {ident} in the CodeDeploy console]({deployment['console_url']})", ""]
+        if run.console_url:
+            ident = md_code(str(run.deployment_id))
+            lines += [f"[Open {ident} in the CodeDeploy console]({run.console_url})", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _revision_facts(
+    revision: Mapping[str, Any] | None, bundle_sha256: str | None
+) -> list[tuple[str, str]]:
+    facts: list[tuple[str, str]] = []
+    described = describe_revision(revision)
+    if described:
+        facts.append(("Revision", md_code(described)))
+    if bundle_sha256:
+        facts.append(("Bundle SHA-256", md_code(bundle_sha256)))
+    return facts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,25 +479,28 @@ class GithubReporter:
 
     # -- the end
 
-    def finish(self, result: Mapping[str, Any]) -> None:
+    def finish(self, result: Result) -> None:
         self._close()
         self._write_outputs(result)
         if self._paths.step_summary is not None:
             with self._paths.step_summary.open("a", encoding="utf-8") as summary:
                 summary.write(summary_markdown(result))
-        status = result.get("status")
-        url = result.get("console_url")
-        if status == "Succeeded" and result.get("deployment_id"):
+        if (
+            isinstance(result, DeploymentsResult)
+            and result.status == "Succeeded"
+            and result.deployment_id
+        ):
+            url = result.console_url
             where = f": {url}" if url else ""
             self._command(
                 annotation(
                     "notice",
-                    f"CodeDeploy deployment {result['deployment_id']} succeeded{where}",
+                    f"CodeDeploy deployment {result.deployment_id} succeeded{where}",
                     title="CodeDeploy",
                 )
             )
 
-    def _write_outputs(self, result: Mapping[str, Any]) -> None:
+    def _write_outputs(self, result: Result) -> None:
         path = self._paths.output
         if path is None:
             return
@@ -600,21 +588,18 @@ def appspec_annotations(diagnostics: Iterable[object], workspace: Path) -> list[
     return lines[:MAX_ANNOTATIONS]
 
 
-def outputs_of(result: Mapping[str, Any]) -> dict[str, str]:
-    """The action's outputs, by their action.yml names."""
-    revision = result.get("revision")
-    ids = result.get("deployment_ids") or (
-        {result["region"]: result["deployment_id"]}
-        if result.get("region") and result.get("deployment_id")
-        else {}
-    )
+def outputs_of(result: Result) -> dict[str, str]:
+    """The action's outputs, by their action.yml names (a push has no deployment)."""
+    deployed = result if isinstance(result, DeploymentsResult) else None
+    revision = result.revision
+    ids = deployed.deployment_ids if deployed else {}
     return {
-        "deployment-id": str(result.get("deployment_id") or ""),
+        "deployment-id": (deployed and deployed.deployment_id) or "",
         "deployment-ids": json.dumps(ids, sort_keys=True),
-        "status": str(result.get("status") or ""),
-        "deployment-url": str(result.get("console_url") or ""),
+        "status": (deployed and deployed.status) or "",
+        "deployment-url": (deployed and deployed.console_url) or "",
         "revision": json.dumps(revision, sort_keys=True) if revision else "",
-        "bundle-sha256": str(result.get("bundle_sha256") or ""),
+        "bundle-sha256": result.bundle_sha256 or "",
     }
 
 

@@ -20,9 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from ci_deploy.commands import Streams
 from ci_deploy.errors import InputError
 from ci_deploy.events import (
     DeploymentStatusChanged,
@@ -33,10 +32,9 @@ from ci_deploy.events import (
 )
 from ci_deploy.inputs import BY_NAME
 from ci_deploy.report.text import format_event
-
-DEPLOYMENT_TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
-# Ready: a blue/green target waiting for traffic to be rerouted; later events open a new section.
-TARGET_ENDED = frozenset({"Succeeded", "Failed", "Skipped", "Ready"})
+from ci_deploy.result import DeploymentsResult, Result
+from ci_deploy.streams import Streams
+from ci_deploy.vocabulary import SETTLED_TARGET_STATUSES, TERMINAL_DEPLOYMENT_STATUSES
 
 # Control characters other than tab and newline: a hook's output must not be able to forge a
 # section marker (ESC[0K...\r) or rewrite the line before it.
@@ -63,12 +61,13 @@ def section_name(*parts: str) -> str:
     return "_".join(_SECTION_NAME_UNSAFE.sub("-", part.lower()).strip("-") for part in parts)
 
 
-def dotenv_values(result: Mapping[str, Any]) -> dict[str, str]:
-    """The variables later jobs read, from the result JSON."""
+def dotenv_values(result: Result) -> dict[str, str]:
+    """The variables later jobs read (empty after a push: it deploys nothing)."""
+    deployed = result if isinstance(result, DeploymentsResult) else None
     return {
-        "CI_DEPLOY_DEPLOYMENT_ID": str(result.get("deployment_id") or ""),
-        "CI_DEPLOY_STATUS": str(result.get("status") or ""),
-        "CI_DEPLOY_DEPLOYMENT_URL": str(result.get("console_url") or ""),
+        "CI_DEPLOY_DEPLOYMENT_ID": (deployed and deployed.deployment_id) or "",
+        "CI_DEPLOY_STATUS": (deployed and deployed.status) or "",
+        "CI_DEPLOY_DEPLOYMENT_URL": (deployed and deployed.console_url) or "",
     }
 
 
@@ -125,7 +124,7 @@ class GitlabReporter:
         self._flush_ended()
         if isinstance(event, DeploymentStatusChanged):
             self._flush_finished(keep=event.deployment_id)
-            if event.status in DEPLOYMENT_TERMINAL:
+            if event.status in TERMINAL_DEPLOYMENT_STATUSES:
                 # The watcher reports a poll's deployment status before its targets: the last
                 # targets' sections come first, then this line.
                 self._finished[event.deployment_id] = format_event(event)
@@ -135,7 +134,7 @@ class GitlabReporter:
         self._flush_finished()
         self._print(format_event(event))
 
-    def finish(self, result: Mapping[str, Any]) -> None:
+    def finish(self, result: Result) -> None:
         """Write what is still held (the run ended early: a timeout, a cancel), then the dotenv."""
         statuses = _target_statuses(result)
         for key, target in self._targets.items():
@@ -165,7 +164,8 @@ class GitlabReporter:
             target.status = event.status
             # Its lifecycle events of the same poll follow: the section is written at the next
             # event about something else.
-            if event.status in TARGET_ENDED:
+            # Ready (blue/green, waiting for traffic) ends a section too: later events open another.
+            if event.status in SETTLED_TARGET_STATUSES:
                 self._ended.add(key)
             else:
                 self._ended.discard(key)
@@ -215,19 +215,15 @@ def _of_deployment(deployment_id: str, key: tuple[str, str]) -> bool:
     return key[0] == deployment_id
 
 
-def _target_statuses(result: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+def _target_statuses(result: Result) -> dict[tuple[str, str], str]:
     """(deployment id, target id) -> the target's status in the final result."""
-    statuses: dict[tuple[str, str], str] = {}
-    deployments = result.get("deployments")
-    listed = deployments if isinstance(deployments, list) and deployments else [result]
-    for deployment in listed:
-        if not isinstance(deployment, Mapping):
-            continue
-        deployment_id = str(deployment.get("deployment_id") or "")
-        for target in deployment.get("targets") or []:
-            if isinstance(target, Mapping) and target.get("target_id") and target.get("status"):
-                statuses[(deployment_id, str(target["target_id"]))] = str(target["status"])
-    return statuses
+    if not isinstance(result, DeploymentsResult):
+        return {}
+    return {
+        (run.deployment_id or "", target.target_id): target.status
+        for run in result.runs
+        for target in run.targets.values()
+    }
 
 
 def make_reporter(streams: Streams, env: Mapping[str, str]) -> GitlabReporter:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ci_deploy.commands import Streams
 from ci_deploy.events import (
     DeploymentStatusChanged,
     Event,
@@ -13,6 +12,10 @@ from ci_deploy.events import (
     LifecycleEventStarted,
     TargetStatusChanged,
 )
+from ci_deploy.streams import Streams
+
+if TYPE_CHECKING:
+    from ci_deploy.result import Result
 
 
 def region_label(event: Event) -> str:
@@ -71,7 +74,7 @@ class PlainReporter:
     def event(self, event: Event) -> None:
         self._render(event)
 
-    def finish(self, result: Mapping[str, Any]) -> None:
+    def finish(self, result: Result) -> None:
         """Plain text has no native artefacts: the JSON result on stdout is the output."""
 
 
