@@ -26,7 +26,7 @@ from typing import IO, Literal
 
 import pathspec
 
-from ci_deploy.appspec import APPSPEC_NAMES, Diagnostic, check_appspec_filename, load_appspec
+from ci_deploy.appspec import Diagnostic, appspec_names, load_appspec
 from ci_deploy.errors import AppSpecError, InputError, InputValueError
 
 _deflate: ModuleType
@@ -289,8 +289,7 @@ def scan(
 
 def appspec_at_root(root: Path, entries: Sequence[Entry], filename: str | None) -> str:
     """The appspec's name at the revision root; a clear error when it is elsewhere or ignored."""
-    check_appspec_filename(filename)
-    wanted = (filename,) if filename else APPSPEC_NAMES
+    wanted = appspec_names(filename)
     names = {entry.name for entry in entries if entry.kind != "dir"}
     for name in wanted:
         if name in names:

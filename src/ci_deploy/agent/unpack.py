@@ -31,7 +31,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from ci_deploy.agent.copy import copy_tree
-from ci_deploy.agent.revision import RevisionError, find_appspec
+from ci_deploy.agent.revision import RevisionError
+from ci_deploy.appspec import agent_appspec
 
 DEFAULT_MAX_UNPACKED_SIZE = 4 << 30
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -477,13 +478,13 @@ def check_links_inside(tree: Path, where: str) -> None:
 
 def _revision_root(work: Path, appspec: str | None) -> Path:
     """``work``, or its only entry when that directory holds the appspec and ``work`` not."""
-    if find_appspec(work, appspec) is None:
+    if agent_appspec(work, appspec) is None:
         entries = list(work.iterdir())
         if (
             len(entries) == 1
             and entries[0].is_dir()
             and not entries[0].is_symlink()
-            and find_appspec(entries[0], appspec) is not None
+            and agent_appspec(entries[0], appspec) is not None
         ):
             return entries[0]
     return work
