@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_deploy.agent.revision import RevisionError
-from ci_deploy.agent.unpack import detect_bundle_type
 from ci_deploy.appspec import (
     appspec_text,
     find_appspec,
@@ -21,7 +19,8 @@ from ci_deploy.appspec import (
     validate_text,
 )
 from ci_deploy.aws import revisions, s3
-from ci_deploy.bundle import BundleOptions, BundleResult, build, suffix_type
+from ci_deploy.bundle.builder import BundleOptions, BundleResult, build
+from ci_deploy.bundle.kinds import detect_bundle_type, suffix_type
 from ci_deploy.errors import AwsError, InputError
 from ci_deploy.events import EventSink, Notice
 from ci_deploy.revision import (
@@ -139,7 +138,7 @@ def prepare_bundle(request: PushRequest, directory: Path) -> BundleResult:
             )
         try:
             holds = detect_bundle_type(source)
-        except RevisionError as error:
+        except InputError as error:
             raise InputError(
                 f"input source: {error}", hint="pass a zip, tar or tgz bundle, or its directory"
             ) from error

@@ -36,7 +36,8 @@ from ci_deploy.agent.model import (
 from ci_deploy.agent.permissions import apply_permissions
 from ci_deploy.agent.revision import AppSpec, RevisionError, load_appspec
 from ci_deploy.agent.state import GroupState
-from ci_deploy.agent.unpack import DEFAULT_MAX_UNPACKED_SIZE, detect_bundle_type, unpack
+from ci_deploy.agent.unpack import DEFAULT_MAX_UNPACKED_SIZE, unpack
+from ci_deploy.bundle.kinds import detect_bundle_type
 from ci_deploy.errors import CiDeployError, InputError
 from ci_deploy.events import (
     Diagnostics,

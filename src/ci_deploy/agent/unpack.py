@@ -35,8 +35,6 @@ from ci_deploy.agent.revision import RevisionError
 from ci_deploy.appspec import agent_appspec
 
 DEFAULT_MAX_UNPACKED_SIZE = 4 << 30
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-_GZIP_MAGIC = b"\x1f\x8b"
 _SHOWN = 200  # characters of a member name or link target an error message quotes
 _LISTED = 10  # members a warning names before "and N more"
 _MAX_LINK_HOPS = 40  # Linux's MAXSYMLINKS
@@ -83,23 +81,6 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
-
-
-def detect_bundle_type(source: Path) -> str:
-    """directory, zip, tgz or tar, from what the file holds (not its name)."""
-    if source.is_dir():
-        return "directory"
-    with source.open("rb") as handle:
-        head = handle.read(512)
-    if head[:4] in _ZIP_MAGIC:
-        return "zip"
-    if head[:2] == _GZIP_MAGIC:
-        return "tgz"
-    if head[257:262] == b"ustar":
-        return "tar"
-    raise RevisionError(
-        f"{source} is not a directory, zip, tar or tgz bundle (unrecognised content)"
-    )
 
 
 def safe_member_path(name: str, bundle: str) -> PurePosixPath:
