@@ -23,7 +23,7 @@ from ci_deploy.bundle.builder import BundleOptions, BundleResult, build
 from ci_deploy.bundle.kinds import detect_bundle_type, suffix_type
 from ci_deploy.errors import AwsError, InputError
 from ci_deploy.events import EventSink, Notice
-from ci_deploy.revision import (
+from ci_deploy.revision_location import (
     RevisionLocation,
     appspec_content_revision,
     extension_for,

@@ -15,8 +15,8 @@ import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ci_deploy.agent.appspec_model import Permission, RevisionError
 from ci_deploy.agent.install import destination_path
-from ci_deploy.agent.revision import Permission, RevisionError
 
 
 def _matches(name: str, pattern: str) -> bool:

@@ -30,8 +30,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from ci_deploy.agent.appspec_model import RevisionError
 from ci_deploy.agent.copy import copy_tree
-from ci_deploy.agent.revision import RevisionError
 from ci_deploy.appspec import agent_appspec
 
 DEFAULT_MAX_UNPACKED_SIZE = 4 << 30
