@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 from ci_deploy.agent import DeploymentSpec, run_deployment
+from ci_deploy.agent.appspec_model import AppSpec, FileMapping
 from ci_deploy.agent.install import install
-from ci_deploy.agent.revision import AppSpec, FileMapping
 from ci_deploy.agent.state import GroupState
 from ci_deploy.events import discard
 

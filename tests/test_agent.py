@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ci_deploy.agent import DeploymentResult, DeploymentSpec, hooks, run_deployment
-from ci_deploy.agent.revision import HookScript
+from ci_deploy.agent.appspec_model import HookScript
 from ci_deploy.errors import InputError
 from ci_deploy.events import (
     Event,

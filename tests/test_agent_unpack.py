@@ -17,7 +17,7 @@ import pytest
 
 from ci_deploy.agent import DeploymentResult, DeploymentSpec, run_deployment
 from ci_deploy.agent import unpack as unpack_module
-from ci_deploy.agent.revision import RevisionError
+from ci_deploy.agent.appspec_model import RevisionError
 from ci_deploy.events import Event, LifecycleEventEnded, Notice
 
 APPSPEC = (

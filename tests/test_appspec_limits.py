@@ -18,7 +18,7 @@ from ci_deploy.appspec import (
     validate_path,
     validate_text,
 )
-from ci_deploy.bundle import BundleOptions, build
+from ci_deploy.bundle.builder import BundleOptions, build
 from ci_deploy.cli import run
 from ci_deploy.emulator.faults import ApiError
 from ci_deploy.emulator.revisions import parse_appspec_content

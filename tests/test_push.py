@@ -311,6 +311,21 @@ def test_invalid_ecs_appspec_is_rejected_before_anything_is_sent(
     assert caught.value.exit_code == 2
 
 
+def test_an_appspec_over_the_size_cap_is_refused_even_unvalidated(
+    tmp_path: Path, s3_client: Any, codedeploy: Any
+) -> None:
+    # Read through the validator's loader: never whole, never sent on as AppSpecContent.
+    appspec = tmp_path / "appspec.yaml"
+    with appspec.open("wb") as handle:
+        handle.write(ECS_APPSPEC.encode())
+        handle.truncate(50 << 20)  # sparse: 50 MB of NUL bytes after the AppSpec
+    request = PushRequest(source=appspec, application="web", validate=False, register=False)
+    with pytest.raises(AppSpecError) as caught:
+        push(request, s3_client, codedeploy)
+    assert caught.value.exit_code == 2
+    assert [d.code for d in caught.value.diagnostics] == ["file-too-large"]  # type: ignore[attr-defined]
+
+
 def test_sse_without_kms_and_missing_location_are_input_errors(
     tmp_path: Path, s3_client: Any, codedeploy: Any
 ) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ci_deploy.errors import InputError, InputValueError
-from ci_deploy.revision import parse_s3_location
+from ci_deploy.revision_location import parse_s3_location
 
 ResourceKind = Literal[
     "deploymentgroup", "application", "deploymentconfig", "any", "bucket", "object", "key"

@@ -11,15 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ci_deploy.agent.revision import RevisionError
-from ci_deploy.agent.unpack import detect_bundle_type
-from ci_deploy.appspec import find_appspec, load_appspec, validate_text
+from ci_deploy.appspec import (
+    appspec_text,
+    find_appspec,
+    load_appspec,
+    require_valid,
+    validate_text,
+)
 from ci_deploy.aws import revisions, s3
-from ci_deploy.bundle import BundleOptions, BundleResult, build, suffix_type
-from ci_deploy.errors import AppSpecError, AwsError, InputError
+from ci_deploy.bundle.builder import BundleOptions, BundleResult, build
+from ci_deploy.bundle.kinds import detect_bundle_type, suffix_type
+from ci_deploy.errors import AwsError, InputError
 from ci_deploy.events import EventSink, Notice
 from ci_deploy.result import PushResult
-from ci_deploy.revision import (
+from ci_deploy.revision_location import (
     RevisionLocation,
     appspec_content_revision,
     extension_for,
@@ -113,7 +118,7 @@ def prepare_bundle(request: PushRequest, directory: Path) -> BundleResult:
             )
         try:
             holds = detect_bundle_type(source)
-        except RevisionError as error:
+        except InputError as error:
             raise InputError(
                 f"input source: {error}", hint="pass a zip, tar or tgz bundle, or its directory"
             ) from error
@@ -220,26 +225,19 @@ def _location(request: PushRequest) -> str:
 
 def _appspec_revision(request: PushRequest) -> RevisionLocation:
     path, _ = find_appspec(request.source, request.appspec_filename)
-    try:
-        content = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read {path}: {error}") from error
+    content = appspec_text(path)
     if request.task_definition:
         content = substitute_task_definition(content, request.task_definition, path.as_posix())
     if request.validate:
         # What is sent is checked: the task definition is in place by now.
-        checked = validate_text(
-            content,
-            path.as_posix(),
-            compute_platform=request.compute_platform,
-            as_json=path.suffix.lower() == ".json" and not request.task_definition,
-        )
-        if not checked.ok:
-            count = len(checked.errors)
-            raise AppSpecError(
-                f"{path.as_posix()}: the AppSpec has {count} error{'s' if count != 1 else ''}",
-                list(checked.diagnostics),
+        require_valid(
+            validate_text(
+                content,
+                path.as_posix(),
+                compute_platform=request.compute_platform,
+                as_json=path.suffix.lower() == ".json" and not request.task_definition,
             )
+        )
     return appspec_content_revision(content)
 
 

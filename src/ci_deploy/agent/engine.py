@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ci_deploy.agent.appspec_model import AppSpec, RevisionError, load_appspec
 from ci_deploy.agent.hooks import ScriptLog, ScriptOutcome, run_script
 from ci_deploy.agent.install import InstallError, InstallStopped, install
 from ci_deploy.agent.model import (
@@ -34,9 +35,9 @@ from ci_deploy.agent.model import (
     validate_spec,
 )
 from ci_deploy.agent.permissions import apply_permissions, claim_paths
-from ci_deploy.agent.revision import AppSpec, RevisionError, load_appspec
 from ci_deploy.agent.state import GroupState
-from ci_deploy.agent.unpack import DEFAULT_MAX_UNPACKED_SIZE, detect_bundle_type, unpack
+from ci_deploy.agent.unpack import DEFAULT_MAX_UNPACKED_SIZE, unpack
+from ci_deploy.bundle.kinds import detect_bundle_type
 from ci_deploy.errors import CiDeployError, InputError
 from ci_deploy.events import (
     Diagnostics,

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 
-from ci_deploy.agent.revision import HookScript
+from ci_deploy.agent.appspec_model import HookScript
 
 LOG_TAIL_BYTES = 2048  # what the agent keeps of a script's output for the API's logTail
 _POLL_SECONDS = 0.05

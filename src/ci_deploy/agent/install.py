@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
+from ci_deploy.agent.appspec_model import AppSpec, RevisionError
 from ci_deploy.agent.copy import copy_file
-from ci_deploy.agent.revision import AppSpec, RevisionError
 from ci_deploy.agent.state import GroupState, InstallRecord
 
 _BATCH = 256  # files per task: one task per small file costs more than it saves

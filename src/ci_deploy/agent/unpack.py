@@ -30,12 +30,11 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from ci_deploy.agent.appspec_model import RevisionError
 from ci_deploy.agent.copy import copy_tree
-from ci_deploy.agent.revision import RevisionError, find_appspec
+from ci_deploy.appspec import agent_appspec
 
 DEFAULT_MAX_UNPACKED_SIZE = 4 << 30
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-_GZIP_MAGIC = b"\x1f\x8b"
 _SHOWN = 200  # characters of a member name or link target an error message quotes
 _LISTED = 10  # members a warning names before "and N more"
 _MAX_LINK_HOPS = 40  # Linux's MAXSYMLINKS
@@ -82,23 +81,6 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
-
-
-def detect_bundle_type(source: Path) -> str:
-    """directory, zip, tgz or tar, from what the file holds (not its name)."""
-    if source.is_dir():
-        return "directory"
-    with source.open("rb") as handle:
-        head = handle.read(512)
-    if head[:4] in _ZIP_MAGIC:
-        return "zip"
-    if head[:2] == _GZIP_MAGIC:
-        return "tgz"
-    if head[257:262] == b"ustar":
-        return "tar"
-    raise RevisionError(
-        f"{source} is not a directory, zip, tar or tgz bundle (unrecognised content)"
-    )
 
 
 def safe_member_path(name: str, bundle: str) -> PurePosixPath:
@@ -477,13 +459,13 @@ def check_links_inside(tree: Path, where: str) -> None:
 
 def _revision_root(work: Path, appspec: str | None) -> Path:
     """``work``, or its only entry when that directory holds the appspec and ``work`` not."""
-    if find_appspec(work, appspec) is None:
+    if agent_appspec(work, appspec) is None:
         entries = list(work.iterdir())
         if (
             len(entries) == 1
             and entries[0].is_dir()
             and not entries[0].is_symlink()
-            and find_appspec(entries[0], appspec) is not None
+            and agent_appspec(entries[0], appspec) is not None
         ):
             return entries[0]
     return work

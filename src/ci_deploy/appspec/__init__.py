@@ -7,22 +7,37 @@ The library API other modules call:
   (none at the revision root, unreadable, or a symlink leading out of the revision).
 - ``validate_text(text, file, ...)``: the same for inline content (e.g. an ECS ``AppSpecContent``).
 - ``load_appspec(path, ...) -> AppSpec``: the parsed document and its platform, raising
-  ``AppSpecError`` (with the diagnostics) when it has errors.
+  ``AppSpecError`` (with the diagnostics) when it has errors; ``require_valid(result)`` the same
+  for a ``ValidationResult``.
+- ``appspec_text(path) -> str``: the text of an appspec file read the same way (1 MiB cap,
+  UTF-8), for content sent on as it is.
+
+Finding the file (names, --appspec-filename, links, the size cap) is ``lookup``'s.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from ci_deploy.appspec import aws_lambda, ecs, server
 from ci_deploy.appspec.checks import Context
 from ci_deploy.appspec.diagnostics import Collector, Diagnostic, Severity, has_errors
 from ci_deploy.appspec.loader import decode, parse
+from ci_deploy.appspec.lookup import (
+    APPSPEC_NAMES,
+    MAX_APPSPEC_BYTES,
+    agent_appspec,
+    appspec_in,
+    appspec_names,
+    check_appspec_filename,
+    check_link_inside,
+    find_appspec,
+    read_appspec,
+)
 from ci_deploy.appspec.nodes import Mapping, Node, Sequence
-from ci_deploy.errors import AppSpecError, InputError, InputValueError
+from ci_deploy.errors import AppSpecError
 
 __all__ = [
     "APPSPEC_NAMES",
@@ -32,24 +47,22 @@ __all__ = [
     "Diagnostic",
     "Severity",
     "ValidationResult",
+    "agent_appspec",
+    "appspec_in",
+    "appspec_names",
+    "appspec_text",
     "check_appspec_filename",
     "check_link_inside",
     "detect_platform",
     "find_appspec",
     "load_appspec",
     "read_appspec",
+    "require_valid",
     "validate_path",
     "validate_text",
 ]
 
 PLATFORMS = ("server", "ecs", "lambda")
-# The agent reads the deployment's AppSpec file name (appspec.yml by default), then appspec.yaml.
-APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
-_BUNDLE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz")
-# The largest appspec read. The CodeDeploy API sets no length on AppSpecContent.content; real
-# AppSpecs are a few KB (a big Server one, with hundreds of files and permissions entries, stays
-# well under 100 KB), so 1 MiB refuses only what is not an AppSpec, before it is parsed.
-MAX_APPSPEC_BYTES = 1 << 20
 _RULES = {"server": server.check, "ecs": ecs.check, "lambda": aws_lambda.check}
 
 
@@ -84,99 +97,6 @@ class AppSpec:
     platform: str
     path: Path
     warnings: list[Diagnostic] = field(default_factory=list)
-
-
-def check_appspec_filename(name: str | None) -> None:
-    """Refuse an --appspec-filename that is not a plain name: the agent reads the AppSpec from
-    the revision root only, and a path would reach outside the revision."""
-    if name is not None and (
-        not name.strip() or "/" in name or "\\" in name or name in {".", ".."}
-    ):
-        raise InputValueError(
-            "appspec_filename",
-            "a file name at the revision root such as appspec.yml",
-            name,
-            hint="the agent reads the AppSpec from the revision root only",
-        )
-
-
-def find_appspec(path: Path, appspec_filename: str | None = None) -> tuple[Path, Path | None]:
-    """(the appspec file, the revision directory or None) for a directory or a file path."""
-    check_appspec_filename(appspec_filename)
-    if path.is_dir():
-        names = (appspec_filename,) if appspec_filename else APPSPEC_NAMES
-        for name in names:
-            candidate = path / name
-            if candidate.is_file():
-                check_link_inside(candidate, path)
-                return candidate, path
-        nested = [
-            child
-            for child in sorted(path.iterdir())
-            if child.is_dir() and any((child / name).is_file() for name in names)
-        ]
-        hint = (
-            f"{nested[0]} has one: pass that directory (the revision root) instead"
-            if len(nested) == 1
-            else "put the AppSpec at the revision root, pass the appspec file itself, or name "
-            "it with --appspec-filename"
-        )
-        raise InputError(f"input source: no {' or '.join(names)} at the root of {path}", hint=hint)
-    if path.is_file():
-        if path.name.lower().endswith(_BUNDLE_SUFFIXES):
-            raise InputError(
-                f"input source: {path} is a bundle; validate reads a revision directory or an "
-                "appspec file",
-                hint="validate the directory the bundle is built from",
-            )
-        check_link_inside(path, path.parent)
-        return path, None
-    raise InputError(
-        f"input source: {path} does not exist",
-        hint="pass a revision directory or an appspec file",
-    )
-
-
-def check_link_inside(appspec: Path, root: Path) -> None:
-    """Refuse an appspec that is a symlink leading out of ``root`` (its revision, or the
-    directory of an appspec file given alone), so nothing outside is read and echoed in
-    diagnostics. The rule and the words are ``ci-deploy local``'s for every link of a revision:
-    a relative target that stays inside; an absolute one is refused, as it names a path on this
-    machine, not in the revision the agent unpacks."""
-    if not appspec.is_symlink():
-        return
-    target = os.readlink(appspec)  # noqa: PTH115 - the raw text; Path would normalise it
-    hint = (
-        "the agent reads the AppSpec inside the revision: replace the link with the file, or "
-        "link to a file inside the revision with a relative path"
-    )
-    if target.startswith("/"):
-        raise InputError(
-            f"{root}: symlink {appspec.name} points to absolute path {target!r}", hint=hint
-        )
-    depth = 0
-    for part in PurePosixPath(target).parts:
-        depth += -1 if part == ".." else (0 if part == "." else 1)
-        if depth < 0:
-            break
-    resolved, top = os.path.realpath(appspec), os.path.realpath(root)
-    if depth < 0 or not resolved.startswith(top.rstrip(os.sep) + os.sep):
-        raise InputError(
-            f"{root}: symlink {appspec.name} -> {target!r} points outside the revision", hint=hint
-        )
-
-
-def read_appspec(path: Path) -> bytes:
-    """The appspec's bytes, at most ``MAX_APPSPEC_BYTES`` + 1 of them: a bigger file is not
-    read whole (validate_text reports it). InputError when it cannot be read."""
-    try:
-        with path.open("rb") as handle:
-            return handle.read(MAX_APPSPEC_BYTES + 1)
-    except OSError as error:
-        raise InputError(
-            f"input source: cannot read {path}: {error.strerror or error}",
-            hint="check the file's permissions",
-        ) from error
 
 
 def validate_path(
@@ -225,16 +145,7 @@ def validate_text(
     """Validate appspec content; ``file`` names it in diagnostics. With ``revision``, sources
     and hook scripts are checked against that directory."""
     collector = Collector(file)
-    if _size(text) > MAX_APPSPEC_BYTES:
-        collector.error(
-            1,
-            1,
-            "file-too-large",
-            f"the AppSpec is larger than 1 MiB ({MAX_APPSPEC_BYTES} bytes), so it is not "
-            "read: an AppSpec is a few KB; check that this is the right file",
-        )
-        return ValidationResult(collector.sorted(), None, Path(file))
-    decoded = decode(text, collector) if isinstance(text, bytes) else text
+    decoded = _text(text, collector)
     root = parse(decoded, collector, as_json=as_json).root if decoded is not None else None
     platform = None
     document = None
@@ -247,6 +158,20 @@ def validate_text(
     return ValidationResult(collector.sorted(), platform, Path(file), document)
 
 
+def _text(data: str | bytes, collector: Collector) -> str | None:
+    """``data`` as text when it is at most 1 MiB of UTF-8; else None, with the diagnostic."""
+    if _size(data) > MAX_APPSPEC_BYTES:
+        collector.error(
+            1,
+            1,
+            "file-too-large",
+            f"the AppSpec is larger than 1 MiB ({MAX_APPSPEC_BYTES} bytes), so it is not "
+            "read: an AppSpec is a few KB; check that this is the right file",
+        )
+        return None
+    return decode(data, collector) if isinstance(data, bytes) else data
+
+
 def _size(text: str | bytes) -> int:
     """Bytes in UTF-8 (a str longer than the limit in characters is longer in bytes too)."""
     if isinstance(text, bytes) or len(text) > MAX_APPSPEC_BYTES:
@@ -254,19 +179,39 @@ def _size(text: str | bytes) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
+def appspec_text(path: Path) -> str:
+    """The text of the appspec file ``path``, read as validate reads it (at most 1 MiB of
+    UTF-8), for a caller that sends it on as it is (push's AppSpecContent); AppSpecError with
+    the diagnostic when it is too large or not UTF-8."""
+    collector = Collector(path.as_posix())
+    text = _text(read_appspec(path), collector)
+    if text is None:
+        raise _invalid(path, collector.sorted())
+    return text
+
+
 def load_appspec(
     path: Path, compute_platform: str | None = None, appspec_filename: str | None = None
 ) -> AppSpec:
     """The parsed appspec of ``path`` and its platform; ``AppSpecError`` if it has errors."""
-    result = validate_path(path, compute_platform, appspec_filename)
+    return require_valid(validate_path(path, compute_platform, appspec_filename))
+
+
+def require_valid(result: ValidationResult) -> AppSpec:
+    """The AppSpec ``result`` found; ``AppSpecError``, carrying its diagnostics, if it found
+    errors."""
     if not result.ok or result.document is None or result.platform is None:
-        count = len(result.errors)
-        raise AppSpecError(
-            f"{result.appspec_path.as_posix()}: the AppSpec has {count} "
-            f"error{'s' if count != 1 else ''}; run 'ci-deploy validate' to list them",
-            list(result.diagnostics),
-        )
+        raise _invalid(result.appspec_path, result.diagnostics)
     return AppSpec(result.document, result.platform, result.appspec_path, result.warnings)
+
+
+def _invalid(appspec_path: Path, diagnostics: list[Diagnostic]) -> AppSpecError:
+    count = sum(1 for diagnostic in diagnostics if diagnostic.severity == "error")
+    return AppSpecError(
+        f"{appspec_path.as_posix()}: the AppSpec has {count} "
+        f"error{'s' if count != 1 else ''}; run 'ci-deploy validate' to list them",
+        list(diagnostics),
+    )
 
 
 def detect_platform(root: Mapping) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ci_deploy.bundle import BundleOptions, build
+from ci_deploy.bundle.builder import BundleOptions, build
 from ci_deploy.commands import Streams
 from ci_deploy.errors import ExitCode, InputError
 from ci_deploy.inputs import BY_NAME, Request

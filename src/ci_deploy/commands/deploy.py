@@ -21,7 +21,7 @@ from ci_deploy.deploying.options import (
 from ci_deploy.errors import InputError
 from ci_deploy.github_deployments import reporting_to_github
 from ci_deploy.inputs import Request
-from ci_deploy.revision import parse_s3_location
+from ci_deploy.revision_location import parse_s3_location
 
 
 def deploy_request(request: Request) -> DeployRequest:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from werkzeug.test import Client
 
 from ci_deploy.appspec import validate_text
@@ -203,17 +202,12 @@ def parse_appspec_content(content: str, sha256: str | None, platform: str) -> Ma
         compute_platform=platform,
         as_json=content.lstrip().startswith("{"),
     )
-    if not result.ok:
+    if not result.ok or result.document is None:
         problems = "; ".join(
             f"line {d.line}, column {d.column}: {d.message}" for d in result.errors[:3]
         )
         raise _invalid(problems)
-    try:
-        document = yaml.safe_load(content)
-    except yaml.YAMLError as error:
-        raise _invalid(f"it is not valid YAML or JSON ({error})") from error
-    if not isinstance(document, Mapping):
-        raise _invalid("it must be a mapping with version, Resources and Hooks")
+    document = result.document  # the validator's parse: no second one
     if str(_get(document, "version")) != "0.0":
         raise _invalid("version must be 0.0")
     return document

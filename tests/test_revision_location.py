@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ci_deploy.errors import InputError
-from ci_deploy.revision import (
+from ci_deploy.revision_location import (
     S3Location,
     appspec_content_revision,
     github_revision,

@@ -63,20 +63,10 @@ class AppSpec:
     warnings: tuple[str, ...] = ()
 
 
-def find_appspec(revision: Path, filename: str | None) -> Path | None:
-    """The agent's lookup: the requested name (appspec.yml when none), then the other default
-    name (``validator.APPSPEC_NAMES`` holds the order the validator and the bundler use too)."""
-    defaults = validator.APPSPEC_NAMES
-    names = tuple(dict.fromkeys((filename, *defaults))) if filename else defaults
-    for name in names:
-        candidate = revision / name
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def load_appspec(revision: Path, filename: str | None) -> AppSpec:
-    path = find_appspec(revision, filename)
+    """The revision's AppSpec, found as the agent finds it and checked by the validator (its
+    links, its size, its rules for the Server platform)."""
+    path = validator.agent_appspec(revision, filename)
     if path is None:
         wanted = filename or "appspec.yml"
         raise RevisionError(f"the revision has no {wanted} at its root ({revision})")
