@@ -281,7 +281,14 @@ def test_failed_deployment_rolls_back_to_the_last_successful_revision(
     failed = emulator_clients.wait_for(bad, DONE)
     assert failed["status"] == "Failed"
     rollback_id = failed["rollbackInfo"]["rollbackDeploymentId"]
+    # Both messages name the real ids (the failed one once said "{rollback.deployment_id}").
+    assert failed["rollbackInfo"]["rollbackMessage"] == (
+        f"Deployment {bad} was rolled back by {rollback_id}."
+    )
     rollback = emulator_clients.wait_for(rollback_id, DONE)
+    assert rollback["rollbackInfo"]["rollbackMessage"] == (
+        f"Rollback of {bad} to the last successful revision."
+    )
     assert rollback["status"] == "Succeeded"
     assert rollback["creator"] == "codeDeployRollback"
     assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == bad

@@ -1004,6 +1004,7 @@ class Service:
             target_id = f"{cluster}:{service_name}"
             task_sets = [
                 {
+                    # "identifer" (sic) is the API's own spelling of ECSTaskSet's member.
                     "identifer": f"ecs-svc/{n}",
                     "desiredCount": 1,
                     "pendingCount": 0 if label == "Blue" else 1,
@@ -1099,7 +1100,7 @@ class Service:
         deployment.rollback_info = {
             "rollbackDeploymentId": rollback.deployment_id,
             "rollbackMessage": f"Deployment {deployment.deployment_id} was rolled back by "
-            "{rollback.deployment_id}.",
+            f"{rollback.deployment_id}.",
         }
         rollback.rollback_info = {
             "rollbackTriggeringDeploymentId": deployment.deployment_id,
