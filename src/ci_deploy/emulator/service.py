@@ -15,10 +15,9 @@ from typing import Any, TypeVar
 
 from ci_deploy.agent import run_deployment
 from ci_deploy.agent.environment import hook_base_env
-from ci_deploy.aws.codedeploy import NAME_PATTERN
 from ci_deploy.emulator import protocol, revisions
 from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS, DEFAULT_CONFIG
-from ci_deploy.emulator.faults import ApiError, deployment_id, name, required
+from ci_deploy.emulator.faults import ApiError, deployment_id, name, required, valid_name
 from ci_deploy.emulator.model import (
     ACCOUNT_ID,
     Application,
@@ -867,12 +866,10 @@ class Service:
         revision = body.get("revision") or group.target_revision
         location = self._check_revision(application, revision)
         platform = application.compute_platform
-        config_name = body.get("deploymentConfigName") or group.settings["deploymentConfigName"]
-        if not isinstance(config_name, str) or not NAME_PATTERN.fullmatch(config_name):
-            raise ApiError(
-                "InvalidDeploymentConfigNameException",
-                "The deployment configuration name was specified in an invalid format.",
-            )
+        config_name = valid_name(
+            body.get("deploymentConfigName") or group.settings["deploymentConfigName"],
+            "DeploymentConfig",
+        )
         self.config_for(config_name, platform)
         description = _description(body)
         behavior = body.get("fileExistsBehavior")
