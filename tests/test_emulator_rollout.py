@@ -740,7 +740,7 @@ def test_blue_green_originals_run_the_last_revisions_block_traffic_hooks_after_a
 
 def root_of_any(emulator: Any, app: str, instance_id: str) -> Path:
     """An instance's install root, also after it left the group's fleet."""
-    group = emulator.service.groups[(app, "prod")]
+    group = emulator.service.registry.groups[(app, "prod")]
     return Path(emulator.state_dir) / "instances" / group.group_id / instance_id / "root"
 
 

@@ -99,8 +99,9 @@ def read_until_closed(connection: socket.socket) -> bytes:
 
 
 def application_exists(emulator: Any, name: str) -> bool:
-    with emulator.service.lock:
-        return name in emulator.service.applications
+    registry = emulator.service.registry
+    with registry.lock:
+        return name in registry.applications
 
 
 # -- moto's API and other services ------------------------------------------------------------

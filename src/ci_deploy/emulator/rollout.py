@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ci_deploy.agent import (
     ALL_EVENTS,
@@ -26,14 +26,10 @@ from ci_deploy.emulator.model import (
     Target,
     diagnostics_info,
 )
+from ci_deploy.emulator.registry import Registry
 from ci_deploy.emulator.revisions import S3Object, revision_key
 from ci_deploy.errors import CiDeployError
 from ci_deploy.events import Event, LifecycleEventEnded, LifecycleEventStarted
-
-if TYPE_CHECKING:
-    from ci_deploy.emulator.service import Service
-
-Engine = Callable[..., DeploymentResult]
 
 # Service messages, worded as CodeDeploy words them.
 HEALTH_CONSTRAINTS_MESSAGE = (
@@ -106,10 +102,18 @@ def _epoch(value: datetime | None) -> float | None:
 class Rollout:
     """Drives one deployment from Created to a terminal status, in its own thread."""
 
-    def __init__(self, service: Service, deployment: Deployment) -> None:
-        self.service = service
+    def __init__(
+        self,
+        registry: Registry,
+        deployment: Deployment,
+        on_finished: Callable[[Deployment], None],
+    ) -> None:
+        self.registry = registry
+        self.runtime = registry.runtime
         self.deployment = deployment
-        self.changed = threading.Condition(service.lock)
+        # Called with the deployment once it is terminal, under the lock (auto-rollback).
+        self.on_finished = on_finished
+        self.changed = threading.Condition(registry.lock)
         self.threads: list[threading.Thread] = []
         self.at_gate: set[str] = set()
         self.gate_open = threading.Event()
@@ -119,11 +123,11 @@ class Rollout:
     # -- helpers -------------------------------------------------------------------------------
 
     def now(self) -> float:
-        return self.service.clock()
+        return self.registry.clock()
 
     def pause(self) -> None:
         """The configured pacing between steps; a stop request cuts it short."""
-        delay = self.service.event_delay_seconds
+        delay = self.runtime.event_delay_seconds
         if delay > 0:
             self.deployment.stop_requested.wait(delay)
 
@@ -160,7 +164,7 @@ class Rollout:
             else:
                 self.run_traffic_shift()
         except Exception as error:  # noqa: BLE001 - a bug fails the deployment, never the server
-            with self.service.lock:
+            with self.registry.lock:
                 self.finish("Failed", "INTERNAL_ERROR", f"emulator error: {error!r}")
 
     # -- finishing -----------------------------------------------------------------------------
@@ -194,7 +198,7 @@ class Rollout:
             group.last_successful = deployment.last_deployment_info()
             group.last_successful_revision = deployment.revision
         self.changed.notify_all()
-        self.service.deployment_finished(deployment)
+        self.on_finished(deployment)
 
     # -- EC2/on-premises -----------------------------------------------------------------------
 
@@ -219,8 +223,8 @@ class Rollout:
         bundle_type = location.get("bundleType")
         wanted = S3Object(location["bucket"], location["key"], "", location.get("version"))
         suffix = {"zip": ".zip", "tar": ".tar", "tgz": ".tgz"}.get(bundle_type or "", ".bundle")
-        destination = self.service.bundle_dir / deployment.deployment_id / f"bundle{suffix}"
-        got = self.service.bundles.download(wanted, destination)
+        destination = self.registry.bundle_dir / deployment.deployment_id / f"bundle{suffix}"
+        got = self.registry.bundles.download(wanted, destination)
         if got is None:
             where = f"s3://{wanted.bucket}/{wanted.key}"
             return Bundle(None, None, bundle_type, f"The bundle {where} could not be downloaded.")
@@ -258,18 +262,18 @@ class Rollout:
         return list(DEFAULT_EVENTS), DEFAULT_EVENTS
 
     def run_server(self) -> None:
-        service, deployment = self.service, self.deployment
+        registry, deployment = self.registry, self.deployment
         group = deployment.group
-        with service.lock:
-            fleet = service.fleet_of(group)
+        with registry.lock:
+            fleet = registry.fleet_of(group)
         if not fleet:
-            with service.lock:
+            with registry.lock:
                 self.finish("Failed", "NO_INSTANCES", NO_INSTANCES_MESSAGE)
             return
-        config = service.config_info(deployment.config_name)
+        config = registry.config_info(deployment.config_name)
         plan = health_plan(config.get("minimumHealthyHosts") or {}, len(fleet))
         if plan is None:
-            with service.lock:
+            with registry.lock:
                 self.finish(
                     "Failed",
                     "HEALTH_CONSTRAINTS_INVALID",
@@ -280,9 +284,9 @@ class Rollout:
             return
         bundle = self.fetch_bundle()
         blue_green = group.blue_green
-        with service.lock:
+        with registry.lock:
             if blue_green:
-                green = service.replacement_fleet(group, len(fleet))
+                green = registry.replacement_fleet(group, len(fleet))
                 for instance in green:
                     self.add_instance_target(instance, "Green")
                 for instance in fleet:
@@ -305,7 +309,7 @@ class Rollout:
         shown, _ = self.server_events(label)
         target = Target(
             target_id=instance.instance_id,
-            arn=instance.arn(self.service.region),
+            arn=instance.arn(self.registry.region),
             kind="InstanceTarget",
             events=[LifecycleEvent(name) for name in shown],
             last_updated=self.now(),
@@ -402,7 +406,7 @@ class Rollout:
             for target in blue:
                 self.launch(target, bundle)
             self.wait_until_finished(blue)
-            self.service.adopt_fleet(group, [t.instance for t in green if t.instance])
+            self.registry.adopt_fleet(group, [t.instance for t in green if t.instance])
             if not deployment.stop_requested.is_set():
                 blocked = [t for t in blue if t.status == "Failed"]
                 if blocked:
@@ -501,23 +505,23 @@ class Rollout:
             events=engine_events,
             file_exists_behavior=options.get("fileExistsBehavior"),
             ignore_application_stop_failures=bool(options.get("ignoreApplicationStopFailures")),
-            max_unpacked_size=self.service.max_unpacked_size,
+            max_unpacked_size=self.runtime.max_unpacked_size,
             bundle_type=bundle.bundle_type,
             bundle_env=self.bundle_env(bundle),
             base_env={
-                **self.service.hook_env,
+                **self.runtime.hook_env,
                 "CI_DEPLOY_EMULATOR_INSTANCE": instance.instance_id,
                 "CI_DEPLOY_EMULATOR_INSTANCE_INDEX": str(instance.index),
                 "CI_DEPLOY_EMULATOR_ROOT": str(instance.root),
             },
         )
         try:
-            result = self.service.engine(
+            result = self.runtime.engine(
                 spec,
                 lambda event: self.on_engine_event(target, event),
                 target_id=target.target_id,
                 cancel=target.cancel,
-                event_delay_seconds=self.service.event_delay_seconds,
+                event_delay_seconds=self.runtime.event_delay_seconds,
             )
         except CiDeployError as error:
             self.fail_current_event(target, str(error))
@@ -657,9 +661,9 @@ class Rollout:
     def run_traffic_shift(self) -> None:
         """Simulate the ECS task-set swap or the Lambda alias shift, reporting each lifecycle
         event on one target; hooks wait for PutLifecycleEventHookExecutionStatus."""
-        service, deployment = self.service, self.deployment
+        registry, deployment = self.registry, self.deployment
         plan = deployment.traffic_plan
-        with service.lock:
+        with registry.lock:
             target = Target(
                 target_id=plan["target_id"],
                 arn=plan["target_arn"],
@@ -726,7 +730,7 @@ class Rollout:
     ) -> tuple[str, dict[str, Any] | None]:
         """Wait for the hook's PutLifecycleEventHookExecutionStatus, or report it succeeded
         at once when the emulator does not wait for hooks."""
-        service, deployment = self.service, self.deployment
+        deployment = self.deployment
         execution = HookExecution(
             execution_id=str(uuid.uuid4()),
             deployment_id=deployment.deployment_id,
@@ -745,10 +749,10 @@ class Rollout:
                 "message": message,
                 "logTail": "",
             }
-        if not service.wait_for_hooks:
+        if not self.runtime.wait_for_hooks:
             execution.status = "Succeeded"
             execution.reported.set()
-        reported = execution.reported.wait(service.hook_timeout_seconds)
+        reported = execution.reported.wait(self.runtime.hook_timeout_seconds)
         done = {
             "errorCode": "Success",
             "scriptName": function,
@@ -762,7 +766,7 @@ class Rollout:
                 **done,
                 "errorCode": "ScriptTimedOut",
                 "message": f"Hook {function} did not call PutLifecycleEventHookExecutionStatus "
-                f"within {service.hook_timeout_seconds:.0f} seconds",
+                f"within {self.runtime.hook_timeout_seconds:.0f} seconds",
             }
         if execution.status != "Succeeded":
             return "Failed", {**done, "errorCode": "ScriptFailed"}

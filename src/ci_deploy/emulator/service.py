@@ -1,22 +1,19 @@
-"""The CodeDeploy service: resources, validation and the operations of the JSON API."""
+"""The CodeDeploy service: validation and the operations of the JSON API, over one Registry."""
 
 from __future__ import annotations
 
 import json
-import random
-import string
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ci_deploy.agent import run_deployment
 from ci_deploy.agent.environment import hook_base_env
 from ci_deploy.emulator import protocol, revisions
-from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS, DEFAULT_CONFIG
+from ci_deploy.emulator.configs import BUILT_INS, DEFAULT_CONFIG
 from ci_deploy.emulator.faults import ApiError, deployment_id, name, required, valid_name
 from ci_deploy.emulator.model import (
     ACCOUNT_ID,
@@ -24,19 +21,15 @@ from ci_deploy.emulator.model import (
     Deployment,
     DeploymentGroup,
     RegisteredRevision,
-    SimulatedInstance,
 )
-from ci_deploy.emulator.revisions import BundleStore, S3Object, WsgiApp, revision_key
-from ci_deploy.emulator.rollout import ECS_EVENTS, LAMBDA_EVENTS, Engine, Rollout
+from ci_deploy.emulator.registry import Engine, Registry, Runtime, check_tag_filters, existing
+from ci_deploy.emulator.revisions import S3Object, WsgiApp, revision_key
+from ci_deploy.emulator.rollout import ECS_EVENTS, LAMBDA_EVENTS, Rollout
 
 PLATFORMS = ("Server", "Lambda", "ECS")
 # CreateDeployment parses an ECS/Lambda AppSpec outside the service lock, then runs again with
 # it; a third round only when the revision or platform changed in between.
 DOCUMENT_ROUNDS = 3
-# A deployment group's instance count: a tag filter with this key (KEY_AND_VALUE, value N)
-# simulates a fleet of N tagged instances; without one the emulator's --instances applies.
-INSTANCE_COUNT_TAG = "ci-deploy:instances"
-MAX_INSTANCES = 1000
 BATCH_LIMIT = 25
 PAGE_SIZE = 100
 ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
@@ -66,16 +59,6 @@ def _text(body: Mapping[str, Any], key: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise ApiError("InvalidInputException", f"{key} must be a string.")
-    return value
-
-
-T = TypeVar("T")
-
-
-def _found(value: T | None, code: str, message: str) -> T:
-    """``value``, or the API error saying it does not exist."""
-    if value is None:
-        raise ApiError(code, message)
     return value
 
 
@@ -169,31 +152,6 @@ def _paginate(items: list[Any], token: object) -> tuple[list[Any], str | None]:
     return page, (f"page-{after}" if after < len(items) else None)
 
 
-def _check_tag_filters(filters: object) -> int | None:
-    """Validate EC2/on-premises tag filters; return the simulated instance count they name."""
-    if filters is None:
-        return None
-    if not isinstance(filters, list):
-        raise ApiError("InvalidEC2TagException", "Tag filters must be a list.")
-    count = None
-    for entry in filters:
-        if not isinstance(entry, Mapping):
-            raise ApiError("InvalidEC2TagException", "Each tag filter must be a structure.")
-        kind = entry.get("Type", "KEY_AND_VALUE")
-        if kind not in ("KEY_ONLY", "VALUE_ONLY", "KEY_AND_VALUE"):
-            raise ApiError("InvalidEC2TagException", f"The tag filter type {kind} is not valid.")
-        if entry.get("Key") == INSTANCE_COUNT_TAG:
-            value = str(entry.get("Value", ""))
-            if kind != "KEY_AND_VALUE" or not value.isdigit() or int(value) > MAX_INSTANCES:
-                raise ApiError(
-                    "InvalidEC2TagException",
-                    f"The emulator's {INSTANCE_COUNT_TAG} tag filter needs Type KEY_AND_VALUE "
-                    f"and a Value from 0 to {MAX_INSTANCES} (got {value!r}).",
-                )
-            count = int(value)
-    return count
-
-
 def _check_termination(option: object) -> None:
     """terminateBlueInstancesOnDeploymentSuccess (BlueInstanceTerminationOption)."""
     if option is None:
@@ -255,31 +213,27 @@ class Service:
         max_unpacked_size: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if engine is None:
-            engine = run_deployment
-        self.lock = threading.RLock()
-        self.state_dir = state_dir.resolve()
-        self.bundle_dir = self.state_dir / "bundles"
-        self.instance_dir = self.state_dir / "instances"
-        self.bundles = BundleStore(s3_app)
-        self.region = region
-        self.default_instances = instances
-        self.event_delay_seconds = event_delay_ms / 1000
-        self.engine = engine
-        # A PATH under what the caller gives; given nothing (deploy --emulator), hooks start
-        # from the bare base local's hooks start from.
-        self.hook_env: Mapping[str, str] = {**hook_base_env({}), **(hook_env or {})}
-        self.wait_for_hooks = wait_for_hooks
-        self.hook_timeout_seconds = hook_timeout_seconds
-        self.max_unpacked_size = max_unpacked_size
-        self.clock = clock
-        self.applications: dict[str, Application] = {}
-        self.groups: dict[tuple[str, str], DeploymentGroup] = {}
-        self.configs: dict[str, dict[str, Any]] = {}
-        self.revisions: dict[str, dict[str, RegisteredRevision]] = {}
-        self.deployments: dict[str, Deployment] = {}
-        self.rollouts: dict[str, Rollout] = {}
-        self._random = random.SystemRandom()
+        self.registry = Registry(
+            state_dir=state_dir,
+            s3_app=s3_app,
+            region=region,
+            instances=instances,
+            runtime=Runtime(
+                engine=run_deployment if engine is None else engine,
+                # A PATH under what the caller gives; given nothing (deploy --emulator), hooks
+                # start from the bare base local's hooks start from.
+                hook_env={**hook_base_env({}), **(hook_env or {})},
+                event_delay_seconds=event_delay_ms / 1000,
+                wait_for_hooks=wait_for_hooks,
+                hook_timeout_seconds=hook_timeout_seconds,
+                max_unpacked_size=max_unpacked_size,
+            ),
+            clock=clock,
+        )
+
+    def stop_all(self) -> None:
+        """Stop every running deployment and wait for its threads (server shutdown)."""
+        self.registry.stop_all()
 
     # -- the protocol entry point --------------------------------------------------------------
 
@@ -292,7 +246,7 @@ class Service:
         protocol.check_input(operation, body)
         if operation == "CreateDeployment":
             return self.create_deployment(body)
-        with self.lock:
+        with self.registry.lock:
             result: dict[str, Any] = handler(body)
         return result
 
@@ -301,7 +255,7 @@ class Service:
         document (huge, or hostile YAML) must not hold up every other call."""
         documents: Documents = {}
         for _ in range(DOCUMENT_ROUNDS):
-            with self.lock:
+            with self.registry.lock:
                 try:
                     return self.op_CreateDeployment(body, documents)
                 except _NeedsDocument as needed:
@@ -320,7 +274,9 @@ class Service:
                     source.content or "", source.sha256, source.platform
                 )
             s3 = source.s3
-            data = self.bundles.read(S3Object(s3["bucket"], s3["key"], "", s3.get("version")))
+            data = self.registry.bundles.read(
+                S3Object(s3["bucket"], s3["key"], "", s3.get("version"))
+            )
             if data is None:
                 return _missing_object(s3)
             return revisions.parse_appspec_content(
@@ -329,105 +285,26 @@ class Service:
         except ApiError as error:
             return error
 
-    # -- lookups -------------------------------------------------------------------------------
-
-    def _application(self, body: Mapping[str, Any], key: str = "applicationName") -> Application:
-        app_name = name(body, key, "Application")
-        return _found(
-            self.applications.get(app_name),
-            "ApplicationDoesNotExistException",
-            f"No application found for name: {app_name}",
-        )
-
-    def _group(self, application: Application, group_name: str) -> DeploymentGroup:
-        return _found(
-            self.groups.get((application.name, group_name)),
-            "DeploymentGroupDoesNotExistException",
-            f"No Deployment Group found for name: {group_name}",
-        )
-
-    def _deployment(self, body: Mapping[str, Any]) -> Deployment:
-        identifier = deployment_id(body)
-        return _found(
-            self.deployments.get(identifier),
-            "DeploymentDoesNotExistException",
-            f"The deployment {identifier} could not be found.",
-        )
-
-    def config_info(self, config_name: str) -> dict[str, Any]:
-        for built_in in BUILT_INS:
-            if built_in["deploymentConfigName"] == config_name:
-                return {
-                    "deploymentConfigId": _built_in_id(config_name),
-                    "createTime": BUILT_IN_CREATE_TIME,
-                    **built_in,
-                }
-        return _found(
-            self.configs.get(config_name),
-            "DeploymentConfigDoesNotExistException",
-            f"No deployment configuration found for name: {config_name}",
-        )
-
-    def config_for(self, config_name: str, platform: str) -> dict[str, Any]:
-        """The configuration, which must be one for ``platform``."""
-        config = self.config_info(config_name)
-        if config.get("computePlatform", "Server") != platform:
-            raise ApiError(
-                "InvalidDeploymentConfigNameException",
-                f"The deployment configuration {config_name} is for the "
-                f"{config.get('computePlatform')} compute platform, not {platform}.",
-            )
-        return config
-
-    # -- fleets --------------------------------------------------------------------------------
-
-    def _new_instance(self, group: DeploymentGroup, index: int) -> SimulatedInstance:
-        # Ids are numbered per group (a fresh group's fleet is always i-...1 to i-...N, which
-        # keeps tests and demos predictable); blue/green replacements continue the count.
-        group.instances_created += 1
-        instance_id = f"i-{group.instances_created:016x}"
-        home = self.instance_dir / group.group_id / instance_id
-        instance = SimulatedInstance(instance_id, index, home / "root", home / "agent")
-        instance.root.mkdir(parents=True, exist_ok=True)
-        instance.state_dir.mkdir(parents=True, exist_ok=True)
-        return instance
-
-    def fleet_of(self, group: DeploymentGroup) -> list[SimulatedInstance]:
-        if not group.instances:
-            count = None
-            for key in ("ec2TagFilters", "onPremisesInstanceTagFilters"):
-                found = _check_tag_filters(group.settings.get(key))
-                count = found if found is not None else count
-            total = self.default_instances if count is None else count
-            group.instances = [self._new_instance(group, index) for index in range(1, total + 1)]
-        return list(group.instances)
-
-    def replacement_fleet(self, group: DeploymentGroup, size: int) -> list[SimulatedInstance]:
-        return [self._new_instance(group, index) for index in range(1, size + 1)]
-
-    def adopt_fleet(self, group: DeploymentGroup, instances: list[SimulatedInstance]) -> None:
-        group.instances = instances
-
     # -- applications --------------------------------------------------------------------------
 
     def op_CreateApplication(self, body: Mapping[str, Any]) -> dict[str, Any]:
         app_name = name(body, "applicationName", "Application")
         platform = _platform(body)
-        if app_name in self.applications:
+        if app_name in self.registry.applications:
             raise ApiError(
                 "ApplicationAlreadyExistsException",
                 f"The application {app_name} already exists with the IAM user or AWS account.",
             )
-        application = Application(str(uuid.uuid4()), app_name, platform, self.clock())
-        self.applications[app_name] = application
-        self.revisions[app_name] = {}
+        application = Application(str(uuid.uuid4()), app_name, platform, self.registry.clock())
+        self.registry.applications[app_name] = application
+        self.registry.revisions[app_name] = {}
         return {"applicationId": application.application_id}
 
     def op_GetApplication(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return {"application": self._application(body).info()}
+        return {"application": self.registry.application(body).info()}
 
     def op_ListApplications(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return _page("applications", sorted(self.applications), body)
+        return _page("applications", sorted(self.registry.applications), body)
 
     def op_BatchGetApplications(self, body: Mapping[str, Any]) -> dict[str, Any]:
         names = _batch(
@@ -441,16 +318,18 @@ class Service:
             limit=100,
         )
         return {
-            "applicationsInfo": [self._application({"applicationName": n}).info() for n in names]
+            "applicationsInfo": [
+                self.registry.application({"applicationName": n}).info() for n in names
+            ]
         }
 
     def op_DeleteApplication(self, body: Mapping[str, Any]) -> dict[str, Any]:
         app_name = name(body, "applicationName", "Application")
-        if app_name in self.applications:
-            del self.applications[app_name]
-            self.revisions.pop(app_name, None)
-            for key in [key for key in self.groups if key[0] == app_name]:
-                del self.groups[key]
+        if app_name in self.registry.applications:
+            del self.registry.applications[app_name]
+            self.registry.revisions.pop(app_name, None)
+            for key in [key for key in self.registry.groups if key[0] == app_name]:
+                del self.registry.groups[key]
         return {}
 
     # -- deployment configurations -------------------------------------------------------------
@@ -460,7 +339,7 @@ class Service:
         platform = _platform(body)
         if (
             any(c["deploymentConfigName"] == config_name for c in BUILT_INS)
-            or config_name in self.configs
+            or config_name in self.registry.configs
         ):
             raise ApiError(
                 "DeploymentConfigAlreadyExistsException",
@@ -469,7 +348,7 @@ class Service:
         config: dict[str, Any] = {
             "deploymentConfigId": str(uuid.uuid4()),
             "deploymentConfigName": config_name,
-            "createTime": self.clock(),
+            "createTime": self.registry.clock(),
             "computePlatform": platform,
         }
         if platform == "Server":
@@ -510,18 +389,18 @@ class Service:
                     "TimeBasedCanary/TimeBasedLinear with its settings.",
                 )
             config["trafficRoutingConfig"] = dict(routing)
-        self.configs[config_name] = config
+        self.registry.configs[config_name] = config
         return {"deploymentConfigId": config["deploymentConfigId"]}
 
     def op_GetDeploymentConfig(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "deploymentConfigInfo": self.config_info(
+            "deploymentConfigInfo": self.registry.config_info(
                 name(body, "deploymentConfigName", "DeploymentConfig")
             )
         }
 
     def op_ListDeploymentConfigs(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        names = [c["deploymentConfigName"] for c in BUILT_INS] + sorted(self.configs)
+        names = [c["deploymentConfigName"] for c in BUILT_INS] + sorted(self.registry.configs)
         return _page("deploymentConfigsList", names, body)
 
     def op_DeleteDeploymentConfig(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -531,13 +410,16 @@ class Service:
                 "InvalidDeploymentConfigNameException",
                 f"The built-in deployment configuration {config_name} cannot be deleted.",
             )
-        if any(g.settings.get("deploymentConfigName") == config_name for g in self.groups.values()):
+        if any(
+            g.settings.get("deploymentConfigName") == config_name
+            for g in self.registry.groups.values()
+        ):
             raise ApiError(
                 "DeploymentConfigInUseException",
                 f"The deployment configuration {config_name} is still in use by a deployment "
                 "group.",
             )
-        self.configs.pop(config_name, None)
+        self.registry.configs.pop(config_name, None)
         return {}
 
     # -- deployment groups ---------------------------------------------------------------------
@@ -551,7 +433,7 @@ class Service:
                 settings[key] = body[key]
         platform = application.compute_platform
         config_name = settings.get("deploymentConfigName") or DEFAULT_CONFIG[platform]
-        self.config_for(config_name, platform)
+        self.registry.config_for(config_name, platform)
         settings["deploymentConfigName"] = config_name
         role = settings.get("serviceRoleArn")
         if not role:
@@ -562,7 +444,7 @@ class Service:
                 f"The service role ARN {role!r} is not a valid IAM role ARN.",
             )
         for key in ("ec2TagFilters", "onPremisesInstanceTagFilters"):
-            _check_tag_filters(settings.get(key))
+            check_tag_filters(settings.get(key))
             settings.setdefault(key, [])
         groups = settings.get("autoScalingGroups") or []
         settings["autoScalingGroups"] = [
@@ -620,8 +502,8 @@ class Service:
 
     def op_CreateDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
         group_name = name(body, "deploymentGroupName", "DeploymentGroup")
-        application = self._application(body)
-        if (application.name, group_name) in self.groups:
+        application = self.registry.application(body)
+        if (application.name, group_name) in self.registry.groups:
             raise ApiError(
                 "DeploymentGroupAlreadyExistsException",
                 f"The deployment group {group_name} already exists for application "
@@ -631,24 +513,24 @@ class Service:
         group = DeploymentGroup(
             str(uuid.uuid4()), application.name, group_name, settings, application.compute_platform
         )
-        self.groups[(application.name, group_name)] = group
+        self.registry.groups[(application.name, group_name)] = group
         return {"deploymentGroupId": group.group_id}
 
     def op_GetDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
         group_name = name(body, "deploymentGroupName", "DeploymentGroup")
-        application = self._application(body)
-        group = self._group(application, group_name)
+        application = self.registry.application(body)
+        group = self.registry.group(application, group_name)
         return {"deploymentGroupInfo": group.info()}
 
     def op_UpdateDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        application = self._application(body)
-        group = self._group(
+        application = self.registry.application(body)
+        group = self.registry.group(
             application, name(body, "currentDeploymentGroupName", "DeploymentGroup")
         )
         new_name = group.name
         if body.get("newDeploymentGroupName"):
             new_name = name(body, "newDeploymentGroupName", "DeploymentGroup")
-            if new_name != group.name and (application.name, new_name) in self.groups:
+            if new_name != group.name and (application.name, new_name) in self.registry.groups:
                 raise ApiError(
                     "DeploymentGroupAlreadyExistsException",
                     f"The deployment group {new_name} already exists for application "
@@ -656,18 +538,20 @@ class Service:
                 )
         group.settings = self._group_settings(application, body, group.settings)
         if new_name != group.name:
-            del self.groups[(application.name, group.name)]
+            del self.registry.groups[(application.name, group.name)]
             group.name = new_name
-            self.groups[(application.name, new_name)] = group
+            self.registry.groups[(application.name, new_name)] = group
         return {"hooksNotCleanedUp": []}
 
     def op_ListDeploymentGroups(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        application = self._application(body)
-        names = sorted(g.name for g in self.groups.values() if g.application == application.name)
+        application = self.registry.application(body)
+        names = sorted(
+            g.name for g in self.registry.groups.values() if g.application == application.name
+        )
         return {"applicationName": application.name, **_page("deploymentGroups", names, body)}
 
     def op_BatchGetDeploymentGroups(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        application = self._application(body)
+        application = self.registry.application(body)
         names = _batch(
             body,
             "deploymentGroupNames",
@@ -680,7 +564,7 @@ class Service:
         )
         found, missing = [], []
         for group_name in names:
-            group = self.groups.get((application.name, group_name))
+            group = self.registry.groups.get((application.name, group_name))
             if group is None:
                 missing.append(group_name)
             else:
@@ -690,8 +574,8 @@ class Service:
 
     def op_DeleteDeploymentGroup(self, body: Mapping[str, Any]) -> dict[str, Any]:
         group_name = name(body, "deploymentGroupName", "DeploymentGroup")
-        application = self._application(body)
-        self.groups.pop((application.name, group_name), None)
+        application = self.registry.application(body)
+        self.registry.groups.pop((application.name, group_name), None)
         return {"hooksNotCleanedUp": []}
 
     # -- revisions -----------------------------------------------------------------------------
@@ -738,19 +622,21 @@ class Service:
         description: str | None,
         registered: bool,
     ) -> RegisteredRevision:
-        known = self.revisions.setdefault(application.name, {})
+        known = self.registry.revisions.setdefault(application.name, {})
         key = revision_key(location)
         record = known.get(key)
         if record is None:
-            record = RegisteredRevision(location, description, self.clock() if registered else None)
+            record = RegisteredRevision(
+                location, description, self.registry.clock() if registered else None
+            )
             known[key] = record
         elif registered:
-            record.register_time = self.clock()
+            record.register_time = self.registry.clock()
             record.description = description if description is not None else record.description
         return record
 
     def op_RegisterApplicationRevision(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        application = self._application(body)
+        application = self.registry.application(body)
         location = self._check_revision(application, body.get("revision"))
         description = _description(body)
         self._remember(application, location, description=description, registered=True)
@@ -759,7 +645,7 @@ class Service:
     def _find_revision(self, application: Application, location: object) -> RegisteredRevision:
         if not isinstance(location, Mapping):
             raise ApiError("RevisionRequiredException", "The revision ID was not specified.")
-        record = self.revisions.get(application.name, {}).get(revision_key(location))
+        record = self.registry.revisions.get(application.name, {}).get(revision_key(location))
         if record is None:
             raise ApiError(
                 "RevisionDoesNotExistException",
@@ -769,7 +655,7 @@ class Service:
         return record
 
     def op_GetApplicationRevision(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        application = self._application(body)
+        application = self.registry.application(body)
         record = self._find_revision(application, body.get("revision"))
         return {
             "applicationName": application.name,
@@ -778,7 +664,7 @@ class Service:
         }
 
     def op_BatchGetApplicationRevisions(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        application = self._application(body)
+        application = self.registry.application(body)
         wanted = _batch(
             body,
             "revisions",
@@ -794,7 +680,7 @@ class Service:
         return {"applicationName": application.name, "errorMessage": "", "revisions": found}
 
     def op_ListApplicationRevisions(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        application = self._application(body)
+        application = self.registry.application(body)
         sort_by = body.get("sortBy")
         if sort_by not in (None, "registerTime", "firstUsedTime", "lastUsedTime"):
             raise ApiError(
@@ -819,7 +705,7 @@ class Service:
                 "InvalidDeployedStateFilterException",
                 "The deployed state filter was specified in an invalid format.",
             )
-        records = list(self.revisions.get(application.name, {}).values())
+        records = list(self.registry.revisions.get(application.name, {}).values())
         if bucket:
             records = [
                 r
@@ -844,25 +730,13 @@ class Service:
 
     # -- deployments ---------------------------------------------------------------------------
 
-    def _active_in(self, group: DeploymentGroup) -> Deployment | None:
-        return next(
-            (d for d in self.deployments.values() if d.group is group and not d.terminal), None
-        )
-
-    def _new_deployment_id(self) -> str:
-        alphabet = string.ascii_uppercase + string.digits
-        while True:
-            candidate = "d-" + "".join(self._random.choice(alphabet) for _ in range(9))
-            if candidate not in self.deployments:
-                return candidate
-
     def op_CreateDeployment(
         self, body: Mapping[str, Any], documents: Documents | None = None
     ) -> dict[str, Any]:
         """Runs under the lock; raises _NeedsDocument for an AppSpec not in ``documents`` yet."""
         group_name = name(body, "deploymentGroupName", "DeploymentGroup")
-        application = self._application(body)
-        group = self._group(application, group_name)
+        application = self.registry.application(body)
+        group = self.registry.group(application, group_name)
         revision = body.get("revision") or group.target_revision
         location = self._check_revision(application, revision)
         platform = application.compute_platform
@@ -870,7 +744,7 @@ class Service:
             body.get("deploymentConfigName") or group.settings["deploymentConfigName"],
             "DeploymentConfig",
         )
-        self.config_for(config_name, platform)
+        self.registry.config_for(config_name, platform)
         description = _description(body)
         behavior = body.get("fileExistsBehavior")
         if platform != "Server" and behavior is not None:
@@ -892,9 +766,9 @@ class Service:
             traffic_plan = self._traffic_plan(application, group, document)
         if location["revisionType"] == "S3" and platform == "Server":
             s3 = location["s3Location"]
-            if self.bundles.head(s3["bucket"], s3["key"], s3.get("version")) is None:
+            if self.registry.bundles.head(s3["bucket"], s3["key"], s3.get("version")) is None:
                 raise _missing_object(s3)
-        active = self._active_in(group)
+        active = self.registry.active_in(group)
         if active is not None:
             raise ApiError(
                 "DeploymentLimitExceededException",
@@ -935,7 +809,7 @@ class Service:
         traffic_plan: dict[str, Any],
         document: Mapping[str, Any] | None,
     ) -> Deployment:
-        now = self.clock()
+        now = self.registry.clock()
         record = self._remember(application, location, description=None, registered=False)
         if document is not None:
             record.document = document  # what a rollback to this revision deploys
@@ -944,7 +818,7 @@ class Service:
         if group.name not in record.groups:
             record.groups.append(group.name)
         deployment = Deployment(
-            deployment_id=self._new_deployment_id(),
+            deployment_id=self.registry.new_deployment_id(),
             application=application.name,
             group=group,
             config_name=config_name,
@@ -957,10 +831,10 @@ class Service:
             auto_rollback=auto_rollback,
             traffic_plan=traffic_plan,
         )
-        self.deployments[deployment.deployment_id] = deployment
+        self.registry.deployments[deployment.deployment_id] = deployment
         group.target_revision = location
-        rollout = Rollout(self, deployment)
-        self.rollouts[deployment.deployment_id] = rollout
+        rollout = Rollout(self.registry, deployment, self.deployment_finished)
+        self.registry.rollouts[deployment.deployment_id] = rollout
         rollout.start()
         return deployment
 
@@ -1015,7 +889,7 @@ class Service:
             return {
                 "target_id": target_id,
                 "target_arn": (
-                    f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:service/{cluster}/{service_name}"
+                    f"arn:aws:ecs:{self.registry.region}:{ACCOUNT_ID}:service/{cluster}/{service_name}"
                 ),
                 "kind": "ECSTarget",
                 "events": ECS_EVENTS,
@@ -1026,7 +900,7 @@ class Service:
         return {
             "target_id": function.function_name,
             "target_arn": (
-                f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:"
+                f"arn:aws:lambda:{self.registry.region}:{ACCOUNT_ID}:function:"
                 f"{function.function_name}:{function.alias}"
             ),
             "kind": "LambdaTarget",
@@ -1061,8 +935,11 @@ class Service:
                 "previous successful revision."
             }
             return
-        application = self.applications.get(deployment.application)
-        if application is None or self.groups.get((application.name, group.name)) is not group:
+        application = self.registry.applications.get(deployment.application)
+        if (
+            application is None
+            or self.registry.groups.get((application.name, group.name)) is not group
+        ):
             return
         document = None
         plan: dict[str, Any] = {}
@@ -1070,7 +947,9 @@ class Service:
             if application.compute_platform != "Server":
                 # The AppSpec the previous revision was deployed with (parsed then, outside the
                 # lock); this runs under the lock, so it is never parsed here.
-                record = self.revisions.get(application.name, {}).get(revision_key(previous))
+                record = self.registry.revisions.get(application.name, {}).get(
+                    revision_key(previous)
+                )
                 document = record.document if record is not None else None
                 if document is None:
                     raise ApiError(
@@ -1106,7 +985,7 @@ class Service:
         }
 
     def op_GetDeployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return {"deploymentInfo": self._deployment(body).info()}
+        return {"deploymentInfo": self.registry.deployment(body).info()}
 
     def op_BatchGetDeployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
         ids = _batch(
@@ -1118,17 +997,17 @@ class Service:
         found = []
         for identifier in ids:
             deployment_id({"deploymentId": identifier})
-            if identifier in self.deployments:
-                found.append(self.deployments[identifier].info())
+            if identifier in self.registry.deployments:
+                found.append(self.registry.deployments[identifier].info())
         return {"deploymentsInfo": found}
 
     def op_ListDeployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        chosen = list(self.deployments.values())
+        chosen = list(self.registry.deployments.values())
         if body.get("applicationName") is not None or body.get("deploymentGroupName") is not None:
-            application = self._application(body)
+            application = self.registry.application(body)
             chosen = [d for d in chosen if d.application == application.name]
             if body.get("deploymentGroupName") is not None:
-                group = self._group(
+                group = self.registry.group(
                     application, name(body, "deploymentGroupName", "DeploymentGroup")
                 )
                 chosen = [d for d in chosen if d.group is group]
@@ -1172,7 +1051,7 @@ class Service:
             )
 
     def op_ListDeploymentTargets(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        deployment = self._deployment(body)
+        deployment = self.registry.deployment(body)
         self._started(deployment)
         filters = body.get("targetFilters") or {}
         targets = list(deployment.iter_targets())
@@ -1194,7 +1073,7 @@ class Service:
             raise ApiError(
                 "InvalidDeploymentTargetIdException", "The target ID provided was not valid."
             )
-        target = _found(
+        target = existing(
             deployment.targets.get(target_id),
             "DeploymentTargetDoesNotExistException",
             f"The provided target ID {target_id} does not belong to the deployment "
@@ -1208,7 +1087,7 @@ class Service:
         return {"deploymentTargetType": target.kind, member: target.info(deployment.deployment_id)}
 
     def op_BatchGetDeploymentTargets(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        deployment = self._deployment(body)
+        deployment = self.registry.deployment(body)
         ids = _batch(
             body,
             "targetIds",
@@ -1221,7 +1100,7 @@ class Service:
         }
 
     def op_GetDeploymentTarget(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        deployment = self._deployment(body)
+        deployment = self.registry.deployment(body)
         target_id = required(
             body,
             "targetId",
@@ -1240,7 +1119,7 @@ class Service:
         self._started(deployment)
 
     def op_ListDeploymentInstances(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        deployment = self._deployment(body)
+        deployment = self.registry.deployment(body)
         self._instances_of(deployment)
         statuses = body.get("instanceStatusFilter") or []
         valid = {"Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown", "Ready"}
@@ -1264,7 +1143,7 @@ class Service:
     def _instance_summary(self, deployment: Deployment, instance_id: object) -> dict[str, Any]:
         if not isinstance(instance_id, str) or not instance_id:
             raise ApiError("InstanceIdRequiredException", "The instance ID was not specified.")
-        target = _found(
+        target = existing(
             deployment.targets.get(instance_id),
             "InstanceDoesNotExistException",
             f"The instance {instance_id} is not part of the deployment {deployment.deployment_id}.",
@@ -1272,7 +1151,7 @@ class Service:
         return target.instance_summary(deployment.deployment_id)
 
     def op_BatchGetDeploymentInstances(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        deployment = self._deployment(body)
+        deployment = self.registry.deployment(body)
         self._instances_of(deployment)
         ids = _batch(
             body,
@@ -1286,21 +1165,21 @@ class Service:
         }
 
     def op_GetDeploymentInstance(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        deployment = self._deployment(body)
+        deployment = self.registry.deployment(body)
         self._instances_of(deployment)
         return {"instanceSummary": self._instance_summary(deployment, body.get("instanceId"))}
 
     # -- control -------------------------------------------------------------------------------
 
     def op_StopDeployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        deployment = self._deployment(body)
+        deployment = self.registry.deployment(body)
         if deployment.terminal:
             raise ApiError(
                 "DeploymentAlreadyCompletedException",
                 f"The deployment {deployment.deployment_id} has already completed.",
             )
         deployment.rollback_on_stop = bool(body.get("autoRollbackEnabled"))
-        self.rollouts[deployment.deployment_id].request_stop()
+        self.registry.rollouts[deployment.deployment_id].request_stop()
         return {
             "status": "Pending",
             "statusMessage": "Stopping Pending. Stopping to schedule commands in the deployment "
@@ -1308,7 +1187,7 @@ class Service:
         }
 
     def op_ContinueDeployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        deployment = self._deployment(body)
+        deployment = self.registry.deployment(body)
         wait_type = body.get("deploymentWaitType") or "READY_WAIT"
         if wait_type not in ("READY_WAIT", "TERMINATION_WAIT"):
             raise ApiError(
@@ -1337,11 +1216,11 @@ class Service:
             else deployment.proceed
         )
         release.set()
-        self.rollouts[deployment.deployment_id].changed.notify_all()
+        self.registry.rollouts[deployment.deployment_id].changed.notify_all()
         return {}
 
     def op_PutLifecycleEventHookExecutionStatus(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        deployment = self._deployment(body)
+        deployment = self.registry.deployment(body)
         execution_id = body.get("lifecycleEventHookExecutionId")
         hook = deployment.hooks.get(execution_id) if isinstance(execution_id, str) else None
         if hook is None:
@@ -1364,20 +1243,3 @@ class Service:
         hook.status = status
         hook.reported.set()
         return {"lifecycleEventHookExecutionId": hook.execution_id}
-
-    # -- shutting down -------------------------------------------------------------------------
-
-    def stop_all(self) -> None:
-        """Stop every running deployment and wait for its threads (server shutdown)."""
-        with self.lock:
-            rollouts = list(self.rollouts.values())
-            for rollout in rollouts:
-                if not rollout.deployment.terminal:
-                    rollout.request_stop()
-        for rollout in rollouts:
-            for thread in list(rollout.threads):
-                thread.join(timeout=30)
-
-
-def _built_in_id(config_name: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"codedeploy:{config_name}"))
