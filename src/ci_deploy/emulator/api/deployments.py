@@ -20,7 +20,7 @@ from ci_deploy.emulator.faults import ApiError, deployment_id, name, valid_name
 from ci_deploy.emulator.model import Application, Deployment, DeploymentGroup
 from ci_deploy.emulator.registry import Registry
 from ci_deploy.emulator.revisions import revision_key
-from ci_deploy.emulator.rollout import Rollout
+from ci_deploy.emulator.rollout.run import start_rollout
 
 # CreateDeployment parses an ECS/Lambda AppSpec outside the lock, then runs again with it; a
 # third round only when the revision or platform changed in between.
@@ -148,9 +148,7 @@ def start_deployment(
     )
     registry.deployments[deployment.deployment_id] = deployment
     group.target_revision = location
-    rollout = Rollout(registry, deployment, lambda finished: roll_back(registry, finished))
-    registry.rollouts[deployment.deployment_id] = rollout
-    rollout.start()
+    start_rollout(registry, deployment, lambda finished: roll_back(registry, finished))
     return deployment
 
 
