@@ -133,10 +133,15 @@ def valid_name(value: object, kind: str) -> str:
     return value
 
 
+# (error, message) of a request without a deployment ID, single or Batch*.
+DEPLOYMENT_ID_REQUIRED = (
+    "DeploymentIdRequiredException",
+    "At least one deployment ID must be specified.",
+)
+
+
 def deployment_id(body: Mapping[str, object], key: str = "deploymentId") -> str:
-    value = required(
-        body, key, "DeploymentIdRequiredException", "At least one deployment ID must be specified."
-    )
+    value = required(body, key, *DEPLOYMENT_ID_REQUIRED)
     if not isinstance(value, str) or not DEPLOYMENT_ID_PATTERN.fullmatch(value):
         raise ApiError(
             "InvalidDeploymentIdException",

@@ -16,7 +16,13 @@ from ci_deploy.emulator.api.documents import (
 from ci_deploy.emulator.api.groups import check_auto_rollback
 from ci_deploy.emulator.api.members import batch, checked_description, one_page
 from ci_deploy.emulator.api.revisions import check_revision, missing_object, remember
-from ci_deploy.emulator.faults import ApiError, deployment_id, name, valid_name
+from ci_deploy.emulator.faults import (
+    DEPLOYMENT_ID_REQUIRED,
+    ApiError,
+    deployment_id,
+    name,
+    valid_name,
+)
 from ci_deploy.emulator.model import Application, Deployment, DeploymentGroup
 from ci_deploy.emulator.registry import Registry
 from ci_deploy.emulator.revisions import revision_key
@@ -221,12 +227,7 @@ def get_deployment(registry: Registry, body: Mapping[str, Any]) -> dict[str, Any
 
 
 def batch_get_deployments(registry: Registry, body: Mapping[str, Any]) -> dict[str, Any]:
-    ids = batch(
-        body,
-        "deploymentIds",
-        ("DeploymentIdRequiredException", "At least one deployment ID must be specified."),
-        what="deployment IDs",
-    )
+    ids = batch(body, "deploymentIds", DEPLOYMENT_ID_REQUIRED, what="deployment IDs")
     found = []
     for identifier in ids:
         deployment_id({"deploymentId": identifier})

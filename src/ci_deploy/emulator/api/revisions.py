@@ -13,6 +13,8 @@ from ci_deploy.emulator.model import Application, RegisteredRevision
 from ci_deploy.emulator.registry import Registry
 from ci_deploy.emulator.revisions import check_github_location, check_s3_location, revision_key
 
+REVISION_REQUIRED = ("RevisionRequiredException", "The revision ID was not specified.")
+
 
 def missing_object(s3: Mapping[str, Any]) -> ApiError:
     version = f" (version {s3['version']})" if s3.get("version") else ""
@@ -25,7 +27,7 @@ def missing_object(s3: Mapping[str, Any]) -> ApiError:
 
 def check_revision(application: Application, location: object) -> dict[str, Any]:
     if not isinstance(location, Mapping) or not location.get("revisionType"):
-        raise ApiError("RevisionRequiredException", "The revision ID was not specified.")
+        raise ApiError(*REVISION_REQUIRED)
     kind = location["revisionType"]
     platform = application.compute_platform
     if kind == "S3":
@@ -82,7 +84,7 @@ def find_revision(
     registry: Registry, application: Application, location: object
 ) -> RegisteredRevision:
     if not isinstance(location, Mapping):
-        raise ApiError("RevisionRequiredException", "The revision ID was not specified.")
+        raise ApiError(*REVISION_REQUIRED)
     record = registry.revisions.get(application.name, {}).get(revision_key(location))
     if record is None:
         raise ApiError(
@@ -112,12 +114,7 @@ def get_application_revision(registry: Registry, body: Mapping[str, Any]) -> dic
 
 def batch_get_application_revisions(registry: Registry, body: Mapping[str, Any]) -> dict[str, Any]:
     application = registry.application(body)
-    wanted = batch(
-        body,
-        "revisions",
-        ("RevisionRequiredException", "The revision ID was not specified."),
-        what="revisions",
-    )
+    wanted = batch(body, "revisions", REVISION_REQUIRED, what="revisions")
     found = []
     for location in wanted:
         record = find_revision(registry, application, location)

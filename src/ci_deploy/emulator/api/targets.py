@@ -11,6 +11,12 @@ from ci_deploy.emulator.faults import ApiError, required
 from ci_deploy.emulator.model import Deployment
 from ci_deploy.emulator.registry import Registry, existing
 
+TARGET_ID_REQUIRED = (
+    "DeploymentTargetIdRequiredException",
+    "A deployment target ID was not provided.",
+)
+INSTANCE_ID_REQUIRED = ("InstanceIdRequiredException", "The instance ID was not specified.")
+
 
 def require_started(deployment: Deployment) -> None:
     if not deployment.targets_assigned:
@@ -60,7 +66,7 @@ def batch_get_deployment_targets(registry: Registry, body: Mapping[str, Any]) ->
     ids = batch(
         body,
         "targetIds",
-        ("DeploymentTargetIdRequiredException", "A deployment target ID was not provided."),
+        TARGET_ID_REQUIRED,
         what="targets",
         too_many="DeploymentTargetListSizeExceededException",
     )
@@ -69,12 +75,7 @@ def batch_get_deployment_targets(registry: Registry, body: Mapping[str, Any]) ->
 
 def get_deployment_target(registry: Registry, body: Mapping[str, Any]) -> dict[str, Any]:
     deployment = registry.deployment(body)
-    target_id = required(
-        body,
-        "targetId",
-        "DeploymentTargetIdRequiredException",
-        "A deployment target ID was not provided.",
-    )
+    target_id = required(body, "targetId", *TARGET_ID_REQUIRED)
     return {"deploymentTarget": target_info(deployment, target_id)}
 
 
@@ -112,7 +113,7 @@ def list_deployment_instances(registry: Registry, body: Mapping[str, Any]) -> di
 
 def instance_summary(deployment: Deployment, instance_id: object) -> dict[str, Any]:
     if not isinstance(instance_id, str) or not instance_id:
-        raise ApiError("InstanceIdRequiredException", "The instance ID was not specified.")
+        raise ApiError(*INSTANCE_ID_REQUIRED)
     target = existing(
         deployment.targets.get(instance_id),
         "InstanceDoesNotExistException",
@@ -124,12 +125,7 @@ def instance_summary(deployment: Deployment, instance_id: object) -> dict[str, A
 def batch_get_deployment_instances(registry: Registry, body: Mapping[str, Any]) -> dict[str, Any]:
     deployment = registry.deployment(body)
     require_instance_api(deployment)
-    ids = batch(
-        body,
-        "instanceIds",
-        ("InstanceIdRequiredException", "The instance ID was not specified."),
-        what="instance IDs",
-    )
+    ids = batch(body, "instanceIds", INSTANCE_ID_REQUIRED, what="instance IDs")
     return {
         "instancesSummary": [instance_summary(deployment, i) for i in ids],
         "errorMessage": "",
