@@ -123,7 +123,8 @@ def aws_env(
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """The ci-deploy emulator (CodeDeploy + S3) over real HTTP on a free 127.0.0.1 port, for the
-    whole session: ``.endpoint_url``, ``.port``, ``.client_env()``, ``.service``.
+    whole session: ``.endpoint_url``, ``.port``, ``.client_env()``, ``.service``
+    (``.service.registry`` holds the state).
 
     Each deployment group gets 3 simulated instances (tag filter ``ci-deploy:instances`` = N
     changes that); hooks inherit this process's environment. State is shared across the

@@ -281,7 +281,14 @@ def test_failed_deployment_rolls_back_to_the_last_successful_revision(
     failed = emulator_clients.wait_for(bad, DONE)
     assert failed["status"] == "Failed"
     rollback_id = failed["rollbackInfo"]["rollbackDeploymentId"]
+    # Both messages name the real ids (the failed one once said "{rollback.deployment_id}").
+    assert failed["rollbackInfo"]["rollbackMessage"] == (
+        f"Deployment {bad} was rolled back by {rollback_id}."
+    )
     rollback = emulator_clients.wait_for(rollback_id, DONE)
+    assert rollback["rollbackInfo"]["rollbackMessage"] == (
+        f"Rollback of {bad} to the last successful revision."
+    )
     assert rollback["status"] == "Succeeded"
     assert rollback["creator"] == "codeDeployRollback"
     assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == bad
@@ -733,7 +740,7 @@ def test_blue_green_originals_run_the_last_revisions_block_traffic_hooks_after_a
 
 def root_of_any(emulator: Any, app: str, instance_id: str) -> Path:
     """An instance's install root, also after it left the group's fleet."""
-    group = emulator.service.groups[(app, "prod")]
+    group = emulator.service.registry.groups[(app, "prod")]
     return Path(emulator.state_dir) / "instances" / group.group_id / instance_id / "root"
 
 

@@ -26,6 +26,8 @@ from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from ci_deploy.emulator import revisions, server, start
+from ci_deploy.emulator.operations import OPERATIONS
+from ci_deploy.emulator.registry import Registry
 
 ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
 TARGET = "CodeDeploy_20141006."
@@ -99,8 +101,9 @@ def read_until_closed(connection: socket.socket) -> bytes:
 
 
 def application_exists(emulator: Any, name: str) -> bool:
-    with emulator.service.lock:
-        return name in emulator.service.applications
+    registry = emulator.service.registry
+    with registry.lock:
+        return name in registry.applications
 
 
 # -- moto's API and other services ------------------------------------------------------------
@@ -354,7 +357,7 @@ def test_every_member_of_every_operation_is_type_checked(emulator: Any) -> None:
     """Each input member of each CodeDeploy operation, sent with a wrong JSON type, is a 400 in
     the service's shape: never a 500 (or the operation's own processing of a wrong value)."""
     model = botocore.session.get_session().get_service_model("codedeploy")
-    implemented = {name[3:] for name in dir(emulator.service) if name.startswith("op_")}
+    implemented = set(OPERATIONS)
     checked = 0
     for operation in model.operation_names:
         shape = model.operation_model(operation).input_shape
@@ -375,10 +378,10 @@ def test_every_member_of_every_operation_is_type_checked(emulator: Any) -> None:
 def test_a_bug_answers_internal_failure_without_the_exception_text(
     emulator: Any, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    def broken(body: Mapping[str, Any]) -> dict[str, Any]:
+    def broken(registry: Registry, body: Mapping[str, Any]) -> dict[str, Any]:
         raise KeyError("/home/someone/.aws/credentials")
 
-    monkeypatch.setattr(emulator.service, "op_ListApplications", broken)
+    monkeypatch.setitem(OPERATIONS, "ListApplications", broken)
     answer = call(emulator.port, "ListApplications", {})
     assert answer.status == 500
     assert answer.json()["__type"] == "InternalFailure"

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ci_deploy.emulator.model import SimulatedInstance
-from ci_deploy.emulator.rollout import Engine
+from ci_deploy.emulator.registry import INSTANCE_COUNT_TAG, Engine
 from ci_deploy.emulator.server import (
     CONNECTION_TIMEOUT_SECONDS,
     MAX_CONNECTIONS,
@@ -24,7 +24,7 @@ from ci_deploy.emulator.server import (
     bind,
     make_s3_app,
 )
-from ci_deploy.emulator.service import INSTANCE_COUNT_TAG, Service
+from ci_deploy.emulator.service import Service
 from ci_deploy.errors import InputError
 
 __all__ = ["INSTANCE_COUNT_TAG", "RunningEmulator", "SimulatedInstance", "start"]
@@ -60,8 +60,9 @@ class RunningEmulator:
 
     def instances(self, application: str, deployment_group: str) -> list[SimulatedInstance]:
         """The group's current fleet: ids, 1-based positions, install roots, agent state dirs."""
-        with self.service.lock:
-            group = self.service.groups.get((application, deployment_group))
+        registry = self.service.registry
+        with registry.lock:
+            group = registry.groups.get((application, deployment_group))
             return list(group.instances) if group is not None else []
 
     def wait(self, timeout_seconds: float | None = None) -> bool:

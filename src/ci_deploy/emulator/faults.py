@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+# The name rule ci-deploy and the service share: the emulator's one import of it.
 from ci_deploy.vocabulary import NAME_PATTERN
 
 
@@ -105,28 +106,42 @@ def required(body: Mapping[str, object], key: str, code: str, message: str) -> o
     return value
 
 
+NAME_WORDS = {
+    "Application": "application name",
+    "DeploymentGroup": "deployment group name",
+    "DeploymentConfig": "deployment configuration name",
+}
+
+
 def name(body: Mapping[str, object], key: str, kind: str) -> str:
     """A required resource name, checked like the service checks it.
 
     ``kind`` is Application, DeploymentGroup or DeploymentConfig; the error names follow it.
     """
-    words = {
-        "Application": "application name",
-        "DeploymentGroup": "deployment group name",
-        "DeploymentConfig": "deployment configuration name",
-    }[kind]
+    words = NAME_WORDS[kind]
     value = required(body, key, f"{kind}NameRequiredException", f"The {words} was not specified.")
+    return valid_name(value, kind)
+
+
+def valid_name(value: object, kind: str) -> str:
+    """``value`` if it is a well-formed name of a ``kind`` (see ``name``), else the error."""
     if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         raise ApiError(
-            f"Invalid{kind}NameException", f"The {words} was specified in an invalid format."
+            f"Invalid{kind}NameException",
+            f"The {NAME_WORDS[kind]} was specified in an invalid format.",
         )
     return value
 
 
+# (error, message) of a request without a deployment ID, single or Batch*.
+DEPLOYMENT_ID_REQUIRED = (
+    "DeploymentIdRequiredException",
+    "At least one deployment ID must be specified.",
+)
+
+
 def deployment_id(body: Mapping[str, object], key: str = "deploymentId") -> str:
-    value = required(
-        body, key, "DeploymentIdRequiredException", "At least one deployment ID must be specified."
-    )
+    value = required(body, key, *DEPLOYMENT_ID_REQUIRED)
     if not isinstance(value, str) or not DEPLOYMENT_ID_PATTERN.fullmatch(value):
         raise ApiError(
             "InvalidDeploymentIdException",

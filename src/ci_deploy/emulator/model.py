@@ -64,20 +64,18 @@ class DeploymentGroup:
     target_revision: dict[str, Any] | None = None
 
     def info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {
+        return {
             "applicationName": self.application,
             "deploymentGroupId": self.group_id,
             "deploymentGroupName": self.name,
             "computePlatform": self.compute_platform,
             **self.settings,
+            **present(
+                targetRevision=self.target_revision,
+                lastSuccessfulDeployment=self.last_successful,
+                lastAttemptedDeployment=self.last_attempted,
+            ),
         }
-        if self.target_revision is not None:
-            info["targetRevision"] = self.target_revision
-        if self.last_successful is not None:
-            info["lastSuccessfulDeployment"] = self.last_successful
-        if self.last_attempted is not None:
-            info["lastAttemptedDeployment"] = self.last_attempted
-        return info
 
     @property
     def blue_green(self) -> bool:
@@ -105,16 +103,15 @@ class RegisteredRevision:
     document: Mapping[str, Any] | None = None
 
     def generic_info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"deploymentGroups": list(self.groups)}
-        for key, value in (
-            ("description", self.description),
-            ("registerTime", self.register_time),
-            ("firstUsedTime", self.first_used),
-            ("lastUsedTime", self.last_used),
-        ):
-            if value is not None:
-                info[key] = value
-        return info
+        return {
+            "deploymentGroups": list(self.groups),
+            **present(
+                description=self.description,
+                registerTime=self.register_time,
+                firstUsedTime=self.first_used,
+                lastUsedTime=self.last_used,
+            ),
+        }
 
 
 @dataclass
@@ -126,15 +123,18 @@ class LifecycleEvent:
     diagnostics: dict[str, Any] | None = None
 
     def info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"lifecycleEventName": self.name, "status": self.status}
-        if self.start_time is not None:
-            info["startTime"] = self.start_time
-        if self.end_time is not None:
-            info["endTime"] = self.end_time
-        if self.diagnostics is not None:
-            info["diagnostics"] = self.diagnostics
+        return {
+            "lifecycleEventName": self.name,
+            "status": self.status,
+            **present(
+                startTime=self.start_time, endTime=self.end_time, diagnostics=self.diagnostics
+            ),
+        }
 
-        return info
+
+def present(**members: Any) -> dict[str, Any]:
+    """The members that have a value: the API leaves an unset member out (never ``null``)."""
+    return {key: value for key, value in members.items() if value is not None}
 
 
 def diagnostics_info(diagnostics: Diagnostics) -> dict[str, Any]:
@@ -176,21 +176,20 @@ class Target:
         }
 
     def info(self, deployment_id: str) -> dict[str, Any]:
-        info: dict[str, Any] = {
+        return {
             **self._progress(deployment_id),
             "targetId": self.target_id,
             "targetArn": self.arn,
             **self.extra,
+            **present(instanceLabel=self.label),
         }
-        if self.label is not None:
-            info["instanceLabel"] = self.label
-        return info
 
     def instance_summary(self, deployment_id: str) -> dict[str, Any]:
-        summary: dict[str, Any] = {**self._progress(deployment_id), "instanceId": self.arn}
-        if self.label is not None:
-            summary["instanceType"] = self.label
-        return summary
+        return {
+            **self._progress(deployment_id),
+            "instanceId": self.arn,
+            **present(instanceType=self.label),
+        }
 
 
 @dataclass
@@ -268,21 +267,16 @@ class Deployment:
             ),
             "deploymentStatusMessages": list(self.status_messages),
             **self.options,
+            **present(
+                deploymentOverview=self.overview() if self.targets_assigned else None,
+                previousRevision=self.previous_revision,
+                startTime=self.start_time,
+                completeTime=self.complete_time,
+                errorInformation=self.error,
+                rollbackInfo=self.rollback_info,
+                autoRollbackConfiguration=self.auto_rollback,
+            ),
         }
-        if self.targets_assigned:
-            info["deploymentOverview"] = self.overview()
-        if self.previous_revision is not None:
-            info["previousRevision"] = self.previous_revision
-        if self.start_time is not None:
-            info["startTime"] = self.start_time
-        if self.complete_time is not None:
-            info["completeTime"] = self.complete_time
-        if self.error is not None:
-            info["errorInformation"] = self.error
-        if self.rollback_info is not None:
-            info["rollbackInfo"] = self.rollback_info
-        if self.auto_rollback is not None:
-            info["autoRollbackConfiguration"] = self.auto_rollback
         if group.blue_green and self.compute_platform == "Server":
             info["blueGreenDeploymentConfiguration"] = group.settings.get(
                 "blueGreenDeploymentConfiguration", {}
@@ -299,11 +293,9 @@ class Deployment:
         return info
 
     def last_deployment_info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {
+        return {
             "deploymentId": self.deployment_id,
             "status": self.status,
             "createTime": self.create_time,
+            **present(endTime=self.complete_time),
         }
-        if self.complete_time is not None:
-            info["endTime"] = self.complete_time
-        return info

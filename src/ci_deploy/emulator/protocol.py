@@ -10,8 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-from ci_deploy.aws.model import input_type_error
 from ci_deploy.emulator.faults import ApiError
+from ci_deploy.emulator.shapes import input_type_error
 
 # CodeDeploy requests are small (the largest is an AppSpecContent of a few KiB); a body above
 # this is refused before it is read, so a huge request cannot take the emulator's memory.

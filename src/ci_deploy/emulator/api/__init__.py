@@ -1,0 +1,1 @@
+"""The CodeDeploy operations, one module per resource: handlers ``(registry, body) -> answer``."""
