@@ -11,7 +11,7 @@ import groovy.transform.Field
 
 // The ci-deploy release this library revision installs when no `ci-deploy` is on the agent's
 // PATH. A test holds it equal to the package version, so a library tag installs its own CLI.
-@Field final String CLI_VERSION = '0.1.0'
+@Field final String CLI_VERSION = '1.0.0'
 
 // Every key the step takes, with its default. The input keys (all but the last three) are
 // ci-deploy's adapter inputs (src/ci_deploy/inputs.py) in camelCase; a contract test holds names
