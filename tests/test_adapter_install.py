@@ -244,3 +244,26 @@ def test_the_emulator_extra_installs_from_the_release_s_emulator_lock(
     assert Path(done.stdout.strip()).is_relative_to(run.venv)
     assert any(name.startswith("moto-") for name in package_index.downloads())
     assert list(run.tmp.iterdir()) == []  # the temporary files went; the environment stays
+    assert not (run.venv / "bin" / "pip").exists()  # the image's pip installed into it
+
+
+def test_an_image_without_a_recent_pip_gets_one_in_the_environment(
+    tmp_path: Path, package_index: PackageIndex
+) -> None:
+    """The image's pip installs into the new environment when it is 22.3 or later; an image
+    whose python3 has no such pip (a Debian python3 without python3-pip) gets the
+    environment's own pip from ensurepip instead."""
+    image = tmp_path / "image-bin"
+    image.mkdir()
+    real = Path(sys.base_prefix) / "bin" / "python3"
+    (image / "python3").write_text(
+        "#!/bin/sh\n"
+        "# python3 of an image whose pip is missing: `import pip` fails\n"
+        'case "$2" in *"import sys, pip"*) exit 1 ;; esac\n'
+        f'exec {real} "$@"\n'
+    )
+    (image / "python3").chmod(0o755)
+    run = install(tmp_path, package_index, path=f"{image}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    assert run.done.returncode == 0, run.done.stderr
+    assert run.done.stderr.startswith(f"Installed ci-deploy {VERSION} ")
+    assert (run.venv / "bin" / "pip").exists()  # its own, from ensurepip

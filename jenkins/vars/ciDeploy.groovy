@@ -171,7 +171,12 @@ install_ci_deploy() {
   return "$status"
 }
 run_pip() {
-  if "$venv/bin/python" -m pip --disable-pip-version-check "$@" >"$work/pip.log" 2>&1; then
+  if [ "$pip_outside" = yes ]; then
+    set -- "$python" -m pip --python "$venv/bin/python" "$@"
+  else
+    set -- "$venv/bin/python" -m pip "$@"
+  fi
+  if "$@" --disable-pip-version-check >"$work/pip.log" 2>&1; then
     return 0
   fi
   cat "$work/pip.log" >&2
@@ -184,7 +189,17 @@ install_steps() {
     return 2
   fi
   started=$(date +%s)
-  "$python" -m venv "$venv" || return 1
+  # The image's pip installs into the new environment when it can (pip --python, 22.3 and
+  # later): no pip of its own to install there first, which takes longer than the rest.
+  "$python" -m venv --without-pip "$venv" || return 1
+  pip_outside=no
+  if "$python" -c 'import sys, pip; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; then
+    pip_outside=yes
+  elif ! "$venv/bin/python" -m ensurepip --default-pip >"$work/pip.log" 2>&1; then
+    cat "$work/pip.log" >&2
+    echo "ci-deploy: error: installing ci-deploy needs pip (22.3 or later) or the venv module with ensurepip for $python; install one of them, or put ci-deploy on PATH" >&2
+    return 2
+  fi
   if [ -n "$index" ]; then
     PIP_INDEX_URL=$index
     export PIP_INDEX_URL
@@ -236,7 +251,8 @@ PY
       set -- --require-hashes -r "$lock"
       ;;
   esac
-  if ! run_pip install --quiet "$@" -r "$work/release.txt"; then
+  # Without byte-compiling everything now: the CLI compiles what it imports when it runs.
+  if ! run_pip install --quiet --no-compile "$@" -r "$work/release.txt"; then
     what="$(basename "$release")${lock:+ with the lock $lock}"
     if grep -q "DO NOT MATCH THE HASHES" "$work/pip.log"; then
       echo "ci-deploy: error: $lock_input: a file from the package index does not match its hash in the lock (pip names it above): the index ($index_input) serves other files than the lock was made from; use an index with those files, or a lock made against this one" >&2
