@@ -978,3 +978,23 @@ def test_the_job_installs_the_pinned_release_and_a_later_pipeline_reuses_pip_s_c
     assert package_index.downloads() == []  # every file came from the cache
     assert "Installed ci-deploy" in log
     assert second.dotenv()["CI_DEPLOY_STATUS"] == "Succeeded"
+
+
+@pytest.mark.adapter
+def test_a_release_the_index_does_not_have_fails_the_job_naming_cli_package(
+    tmp_path: Path, package_index: PackageIndex
+) -> None:
+    """Bad install input fails the job with exit code 2 before any ci-deploy call; every other
+    bad input of the install is tested in tests/test_adapter_install.py."""
+    run = run_pipeline(
+        tmp_path,
+        {"needs": [], "command": "validate", "cli_package": "ci-deploy==9.9.9"},
+        variables=runner_variables(package_index),
+        options=ISOLATED,
+    )
+    assert run.job_result() == ("FAIL", 2), run.output
+    assert (
+        f"ci-deploy: error: input cli_package: the package index ({package_index.url}) has no "
+        "ci-deploy==9.9.9; name a released version"
+    ) in run.log()
+    assert not (run.repo / ".ci-deploy" / "result.json").exists()

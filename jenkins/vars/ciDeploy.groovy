@@ -206,7 +206,7 @@ install_steps() {
   fi
   if ! run_pip download --quiet --no-deps --dest "$work/release" "$package"; then
     if grep -q "No matching distribution found" "$work/pip.log"; then
-      echo "ci-deploy: error: $package_input: the package index (${index:-as pip is set up}) has no $package; name a released version (pip lists the versions it found above)" >&2
+      echo "ci-deploy: error: $package_input: the package index (${PIP_INDEX_URL:-as pip is set up}) has no $package; name a released version (pip lists the versions it found above)" >&2
       return 2
     fi
     echo "ci-deploy: error: downloading $package failed (pip's output above); check that the package index is reachable ($index_input)" >&2
