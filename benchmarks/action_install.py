@@ -2,9 +2,10 @@
 
 - ``venv + pip``: ``python -m venv`` then ``pip install <action source>`` (the fallback);
 - ``pip→uv``: ``pip install --target uv`` then ``uv venv`` + ``uv pip install`` (what the action
-  does when the runner has no uv);
+  did on a runner without uv before it installed from its lock: uv itself was unpinned);
 - ``uv``: ``uv venv`` + ``uv pip install`` with uv already on the runner;
-- ``action step``: the action's own steps run by tests/github_harness.py (the pip→uv path);
+- ``action step``: the action's own steps run by tests/github_harness.py (on a runner without uv:
+  the runner's pip, the lock's dependencies with their hashes, then the action's source);
 - ``cache hit``: the action's steps again, reusing the environment as a restored cache would.
 
 Each path starts with empty pip and uv caches (a fresh hosted runner), one run each, printed as
@@ -34,7 +35,7 @@ PYTHON = Path(sys.base_prefix) / "bin" / "python3"
 def action_copy(root: Path) -> Path:
     action = root / "action"
     action.mkdir()
-    for name in ("action.yml", "pyproject.toml", "README.md"):
+    for name in ("action.yml", "pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, action / name)
     shutil.copytree(
         REPO / "src", action / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")

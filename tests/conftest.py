@@ -18,6 +18,7 @@ import pytest
 
 from ci_deploy.commands import Streams
 from fake_codedeploy import FakeCodeDeploy
+from package_index import PackageIndex, Release, build_release, serve_index, wheelhouse
 from webhooks import HookAnswer, WebhookServer
 
 if TYPE_CHECKING:
@@ -467,3 +468,18 @@ def webhook_server() -> Iterator[Callable[..., WebhookServer]]:
     yield start
     for server in started:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    """ci-deploy's sdist and wheel, built once per session from a copy of this checkout, with
+    no package index (tests/package_index.py)."""
+    return build_release(tmp_path_factory.mktemp("release"))
+
+
+@pytest.fixture(scope="session")
+def package_index(release: Release) -> Iterator[PackageIndex]:
+    """A package index on 127.0.0.1 serving the built release and the wheelhouse (the files the
+    locks pin, for this platform). Its request log is the session's: call ``forget()`` first."""
+    with serve_index([release.directory, wheelhouse()]) as index:
+        yield index

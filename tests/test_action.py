@@ -23,6 +23,7 @@ from ci_deploy.report.github import outputs_of
 from ci_deploy.result import PushResult
 from doc_pages import adapter_column, code_blocks, inputs_reference, page, section, table_after
 from github_harness import ActionHarness, Cancel
+from package_index import wheelhouse
 
 REPO = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
@@ -365,43 +366,116 @@ def test_a_broken_appspec_is_annotated_on_its_file_and_line(
     assert located[0].message.startswith("timeout is a number (9000)")
 
 
-def test_without_ci_deploy_on_path_the_action_installs_its_own_source(
-    tmp_path: Path, workspace: Path
-) -> None:
-    """The runner's Python only (no ci-deploy): the action installs $GITHUB_ACTION_PATH into a
-    venv under $RUNNER_TEMP, and a second run reuses it (what a cache hit restores)."""
-    temp = tmp_path / "runner-temp"
-    temp.mkdir()
-    runner_python = Path(sys.base_prefix) / "bin"
-    assert not (runner_python / "ci-deploy").exists()
-    # The action at its ref: a copy, as the runner downloads it (and safe from edits meanwhile).
+def action_at_its_ref(tmp_path: Path) -> Path:
+    """The action as the runner downloads it at the ref a workflow pinned: a copy of what the
+    install reads (and safe from edits meanwhile)."""
     action = tmp_path / "action"
     action.mkdir()
-    for name in ("action.yml", "pyproject.toml", "README.md"):  # README.md: pyproject's readme
+    # README.md: pyproject's readme; LICENSE: its license file
+    for name in ("action.yml", "pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, action / name)
     junk = shutil.ignore_patterns("__pycache__", "*.egg-info")
     shutil.copytree(REPO / "src", action / "src", ignore=junk)
-    harness = ActionHarness(action, workspace, temp, harness_env(f"{runner_python}:/usr/bin:/bin"))
+    return action
+
+
+def offline_runner_env(find_links: Path) -> dict[str, str]:
+    """The runner's Python only (no ci-deploy, no uv) on PATH, its pip set up for a mirror:
+    the wheelhouse or ``find_links`` (the files the locks pin and the build backend), no
+    index."""
+    runner_python = Path(sys.base_prefix) / "bin"
+    assert not (runner_python / "ci-deploy").exists()
+    assert not (runner_python / "uv").exists()
+    env = harness_env(f"{runner_python}:/usr/bin:/bin")
+    env = {name: value for name, value in env.items() if not name.startswith(("PIP_", "UV_"))}
+    env.update(
+        {
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(find_links),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        }
+    )
+    return env
+
+
+def test_without_ci_deploy_on_path_the_action_installs_its_source_with_its_lock(
+    tmp_path: Path, workspace: Path
+) -> None:
+    """The action installs the dependencies its lock pins (hashes required), then
+    $GITHUB_ACTION_PATH, into a venv under $RUNNER_TEMP; a second run reuses it (what a cache
+    hit restores)."""
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    action = action_at_its_ref(tmp_path)
+    harness = ActionHarness(action, workspace, temp, offline_runner_env(wheelhouse()))
     shutil.copytree(REPO / "examples" / "web-app", workspace / "app")
 
     first = harness.run({"command": "validate", "source": "app"}, timeout_seconds=300)
     assert first.exit_code == 0, first.log
     located = first.step("locate").outputs
+    env = temp / "ci-deploy-env"
     assert located["install"] == "true"
-    assert located["cli"] == str(temp / "ci-deploy-env" / "bin" / "ci-deploy")
-    assert located["env-python"] == str(temp / "ci-deploy-env" / "bin" / "python")
+    assert located["cli"] == str(env / "bin" / "ci-deploy")
+    assert located["env-python"] == str(env / "bin" / "python")
+    assert located["lock"] == f"{action}/src/ci_deploy/lock/runtime.txt"
     key = re.compile(r"ci-deploy-Linux-X64-py3\.\d+-[0-9a-f]{8}-[0-9a-f]{16}")
     assert key.fullmatch(located["cache-key"])
     [cache] = [step for step in first.steps if step.kind == "uses"]
-    assert cache.with_ == {"path": str(temp / "ci-deploy-env"), "key": located["cache-key"]}
-    installed = re.compile(r"^Installed ci-deploy \S+ with (uv|venv \+ pip) in [0-9.]+s$", re.M)
-    assert installed.search(first.steps[2].stdout)
+    assert cache.with_ == {"path": str(env), "key": located["cache-key"]}
+    installed = re.compile(r"^Installed ci-deploy \S+ with venv \+ pip in [0-9.]+s$", re.M)
+    assert installed.search(first.steps[2].stdout), first.log
+    assert (env / ".ci-deploy-complete").is_file()
     assert "valid Server" in first.step("run").stderr
+    # the dependencies are the lock's pins; the venv has no pip (the runner's installed it)
+    listing = "import importlib.metadata as m\nfor d in m.distributions(): print(d.name, d.version)"
+    installed_dists = subprocess.run(
+        [str(env / "bin" / "python"), "-c", listing], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    lock = (REPO / "src" / "ci_deploy" / "lock" / "runtime.txt").read_text()
+    assert len(installed_dists) > 10
+    for line in installed_dists:
+        name, version = line.split()
+        name = re.sub(r"[-_.]+", "-", name).lower()
+        if name != "ci-deploy":
+            assert re.search(rf"^{re.escape(name)}=={re.escape(version)} ", lock, re.M), line
+    assert not (env / "bin" / "pip").exists()
 
     second = harness.run({"command": "validate", "source": "app"}, timeout_seconds=60)
     assert second.exit_code == 0, second.log
     assert second.step("locate").outputs["cache-key"] == located["cache-key"]
     assert second.steps[2].stdout.startswith("Using the cached ci-deploy ")
+
+
+def test_a_file_whose_hash_is_not_the_lock_s_fails_the_install_and_leaves_no_environment(
+    tmp_path: Path, workspace: Path
+) -> None:
+    """The runner's mirror serves another boto3 file than the one the lock was made from."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for path in wheelhouse().iterdir():
+        if path.name.startswith("boto3-"):
+            (mirror / path.name).write_bytes(path.read_bytes() + b"tampered")
+        elif not path.name.startswith("."):
+            (mirror / path.name).symlink_to(path)
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    action = action_at_its_ref(tmp_path)
+    harness = ActionHarness(action, workspace, temp, offline_runner_env(mirror))
+    shutil.copytree(REPO / "examples" / "web-app", workspace / "app")
+
+    run = harness.run({"command": "validate", "source": "app"}, timeout_seconds=300)
+    assert run.exit_code == 1, run.log
+    assert [step.outcome for step in run.steps] == ["success", "success", "failure", "skipped"]
+    [error] = run.annotations("error")
+    assert error.message == (
+        "a file from the package index does not match its hash in the action's lock "
+        "(src/ci_deploy/lock/runtime.txt): the runner's index or mirror serves other files than "
+        "the lock was made from; point pip (PIP_INDEX_URL) or uv (UV_INDEX_URL) at one that "
+        "serves the original files"
+    )
+    assert "boto3" in run.steps[2].stdout
+    assert not (temp / "ci-deploy-env").exists()
 
 
 WINDOWS_PYTHON = """#!/bin/sh
@@ -453,9 +527,12 @@ def test_on_a_windows_runner_the_action_installs_into_the_venv_s_scripts_dir(
     located = run.step("locate").outputs
     assert located["cli"] == f"{env}/Scripts/ci-deploy.exe"
     assert located["env-python"] == f"{env}/Scripts/python.exe"
+    python = f"{env}/Scripts/python.exe"
+    lock = "src/ci_deploy/lock/runtime.txt"
     assert record.read_text().splitlines() == [
         f"venv -q --python {tools / 'python3'} {env}",
-        f"pip install -q --python {env}/Scripts/python.exe --compile-bytecode {REPO}",
+        f"pip install -q --python {python} --require-hashes -r {REPO / lock}",
+        f"pip install -q --python {python} --no-deps --compile-bytecode {REPO}",
     ]
     assert "app/appspec.yml: valid Server" in run.step("run").stderr
 

@@ -22,6 +22,7 @@ import yaml
 import ci_deploy
 from ci_deploy.inputs import BY_NAME, Input, adapter_inputs
 from doc_pages import adapter_column, code_blocks, inputs_reference, page, section, table_after
+from package_index import PackageIndex
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "gitlab" / "ci-deploy.yml"
@@ -42,11 +43,15 @@ JOB_INPUTS = {
     "aws_token_audience",
     "cli_path",
     "cli_package",
+    "cli_lock",
+    "cli_index_url",
 }
 # Variables the job sets besides one per adapter input.
 JOB_VARIABLES = {
     "CI_DEPLOY_CLI_PATH": "$[[ inputs.cli_path ]]",
     "CI_DEPLOY_CLI_PACKAGE": "$[[ inputs.cli_package ]]",
+    "CI_DEPLOY_CLI_LOCK": "$[[ inputs.cli_lock ]]",
+    "CI_DEPLOY_CLI_INDEX_URL": "$[[ inputs.cli_index_url ]]",
     BY_NAME["ci_system"].env: "gitlab",
     BY_NAME["dotenv_file"].env: ".ci-deploy/ci-deploy.env",
 }
@@ -124,23 +129,28 @@ def test_every_input_is_optional_and_described() -> None:
         assert entry["description"].strip().endswith("."), name
 
 
-RELEASE_ARCHIVE = (
-    f"https://github.com/org/ci-deploy/archive/refs/tags/v{ci_deploy.__version__}.tar.gz"
-)
+def test_the_install_is_this_release_pinned_with_the_release_s_own_lock() -> None:
+    inputs = spec_inputs()
+    assert inputs["cli_package"]["default"] == f"ci-deploy=={ci_deploy.__version__}"
+    assert inputs["cli_lock"]["default"] == "release"
+    assert inputs["cli_index_url"]["default"] == ""
 
 
-def test_the_install_fallback_is_this_release_s_source_not_a_package_index_name() -> None:
-    """ci-deploy is not on the public index: `ci-deploy==VERSION` there would fail, or install
-    whatever someone else published under that name."""
-    assert spec_inputs()["cli_package"]["default"] == f"ci-deploy @ {RELEASE_ARCHIVE}"
+def test_pip_s_cache_is_kept_per_release_in_the_project() -> None:
+    assert job()["cache"] == {
+        "key": f"ci-deploy-{ci_deploy.__version__}",
+        "paths": [".ci-deploy-cache/"],
+        "when": "always",
+    }
+    script = "\n".join(job()["script"])
+    assert 'PIP_CACHE_DIR="$PWD/.ci-deploy-cache/pip"' in script
 
 
-def test_the_archive_is_of_the_repository_and_tag_the_remote_include_reads() -> None:
+def test_the_remote_include_reads_the_template_at_this_release_s_tag() -> None:
     remote = f"https://raw.githubusercontent.com/org/ci-deploy/v{ci_deploy.__version__}/gitlab/"
     assert f"#     - remote: {remote}ci-deploy.yml" in TEMPLATE.read_text(encoding="utf-8")
     assert f"  - remote: {remote}ci-deploy.yml" in gitlab_doc()
     assert f"  - remote: {remote}ci-deploy.yml" in readme_quick_start()
-    assert f"`ci-deploy @ {RELEASE_ARCHIVE}`" in gitlab_doc()
 
 
 def test_nothing_global_and_the_job_shape_comes_from_inputs() -> None:
@@ -468,7 +478,8 @@ def test_values_reach_ci_deploy_verbatim_through_the_environment(tmp_path: Path)
     assert env["CI_DEPLOY_INSTANCES"] == "5"
     assert env["CI_DEPLOY_REGIONS"] == "us-east-1,eu-west-1"
     assert env["CI_DEPLOY_CI_SYSTEM"] == "gitlab"
-    assert env["CI_DEPLOY_EXCLUDE"] == "/.ci-deploy/"  # its own reports stay out of the bundle
+    # its own reports and pip's cache stay out of the bundle
+    assert env["CI_DEPLOY_EXCLUDE"] == "/.ci-deploy/,/.ci-deploy-cache/"
     assert not (run.repo / "pwned").exists() and not (run.repo / "pwned2").exists()
     assert deploy_call["token"] is None  # no AWS_ROLE_ARN: no web identity
 
@@ -985,55 +996,93 @@ def test_cancelling_the_job_stops_the_deployment(tmp_path: Path, fleet: dict[str
     assert run.dotenv()["CI_DEPLOY_STATUS"] == "Stopped"
 
 
-STAND_IN_PYTHON = """\
-#!{python}
-# Stands in for the image's python3: `-m venv DIR` makes DIR/bin/python (this stand-in again);
-# `-m pip install SPEC` puts a recording ci-deploy beside the python that ran it.
-import json, os, sys
-from pathlib import Path
-with open({record!r}, "a") as out:
-    out.write(json.dumps({{"python": sys.argv[1:]}}) + "\\n")
-args = sys.argv[1:]
-if args[:2] == ["-m", "venv"]:
-    (Path(args[2]) / "bin").mkdir(parents=True)
-    (Path(args[2]) / "bin" / "python").symlink_to(os.path.abspath(__file__))
-elif args[:3] == ["-m", "pip", "install"]:
-    cli = Path(sys.argv[0]).parent / "ci-deploy"
-    cli.write_text({fake_cli!r})
-    cli.chmod(0o755)
-"""
+def runner_variables(index: PackageIndex) -> dict[str, str]:
+    """A job on an image with Python and no ci-deploy (the runner's Python first on PATH), whose
+    pip reads no configuration of this machine; the package index is ``index``."""
+    return {
+        "PATH": f"{Path(sys.base_prefix) / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_INDEX_URL": index.url,
+        # pip caches what a plain-http index serves only from a host it trusts (an https index,
+        # as a real one is, needs no such setting)
+        "PIP_TRUSTED_HOST": index.host,
+    }
+
+
+# Each job in a build directory of its own, with the cache and artifacts copied in and out, as
+# a GitLab runner does (without it, a shell job runs in the repository itself).
+ISOLATED = ("--shell-isolation",)
+
+
+def rerun(run: Run, tmp_path: Path, variables: dict[str, str], timeout: float) -> Run:
+    """gitlab-ci-local again in the same repository: a later pipeline of the same project."""
+    command, env = gitlab_ci_local(tmp_path, variables, ISOLATED)
+    done = subprocess.run(
+        command, cwd=run.repo, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return Run(run.repo, done.returncode, done.stdout + done.stderr, done.stdout)
 
 
 @pytest.mark.adapter
-def test_without_a_ci_deploy_the_job_installs_this_release_s_source_in_a_venv(
-    tmp_path: Path,
+def test_the_job_installs_the_pinned_release_and_a_later_pipeline_reuses_pip_s_cache(
+    tmp_path: Path, fleet: dict[str, Any], package_index: PackageIndex
 ) -> None:
-    record = tmp_path / "calls.jsonl"
-    stand_in = tmp_path / "image-bin" / "python3"
-    stand_in.parent.mkdir()
-    fake = FAKE_CLI.format(python=sys.executable, record=str(record))
-    stand_in.write_text(
-        STAND_IN_PYTHON.format(python=sys.executable, record=str(record), fake_cli=fake)
+    """The default install: ci-deploy==VERSION from the package index (here a loopback index of
+    the built wheel and the locked files), its dependencies hash-checked against the lock inside
+    that wheel; then it deploys. The second pipeline finds pip's cache and downloads no file."""
+    variables = {**fleet["variables"], **runner_variables(package_index)}
+    package_index.forget()
+    first = run_pipeline(
+        tmp_path,
+        {"source": "app", **fleet["inputs"]},
+        files=revision_files("web-app"),
+        variables=variables,
+        options=ISOLATED,
+        timeout=300,
     )
-    stand_in.chmod(0o755)
+    assert first.job_result() == ("PASS", 0), first.output
+    log = first.log()
+    version = ci_deploy.__version__
+    assert re.search(
+        rf"^Installed ci-deploy {re.escape(version)} \(dependencies checked against the lock "
+        r"release\) in \d+s$",
+        log,
+        flags=re.MULTILINE,
+    ), log
+    assert "pip cache:" not in log  # nothing kept yet
+    downloaded = package_index.downloads()
+    assert f"ci_deploy-{version}-py3-none-any.whl" in downloaded
+    assert any(name.startswith("boto3-") for name in downloaded)
+    assert not any(name.startswith("moto-") for name in downloaded)  # no emulator extra
+    assert first.dotenv()["CI_DEPLOY_STATUS"] == "Succeeded"
+
+    package_index.forget()
+    second = rerun(first, tmp_path, variables, timeout=300)
+    assert second.job_result() == ("PASS", 0), second.output
+    log = second.log()
+    kept = re.search(r"^pip cache: (\d+) files kept from an earlier job$", log, flags=re.M)
+    assert kept and int(kept.group(1)) > 0, log
+    assert package_index.downloads() == []  # every file came from the cache
+    assert "Installed ci-deploy" in log
+    assert second.dotenv()["CI_DEPLOY_STATUS"] == "Succeeded"
+
+
+@pytest.mark.adapter
+def test_a_release_the_index_does_not_have_fails_the_job_naming_cli_package(
+    tmp_path: Path, package_index: PackageIndex
+) -> None:
+    """Bad install input fails the job with exit code 2 before any ci-deploy call; every other
+    bad input of the install is tested in tests/test_adapter_install.py."""
     run = run_pipeline(
         tmp_path,
-        {"command": "status", "deployment_id": "d-1"},
-        # the job's PATH: the image's python3 and the base system, no ci-deploy
-        variables={"PATH": f"{stand_in.parent}{os.pathsep}/usr/bin{os.pathsep}/bin"},
+        {"command": "validate", "cli_package": "ci-deploy==9.9.9"},
+        variables=runner_variables(package_index),
+        options=ISOLATED,
     )
-    assert run.job_result() == ("PASS", 0), run.output
-    venv_call, pip_call, cli_call = calls(record)
-    assert venv_call["python"][:2] == ["-m", "venv"]
-    venv = Path(venv_call["python"][2])
-    assert not venv.is_relative_to(run.repo)  # never inside the project, so never bundled
-    assert pip_call["python"] == [
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        f"ci-deploy @ {RELEASE_ARCHIVE}",
-    ]
-    assert cli_call["argv"] == ["status"]
-    assert cli_call["env"]["CI_DEPLOY_DEPLOYMENT_ID"] == "d-1"
+    assert run.job_result() == ("FAIL", 2), run.output
+    assert (
+        f"ci-deploy: error: input cli_package: the package index ({package_index.url}) has no "
+        "ci-deploy==9.9.9; name a released version"
+    ) in run.log()
+    assert not (run.repo / ".ci-deploy" / "result.json").exists()

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ci_deploy import __version__
 from ci_deploy.inputs import ADAPTER_VERBS, TABLE, Input, adapter_inputs
 from doc_pages import adapter_column, page, section, table_after
+from package_index import PackageIndex, Release, serve_index, wheelhouse
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "jenkins"
@@ -32,7 +34,7 @@ STEP = LIBRARY / "vars" / "ciDeploy.groovy"
 HELP = LIBRARY / "vars" / "ciDeploy.txt"
 HARNESS = ROOT / "tests" / "jenkins"
 FAKE_CLI = HARNESS / "fake-ci-deploy"
-STEP_KEYS = ["installCommand", "cliPath", "timeoutResult"]
+STEP_KEYS = ["installLock", "installIndexUrl", "installCommand", "cliPath", "timeoutResult"]
 # When the input table changed, `.venv/bin/python tests/jenkins/sync_keys.py` rewrites the step's
 # input keys and its help (scripts/gen-inputs-doc the generated docs/inputs.md); the contract
 # tests below then hold them again.
@@ -231,14 +233,6 @@ def fake_runs(tmp_path_factory: pytest.TempPathFactory) -> FakeRuns:
     )
     install_env = {"FAKE_CLI": str(FAKE_CLI), "INSTALL_LOG": str(root / "installs.log")}
     shared = root / "ws-install"
-    fake_python = root / "python-bin"
-    fake_python.mkdir()
-    (fake_python / "python3").symlink_to(HARNESS / "fake-python3")
-    default_install_env = {
-        "FAKE_CLI": str(FAKE_CLI),
-        "FAKE_INSTALL_RECORD": str(root / "default-install.record"),
-        "FAKE_REAL_PYTHON": sys.executable,
-    }
     builds = [
         Build(
             "succeeded",
@@ -325,15 +319,6 @@ def fake_runs(tmp_path_factory: pytest.TempPathFactory) -> FakeRuns:
                 ("install_changed", install + " && true"),
             ]
         ],
-        Build(
-            "install_default",
-            root / "ws-install-default",
-            "return ciDeploy(command: 'validate')",
-            {
-                **fake_env(record("install_default"), path=f"{fake_python}:{SYSTEM_PATH}"),
-                **default_install_env,
-            },
-        ),
         Build(
             "install_fails",
             root / "ws-install-fails",
@@ -497,13 +482,15 @@ def test_a_ci_deploy_on_path_is_used_as_is_in_the_current_dir(fake_runs: FakeRun
     assert run["argv"] == [str(fake_runs.root / "bin" / "ci-deploy"), "status"]
     assert run["cwd"] == str(fake_runs.root / "ws-on-path" / "app")
     assert run["env"]["CI_DEPLOY_DEPLOYMENT_ID"] == "d-1"
-    assert not (Path(f"{fake_runs.root / 'ws-on-path' / 'app'}@tmp") / "ci-deploy-venv").exists()
+    assert not (
+        Path(f"{fake_runs.root / 'ws-on-path' / 'app'}@tmp") / f"ci-deploy-{__version__}"
+    ).exists()
 
 
 def test_without_one_on_path_it_installs_into_the_workspace_tmp_once(fake_runs: FakeRuns) -> None:
-    venv_cli = Path(f"{fake_runs.root / 'ws-install'}@tmp") / "ci-deploy-venv" / "bin" / "ci-deploy"
+    venv = Path(f"{fake_runs.root / 'ws-install'}@tmp") / f"ci-deploy-{__version__}"
     runs = fake_runs.records("install")
-    assert [run["argv"] for run in runs] == [[str(venv_cli), "validate"]] * 3
+    assert [run["argv"] for run in runs] == [[str(venv / "bin" / "ci-deploy"), "validate"]] * 3
     for name in ["install_first", "install_cached", "install_changed"]:
         assert fake_runs.build(name)["result"] == "SUCCESS"
     # Installed by the first build, reused by the second, reinstalled when the command changed;
@@ -514,17 +501,86 @@ def test_without_one_on_path_it_installs_into_the_workspace_tmp_once(fake_runs: 
     assert "installing ci-deploy" not in fake_runs.log("install_cached")
 
 
-def test_the_default_install_builds_the_library_s_release_from_its_source(
-    fake_runs: FakeRuns,
+def install_env(index: PackageIndex, workspace: Path) -> dict[str, str | None]:
+    """An agent with Python and no ci-deploy, whose pip reads no configuration of this machine;
+    the index is named by the installIndexUrl key."""
+    unset: dict[str, str | None] = {name: None for name in os.environ if name.startswith("PIP_")}
+    return {
+        **unset,
+        "PATH": f"{Path(sys.base_prefix) / 'bin'}:{SYSTEM_PATH}",
+        "HOME": str(workspace.parent / "home"),
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_CACHE_DIR": str(workspace.parent / "pip-cache"),
+        "JENKINS_URL": "http://127.0.0.1:1/",
+    }
+
+
+def test_the_default_install_is_the_pinned_release_with_its_lock_reused_by_later_builds(
+    tmp_path: Path, package_index: PackageIndex, release: Release
 ) -> None:
-    assert fake_runs.build("install_default")["result"] == "SUCCESS"
-    venv = Path(f"{fake_runs.root / 'ws-install-default'}@tmp") / "ci-deploy-venv"
-    steps = (fake_runs.root / "default-install.record").read_text(encoding="utf-8")
-    # ci-deploy is not on the public index: the release's own source, never a name there
-    archive = f"https://github.com/org/ci-deploy/archive/refs/tags/v{__version__}.tar.gz"
-    assert steps == f"python3 -m venv {venv}\npip install --quiet ci-deploy @ {archive}\n"
-    [run] = fake_runs.records("install_default")
-    assert run["argv"] == [str(venv / "bin" / "ci-deploy"), "validate"]
+    """ci-deploy==CLI_VERSION from the index, its dependencies checked against the lock inside
+    the release, in ${WORKSPACE}@tmp/ci-deploy-VERSION; the next build runs it as it is. A
+    library revision whose version the index lacks fails naming what to fix, leaving nothing."""
+    app = tmp_path / "app"
+    shutil.copytree(ROOT / "examples" / "web-app", app)
+    workspace = tmp_path / "ws"
+    pipeline = (
+        "return ciDeploy(command: 'validate', source: params.SOURCE, installIndexUrl: params.INDEX)"
+    )
+    with serve_index([wheelhouse()]) as without_ci_deploy:
+        builds = [
+            Build(name, workspace, pipeline, install_env(package_index, workspace), params=params)
+            for name, params in [
+                ("first", {"SOURCE": str(app), "INDEX": package_index.url}),
+                ("again", {"SOURCE": str(app), "INDEX": package_index.url}),
+            ]
+        ] + [
+            Build(
+                "unreleased",
+                tmp_path / "ws-unreleased",
+                pipeline,
+                install_env(without_ci_deploy, tmp_path / "ws-unreleased"),
+                params={"SOURCE": str(app), "INDEX": without_ci_deploy.url},
+            )
+        ]
+        results = run_pipelines(tmp_path / "runs", builds, timeout=600)["builds"]
+    venv = Path(f"{workspace}@tmp") / f"ci-deploy-{__version__}"
+    first = builds[0].log_path.read_text(encoding="utf-8")
+    assert results["first"]["result"] == "SUCCESS", first
+    assert f"installing ci-deploy {__version__} into {venv}" in first
+    assert re.search(
+        rf"^Installed ci-deploy {re.escape(__version__)} \(dependencies checked against the lock "
+        r"release\) in \d+s$",
+        first,
+        flags=re.MULTILINE,
+    ), first
+    assert "appspec.yml: valid Server" in first
+    again = builds[1].log_path.read_text(encoding="utf-8")
+    assert results["again"]["result"] == "SUCCESS", again
+    assert "installing" not in again and "Installed" not in again
+    assert "appspec.yml: valid Server" in again
+
+    unreleased = builds[2].log_path.read_text(encoding="utf-8")
+    assert results["unreleased"]["result"] == "FAILURE", unreleased
+    assert results["unreleased"]["error"] == "script returned exit code 2"
+    assert (
+        "ci-deploy: error: the library revision (load a release tag of it, "
+        "@Library('ci-deploy@vX.Y.Z')): the package index "
+        f"({without_ci_deploy.url}) has no ci-deploy=={__version__}; name a released version"
+    ) in unreleased
+    leftover = Path(f"{tmp_path / 'ws-unreleased'}@tmp") / f"ci-deploy-{__version__}"
+    assert not leftover.exists()
+
+
+def test_the_install_is_the_gitlab_template_s(fake_runs: FakeRuns) -> None:
+    """install_ci_deploy is one text in both adapters (as Groovy hands the script to sh)."""
+    script = fake_runs.results["describe"]["scripts"]["FIND_SCRIPT"]
+    start = script.index("# install_ci_deploy VENV")
+    ours = script[start : script.index('stamp="$CI_DEPLOY_INSTALL_DIR', start)]
+    [_, body] = list(yaml.safe_load_all((ROOT / "gitlab" / "ci-deploy.yml").read_text()))
+    template = "\n".join(body["$[[ inputs.as ]]"]["script"])
+    start = template.index("# install_ci_deploy VENV")
+    assert ours == template[start : template.index("# Find or install the CLI", start)]
 
 
 def test_a_failing_install_fails_the_build_with_its_output(fake_runs: FakeRuns) -> None:
@@ -590,6 +646,9 @@ def test_the_step_own_variables_are_not_input_variables() -> None:
         "CI_DEPLOY_INSTALL_DIR",
         "CI_DEPLOY_INSTALL_VERSION",
         "CI_DEPLOY_INSTALL_COMMAND",
+        "CI_DEPLOY_INSTALL_LOCK",
+        "CI_DEPLOY_INSTALL_INDEX_URL",
+        "CI_DEPLOY_INSTALL_EXTRA",
     }
     assert names - inputs == own
     assert not own & inputs

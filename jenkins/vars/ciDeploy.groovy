@@ -11,7 +11,7 @@ import groovy.transform.Field
 
 // The ci-deploy release this library revision installs when no `ci-deploy` is on the agent's
 // PATH. A test holds it equal to the package version, so a library tag installs its own CLI.
-@Field final String CLI_VERSION = '0.1.0'
+@Field final String CLI_VERSION = '1.0.0'
 
 // Every key the step takes, with its default. The input keys (all but the last three) are
 // ci-deploy's adapter inputs (src/ci_deploy/inputs.py) in camelCase; a contract test holds names
@@ -124,12 +124,17 @@ import groovy.transform.Field
     // Show a traceback on unexpected errors.
     debug: false,
     // -- keys of this step, not of ci-deploy:
-    // Shell command that installs ci-deploy when it is not on PATH. It runs with
+    // The hash lock the install checks ci-deploy's dependencies against: 'release' (the lock
+    // inside the release), a lock file or its https:// URL (made by scripts/lock), or '' for none.
+    installLock: 'release',
+    // Package index or mirror (a PEP 503 simple URL) to install from; null: pip's own setting.
+    installIndexUrl: null,
+    // Shell command that installs ci-deploy instead, when it is not on PATH. It runs with
     // $CI_DEPLOY_INSTALL_DIR (under the workspace's tmp dir, cached between builds) and
     // $CI_DEPLOY_INSTALL_VERSION (this library's CLI_VERSION) set, and must leave an executable
-    // $CI_DEPLOY_INSTALL_DIR/bin/ci-deploy behind. The default builds the library's release from
-    // its tag's source archive: ci-deploy is not on the public package index.
-    installCommand: 'python3 -m venv "$CI_DEPLOY_INSTALL_DIR" && "$CI_DEPLOY_INSTALL_DIR/bin/pip" install --quiet "ci-deploy @ https://github.com/org/ci-deploy/archive/refs/tags/v$CI_DEPLOY_INSTALL_VERSION.tar.gz"',
+    // $CI_DEPLOY_INSTALL_DIR/bin/ci-deploy behind. null: the release ci-deploy==CLI_VERSION with
+    // its dependencies checked against installLock.
+    installCommand: null,
     // Path of a ci-deploy executable to run as is (no PATH lookup, no install).
     cliPath: null,
     // Build result when ci-deploy gives up waiting (exit code 4): FAILURE raises an error;
@@ -143,15 +148,133 @@ import groovy.transform.Field
 @Field final List TIMEOUT_RESULTS = ['FAILURE', 'UNSTABLE']
 
 // Keys of this step itself; every other key is a ci-deploy input.
-@Field final List STEP_KEYS = ['installCommand', 'cliPath', 'timeoutResult']
+@Field final List STEP_KEYS = ['installLock', 'installIndexUrl', 'installCommand', 'cliPath', 'timeoutResult']
 
-// Prints the ci-deploy to run: one on PATH as is; else the one cached in $CI_DEPLOY_INSTALL_DIR,
-// installed there first by installCommand when missing or made by another version or command.
-// Everything but that path goes to stderr, i.e. the build log.
+// Prints the ci-deploy to run: one on PATH as is; else the one cached in $CI_DEPLOY_INSTALL_DIR
+// (per ci-deploy version and extra), installed there first when missing or made another way:
+// by installCommand, or else as the GitLab template does (install_ci_deploy, the same text in
+// both: tests/test_jenkins.py holds them equal). Everything but that path goes to stderr, i.e.
+// the build log; a failed install leaves no directory behind.
 @Field final String FIND_SCRIPT = '''#!/bin/sh
 if command -v ci-deploy; then exit 0; fi
+# install_ci_deploy VENV REQUIREMENT LOCK INDEX_URL EXTRA: makes the virtual environment VENV with
+# the ci-deploy release REQUIREMENT (ci-deploy==X.Y.Z) and its dependencies, every file checked
+# against its hash: the release's own file by the hash of what pip downloaded, the dependencies
+# by a lock (LOCK: release, the lock inside that release; a file or an https:// URL of one made
+# by scripts/lock; empty: no lock, pip resolves them). INDEX_URL: the package index or mirror
+# (empty: pip's own setting). EXTRA: emulator or empty. Messages name the inputs as
+# $package_input, $lock_input and $index_input say. A failed install leaves no VENV behind.
+install_ci_deploy() {
+  venv=$1 package=$2 lock=$3 index=$4 extra=$5
+  # The temporary files go whatever happens; VENV stays only when complete.
+  work=$(mktemp -d) || return 1
+  status=0
+  install_steps || status=$?
+  rm -rf "$work"
+  if [ "$status" -ne 0 ]; then rm -rf "$venv"; fi
+  return "$status"
+}
+run_pip() {
+  if [ "$pip_outside" = yes ]; then
+    set -- "$python" -m pip --python "$venv/bin/python" "$@"
+  else
+    set -- "$venv/bin/python" -m pip "$@"
+  fi
+  if "$@" --disable-pip-version-check >"$work/pip.log" 2>&1; then
+    return 0
+  fi
+  cat "$work/pip.log" >&2
+  return 1
+}
+install_steps() {
+  python=$(command -v python3 || command -v python || true)
+  if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "ci-deploy: error: installing ci-deploy needs Python 3.10 or newer as python3 on PATH; install it, or put ci-deploy on PATH" >&2
+    return 2
+  fi
+  started=$(date +%s)
+  # The image's pip installs into the new environment when it can (pip --python, 22.3 and
+  # later): no pip of its own to install there first, which takes longer than the rest.
+  "$python" -m venv --without-pip "$venv" || return 1
+  pip_outside=no
+  if "$python" -c 'import sys, pip; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; then
+    pip_outside=yes
+  elif ! "$venv/bin/python" -m ensurepip --default-pip >"$work/pip.log" 2>&1; then
+    cat "$work/pip.log" >&2
+    echo "ci-deploy: error: installing ci-deploy needs pip (22.3 or later) or the venv module with ensurepip for $python; install one of them, or put ci-deploy on PATH" >&2
+    return 2
+  fi
+  if [ -n "$index" ]; then
+    PIP_INDEX_URL=$index
+    export PIP_INDEX_URL
+  fi
+  if ! run_pip download --quiet --no-deps --dest "$work/release" "$package"; then
+    if grep -q "No matching distribution found" "$work/pip.log"; then
+      echo "ci-deploy: error: $package_input: the package index (${PIP_INDEX_URL:-as pip is set up}) has no $package; name a released version (pip lists the versions it found above)" >&2
+      return 2
+    fi
+    echo "ci-deploy: error: downloading $package failed (pip's output above); check that the package index is reachable ($index_input)" >&2
+    return 1
+  fi
+  set -- "$work/release"/*
+  release=$1
+  # The lock inside the release (wheel or sdist), and the requirement of the release's own file.
+  if ! "$python" - "$release" "$lock" "${extra:-runtime}" "$work" <<'PY'
+import hashlib, pathlib, sys, tarfile, zipfile
+release, lock, name, work = pathlib.Path(sys.argv[1]).resolve(), *sys.argv[2:]
+member = "ci_deploy/lock/" + name + ".txt"
+if lock == "release":
+    try:
+        if release.suffix == ".whl":
+            text = zipfile.ZipFile(release).read(member)
+        else:
+            with tarfile.open(release) as archive:
+                [found] = [m for m in archive.getmembers() if m.name.endswith("/src/" + member)]
+                text = archive.extractfile(found).read()
+    except (KeyError, ValueError, AttributeError, OSError, zipfile.BadZipFile, tarfile.TarError):
+        sys.exit(3)
+    pathlib.Path(work, "lock.txt").write_bytes(text)
+line = "ci-deploy" + ("[" + name + "]" if name != "runtime" else "") + " @ " + release.as_uri()
+if lock:
+    line += " --hash=sha256:" + hashlib.sha256(release.read_bytes()).hexdigest()
+pathlib.Path(work, "release.txt").write_text(line + chr(10))
+PY
+  then
+    echo "ci-deploy: error: $lock_input: $(basename "$release") has no lock (${extra:-runtime}.txt) inside; set $lock_input to a lock made for it by scripts/lock, or empty for none" >&2
+    return 2
+  fi
+  case $lock in
+    release) set -- --require-hashes -r "$work/lock.txt" ;;
+    '') set -- ;;
+    http://* | https://*) set -- --require-hashes -r "$lock" ;;
+    *)
+      if [ ! -f "$lock" ]; then
+        echo "ci-deploy: error: $lock_input: no file $lock; give release, a lock file, an https:// URL of one, or nothing" >&2
+        return 2
+      fi
+      set -- --require-hashes -r "$lock"
+      ;;
+  esac
+  # Without byte-compiling everything now: the CLI compiles what it imports when it runs.
+  if ! run_pip install --quiet --no-compile "$@" -r "$work/release.txt"; then
+    what="$(basename "$release")${lock:+ with the lock $lock}"
+    if grep -q "DO NOT MATCH THE HASHES" "$work/pip.log"; then
+      echo "ci-deploy: error: $lock_input: a file from the package index does not match its hash in the lock (pip names it above): the index ($index_input) serves other files than the lock was made from; use an index with those files, or a lock made against this one" >&2
+      return 2
+    fi
+    unmet='missing from some requirements|must have their versions pinned|ResolutionImpossible|No matching distribution found'
+    if grep -q -E "$unmet" "$work/pip.log"; then
+      echo "ci-deploy: error: $lock_input: the lock does not satisfy the requirements of $what (pip says which above); use the release's lock (release) or one made for this release by scripts/lock" >&2
+      return 2
+    fi
+    echo "ci-deploy: error: installing $what failed (pip's output above)" >&2
+    return 1
+  fi
+  echo "Installed $("$venv/bin/ci-deploy" --version)${lock:+ (dependencies checked against the lock $lock)} in $(($(date +%s) - started))s" >&2
+}
 stamp="$CI_DEPLOY_INSTALL_DIR/.installed-by-ciDeploy"
-want=$(printf '%s\\n%s' "$CI_DEPLOY_INSTALL_VERSION" "$CI_DEPLOY_INSTALL_COMMAND")
+want=$(printf '%s\\n' "$CI_DEPLOY_INSTALL_VERSION" "$CI_DEPLOY_INSTALL_COMMAND" \\
+  "$CI_DEPLOY_INSTALL_LOCK" "$CI_DEPLOY_INSTALL_INDEX_URL" "$CI_DEPLOY_INSTALL_EXTRA")
 cached() {
   [ -x "$CI_DEPLOY_INSTALL_DIR/bin/ci-deploy" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]
 }
@@ -162,20 +285,25 @@ if ! cached; then
     exec 9>"$CI_DEPLOY_INSTALL_DIR.lock" && flock 9
   fi
   if ! cached; then
-    if [ -z "$CI_DEPLOY_INSTALL_COMMAND" ]; then
-      echo "ciDeploy: ci-deploy is not on PATH and installCommand is empty: put ci-deploy on the agent's PATH, or set cliPath or installCommand" >&2
-      exit 1
-    fi
     echo "ciDeploy: ci-deploy is not on PATH; installing ci-deploy $CI_DEPLOY_INSTALL_VERSION into $CI_DEPLOY_INSTALL_DIR" >&2
     rm -rf "$CI_DEPLOY_INSTALL_DIR"
-    ( eval "$CI_DEPLOY_INSTALL_COMMAND" ) >&2 || {
-      status=$?
-      echo "ciDeploy: installCommand failed with exit code $status" >&2
-      exit 1
-    }
-    if [ ! -x "$CI_DEPLOY_INSTALL_DIR/bin/ci-deploy" ]; then
-      echo "ciDeploy: installCommand succeeded but left no executable $CI_DEPLOY_INSTALL_DIR/bin/ci-deploy" >&2
-      exit 1
+    if [ -n "$CI_DEPLOY_INSTALL_COMMAND" ]; then
+      ( eval "$CI_DEPLOY_INSTALL_COMMAND" ) >&2 || {
+        status=$?
+        rm -rf "$CI_DEPLOY_INSTALL_DIR"
+        echo "ciDeploy: installCommand failed with exit code $status" >&2
+        exit 1
+      }
+      if [ ! -x "$CI_DEPLOY_INSTALL_DIR/bin/ci-deploy" ]; then
+        rm -rf "$CI_DEPLOY_INSTALL_DIR"
+        echo "ciDeploy: installCommand succeeded but left no executable $CI_DEPLOY_INSTALL_DIR/bin/ci-deploy" >&2
+        exit 1
+      fi
+    else
+      package_input="the library revision (load a release tag of it, @Library('ci-deploy@vX.Y.Z'))"
+      lock_input="key installLock" index_input="key installIndexUrl"
+      install_ci_deploy "$CI_DEPLOY_INSTALL_DIR" "ci-deploy==$CI_DEPLOY_INSTALL_VERSION" \\
+        "$CI_DEPLOY_INSTALL_LOCK" "$CI_DEPLOY_INSTALL_INDEX_URL" "$CI_DEPLOY_INSTALL_EXTRA" >&2 || exit $?
     fi
     printf '%s' "$want" >"$stamp"
   fi
@@ -213,10 +341,15 @@ def call(Map config = [:]) {
         withEnv(environmentFor(settings) + ['CI_DEPLOY_STEP_DIR=' + stepDir]) {
             String cli = settings.cliPath
             if (!cli) {
+                // One cached environment per ci-deploy version and extra.
+                String extra = String.valueOf(settings.emulator) == 'true' ? 'emulator' : ''
                 List install = [
-                    'CI_DEPLOY_INSTALL_DIR=' + tmp + '/ci-deploy-venv',
+                    'CI_DEPLOY_INSTALL_DIR=' + tmp + '/ci-deploy-' + CLI_VERSION + (extra ? '-' + extra : ''),
                     'CI_DEPLOY_INSTALL_VERSION=' + CLI_VERSION,
                     'CI_DEPLOY_INSTALL_COMMAND=' + (settings.installCommand ?: ''),
+                    'CI_DEPLOY_INSTALL_LOCK=' + (settings.installLock ?: ''),
+                    'CI_DEPLOY_INSTALL_INDEX_URL=' + (settings.installIndexUrl ?: ''),
+                    'CI_DEPLOY_INSTALL_EXTRA=' + extra,
                 ]
                 withEnv(install) {
                     cli = sh(label: 'find or install ci-deploy', returnStdout: true, script: FIND_SCRIPT).trim()

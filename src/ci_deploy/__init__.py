@@ -1,3 +1,3 @@
 """ci-deploy: ship applications with AWS CodeDeploy from any CI system."""
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
