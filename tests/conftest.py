@@ -154,6 +154,9 @@ def unique_name(request: pytest.FixtureRequest) -> str:
     return f"{stem}-{uuid.uuid4().hex[:8]}"
 
 
+SERVICE_ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
+
+
 class EmulatorClients:
     """boto3 S3 and CodeDeploy clients on the session's emulator, with helpers for tests.
 
@@ -195,6 +198,18 @@ class EmulatorClients:
                 self.violations.append(f"{name}: no output expected, got {body}")
             return
         self.violations.extend(conformance_problems(output, body, name))
+
+    def make_group(
+        self, app: str, group: str = "prod", platform: str | None = None, **settings: Any
+    ) -> None:
+        """Create application ``app`` (``platform``: its compute platform, else the default,
+        Server) and its deployment group ``group``; ``settings`` are more CreateDeploymentGroup
+        parameters (e.g. ``ec2TagFilters`` with ``ci-deploy:instances`` = N instances)."""
+        platform_of = {"computePlatform": platform} if platform else {}
+        self.codedeploy.create_application(applicationName=app, **platform_of)
+        self.codedeploy.create_deployment_group(
+            applicationName=app, deploymentGroupName=group, serviceRoleArn=SERVICE_ROLE, **settings
+        )
 
     def upload(
         self, bucket: str, key: str, files: dict[str, str], executable: tuple[str, ...] = ()
@@ -300,6 +315,41 @@ def emulator_clients(emulator: RunningEmulator) -> Iterator[EmulatorClients]:
     clients = EmulatorClients(emulator.endpoint_url)
     yield clients
     assert clients.violations == [], "\n".join(clients.violations)
+
+
+@dataclass(frozen=True)
+class EmulatorApp:
+    """Somewhere to deploy on the session's emulator: application ``application`` (Server) with
+    deployment group ``group`` (3 instances) and the versioned bucket ``bucket``; ``clients``
+    are shape-checked boto3 clients on the emulator."""
+
+    endpoint_url: str
+    application: str
+    group: str
+    bucket: str
+    clients: EmulatorClients
+
+    @property
+    def cli_args(self) -> list[str]:
+        """What tells ``ci-deploy`` where to deploy: application, group, endpoint and region."""
+        return [
+            *("--application", self.application, "--deployment-group", self.group),
+            *("--endpoint-url", self.endpoint_url, "--region", "us-east-1"),
+        ]
+
+
+@pytest.fixture
+def emulator_app(
+    emulator: RunningEmulator, emulator_clients: EmulatorClients, unique_name: str
+) -> EmulatorApp:
+    """An application, deployment group ``fleet`` and versioned bucket, all named for the test,
+    on the session's emulator (the set-up of every test that deploys to it end to end)."""
+    emulator_clients.make_group(unique_name, "fleet", "Server")
+    emulator_clients.s3.create_bucket(Bucket=unique_name)
+    emulator_clients.s3.put_bucket_versioning(
+        Bucket=unique_name, VersioningConfiguration={"Status": "Enabled"}
+    )
+    return EmulatorApp(emulator.endpoint_url, unique_name, "fleet", unique_name, emulator_clients)
 
 
 @dataclass

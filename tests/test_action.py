@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ci_deploy.inputs import ADAPTER_VERBS, adapter_inputs
+from ci_deploy.inputs import ADAPTER_VERBS
 from ci_deploy.report.github import outputs_of
 from ci_deploy.result import PushResult
 from doc_pages import adapter_column, code_blocks, inputs_reference, page, section, table_after
@@ -58,57 +58,15 @@ def run_steps() -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Contract: action.yml <-> the core's input table
+# action.yml (its contract with the core's input table: tests/test_adapter_contract.py)
 
 
-def missing_inputs_hint() -> str:
-    """What to paste into action.yml (inputs, the run step's env) for inputs the table gained:
-    the failure message of the contract tests."""
-    missing = [spec for spec in adapter_inputs() if spec.action_name not in ACTION["inputs"]]
-    if not missing:
-        return ""
-    lines = ["add to action.yml inputs (in table order):"]
-    for spec in missing:
-        default = spec.default_text()
-        lines += [
-            f"  {spec.action_name}:",
-            f"    description: {spec.help}",
-            "    required: false",
-            f"    default: '{default}'",
-        ]
-    lines.append("and to the run step's env:")
-    lines += [f"        {spec.env}: ${{{{ inputs.{spec.action_name} }}}}" for spec in missing]
-    lines.append("then run scripts/gen-inputs-doc to update docs/inputs.md.")
-    return "\n".join(lines)
-
-
-def test_inputs_are_the_adapter_inputs_in_table_order_plus_the_action_s_own() -> None:
-    expected = [spec.action_name for spec in adapter_inputs()] + list(ACTION_ONLY_INPUTS)
-    assert list(ACTION["inputs"]) == expected, missing_inputs_hint()
-
-
-def test_input_defaults_are_the_core_s_defaults() -> None:
-    expected = {spec.action_name: spec.default_text() for spec in adapter_inputs()}
-    expected.update(ACTION_DEFAULTS)
-    expected.update(ACTION_ONLY_INPUTS)
-    actual = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
-    assert actual == expected
-
-
-def test_every_input_is_optional_with_a_one_sentence_description() -> None:
-    for name, spec in ACTION["inputs"].items():
-        assert spec.get("required") is False, name
-        description = spec["description"]
-        assert description.endswith("."), name
-        assert "\n" not in description, name
-        assert len(re.findall(r"[a-z0-9)]\. [A-Z]", description)) == 0, f"{name}: one sentence"
-
-
-def test_the_run_step_maps_every_input_to_its_environment_variable() -> None:
-    step = next(step for step in run_steps() if step.get("id") == "run")
-    env = step["env"]
-    for spec in adapter_inputs():
-        assert env.get(spec.env) == f"${{{{ inputs.{spec.action_name} }}}}", missing_inputs_hint()
+def test_the_action_s_own_input_and_the_run_step_s_own_variables() -> None:
+    """The table's inputs are held by tests/test_adapter_contract.py; these are the action's."""
+    assert {name: ACTION["inputs"][name]["default"] for name in ACTION_ONLY_INPUTS} == (
+        ACTION_ONLY_INPUTS
+    )
+    env = next(step for step in run_steps() if step.get("id") == "run")["env"]
     assert env["CI_DEPLOY_CI_SYSTEM"] == "github"
     assert env["CI_DEPLOY_FORMAT"] == "github"
 
@@ -713,14 +671,12 @@ def test_notify_posts_to_the_hooks_and_the_log_never_shows_their_urls(
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_cancelling_mid_deployment_stops_the_codedeploy_deployment(
-    harness: ActionHarness, workspace: Path, emulator: Any, unique_name: str, signum: int
+    harness: ActionHarness, workspace: Path, emulator_app: Any, signum: int
 ) -> None:
     """Cancelling the workflow: the runner signals the step's process (the shell it started),
     SIGINT first, SIGTERM 7.5 s later; the step `exec`s ci-deploy, so ci-deploy gets the signal,
     calls StopDeployment and exits 130. (Without `exec`, bash holds the signal until its child
     ends: this test then hits its time limit.)"""
-    import boto3  # noqa: PLC0415 - only this test reads the emulator's state
-
     app = workspace / "app"
     (app / "scripts").mkdir(parents=True)
     (app / "scripts" / "slow.sh").write_text("#!/bin/sh\nsleep 60\n")
@@ -729,31 +685,15 @@ def test_cancelling_mid_deployment_stops_the_codedeploy_deployment(
         "version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n"
         "    - location: scripts/slow.sh\n      timeout: 120\n"
     )
-    codedeploy = boto3.client(
-        "codedeploy",
-        endpoint_url=emulator.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="emulator",
-        aws_secret_access_key="emulator",
-    )
-    codedeploy.create_application(applicationName=unique_name, computePlatform="Server")
-    codedeploy.create_deployment_group(
-        applicationName=unique_name,
-        deploymentGroupName="github-action",
-        serviceRoleArn="arn:aws:iam::123456789012:role/ci-deploy-test",
-    )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=emulator.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="emulator",
-        aws_secret_access_key="emulator",
-    )
-    s3.create_bucket(Bucket=f"{unique_name}-revisions")
+    target = {
+        "deployment-group": emulator_app.group,
+        "s3-location": f"s3://{emulator_app.bucket}/builds",
+        "endpoint-url": emulator_app.endpoint_url,
+    }
 
     started = time.monotonic()
     run = harness.run(
-        deploy_inputs("app", unique_name, **{"endpoint-url": emulator.endpoint_url}),
+        deploy_inputs("app", emulator_app.application, **target),
         timeout_seconds=60,
         cancel=Cancel("run", r"BeforeInstall started", signum),
     )
@@ -763,6 +703,7 @@ def test_cancelling_mid_deployment_stops_the_codedeploy_deployment(
     created = re.search(r"created deployment (d-[A-Z0-9]{9})", run.log)
     assert created, run.log
     deployment_id = created.group(1)
+    codedeploy = emulator_app.clients.codedeploy
     info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
     assert info["status"] == "Stopped"
     assert run.outputs["status"] == "Stopped"

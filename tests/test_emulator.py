@@ -29,13 +29,6 @@ def error_of(call: Any, **kwargs: Any) -> tuple[str, str]:
     return error["Code"], error["Message"]
 
 
-def make_group(clients: Any, app: str, group: str = "prod", **settings: Any) -> None:
-    clients.codedeploy.create_application(applicationName=app)
-    clients.codedeploy.create_deployment_group(
-        applicationName=app, deploymentGroupName=group, serviceRoleArn=ROLE, **settings
-    )
-
-
 def s3_revision(location: dict[str, str]) -> dict[str, Any]:
     return {"revisionType": "S3", "s3Location": location}
 
@@ -137,8 +130,7 @@ def test_deployment_groups_create_get_update_list_batch(
     emulator_clients: Any, unique_name: str
 ) -> None:
     cd = emulator_clients.codedeploy
-    make_group(
-        emulator_clients,
+    emulator_clients.make_group(
         unique_name,
         "staging",
         ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "2", "Type": "KEY_AND_VALUE"}],
@@ -241,7 +233,7 @@ def test_deployment_reads_back_through_every_read_operation(
     emulator_clients: Any, unique_name: str
 ) -> None:
     cd = emulator_clients.codedeploy
-    make_group(emulator_clients, unique_name)
+    emulator_clients.make_group(unique_name)
     location = emulator_clients.upload(
         unique_name, "app.zip", {"appspec.yml": OK_APPSPEC, "app.txt": "v1"}
     )
@@ -350,7 +342,7 @@ def test_create_deployment_rejects_what_the_service_rejects(
     emulator_clients: Any, unique_name: str
 ) -> None:
     cd = emulator_clients.codedeploy
-    make_group(emulator_clients, unique_name)
+    emulator_clients.make_group(unique_name)
     location = emulator_clients.upload(unique_name, "app.zip", {"appspec.yml": OK_APPSPEC})
     base = {"applicationName": unique_name, "deploymentGroupName": "prod"}
     missing = s3_revision({**location, "key": "nothing-here.zip"})
@@ -399,8 +391,7 @@ def test_second_active_deployment_in_a_group_is_refused(
     emulator_clients: Any, unique_name: str, tmp_path: Any
 ) -> None:
     cd = emulator_clients.codedeploy
-    make_group(
-        emulator_clients,
+    emulator_clients.make_group(
         unique_name,
         ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "1", "Type": "KEY_AND_VALUE"}],
     )
@@ -437,8 +428,7 @@ def test_an_instance_fails_install_when_two_permissions_entries_reach_one_path(
     """The simulated instance fails as agent 1.8.1 does: at Install, in its words, before
     copying anything; BeforeInstall has run."""
     cd = emulator_clients.codedeploy
-    make_group(
-        emulator_clients,
+    emulator_clients.make_group(
         unique_name,
         ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "1", "Type": "KEY_AND_VALUE"}],
     )
@@ -480,10 +470,7 @@ def test_targets_are_not_listed_before_the_deployment_starts(
         s3, cd = clients.s3, clients.codedeploy
         s3.create_bucket(Bucket="paced")
         s3.put_object(Bucket="paced", Key="a.zip", Body=b"PK\x05\x06" + b"\0" * 18)
-        cd.create_application(applicationName="paced")
-        cd.create_deployment_group(
-            applicationName="paced", deploymentGroupName="g", serviceRoleArn=ROLE
-        )
+        clients.make_group("paced", "g")
         deployment_id = cd.create_deployment(
             applicationName="paced",
             deploymentGroupName="g",
@@ -528,10 +515,7 @@ def test_lambda_and_ecs_revisions_are_validated_at_create(
     emulator_clients: Any, unique_name: str
 ) -> None:
     cd = emulator_clients.codedeploy
-    cd.create_application(applicationName=unique_name, computePlatform="Lambda")
-    cd.create_deployment_group(
-        applicationName=unique_name, deploymentGroupName="live", serviceRoleArn=ROLE
-    )
+    emulator_clients.make_group(unique_name, "live", "Lambda")
     content = json.dumps(
         {
             "version": 0.0,

@@ -13,7 +13,6 @@ from botocore.exceptions import ClientError
 
 from ci_deploy import cli
 
-ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
 COMMIT = "3b18e512dba79e4c8300dd08aeb37f8e728b8dad"
 GITHUB = {
     "revisionType": "GitHub",
@@ -26,21 +25,14 @@ AGENT_MESSAGE = (
 )
 
 
-def make_group(clients: Any, app: str, platform: str = "Server") -> None:
-    clients.codedeploy.create_application(applicationName=app, computePlatform=platform)
-    clients.codedeploy.create_deployment_group(
-        applicationName=app,
-        deploymentGroupName="prod",
-        serviceRoleArn=ROLE,
-        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "2", "Type": "KEY_AND_VALUE"}],
-    )
+TWO_INSTANCES = [{"Key": "ci-deploy:instances", "Value": "2", "Type": "KEY_AND_VALUE"}]
 
 
 def test_a_github_revision_fails_download_bundle_as_for_an_unconnected_application(
     emulator_clients: Any, unique_name: str
 ) -> None:
     cd = emulator_clients.codedeploy
-    make_group(emulator_clients, unique_name)
+    emulator_clients.make_group(unique_name, ec2TagFilters=TWO_INSTANCES)
     deployment_id = cd.create_deployment(
         applicationName=unique_name, deploymentGroupName="prod", revision=GITHUB
     )["deploymentId"]
@@ -77,7 +69,7 @@ def test_github_revisions_register_and_are_checked_like_the_service(
     emulator_clients: Any, unique_name: str
 ) -> None:
     cd = emulator_clients.codedeploy
-    make_group(emulator_clients, unique_name)
+    emulator_clients.make_group(unique_name, ec2TagFilters=TWO_INSTANCES)
     cd.register_application_revision(
         applicationName=unique_name, revision=GITHUB, description="from CI"
     )
@@ -107,7 +99,7 @@ def test_deploy_with_a_github_revision_shows_why_it_failed(
 ) -> None:
     """`ci-deploy deploy --github-repository` end to end: exit 1, and the CI log says what the
     console would (the cause and the instance's download error), not just "failed"."""
-    make_group(emulator_clients, unique_name)
+    emulator_clients.make_group(unique_name, ec2TagFilters=TWO_INSTANCES)
     argv = [
         "deploy",
         "--github-repository",

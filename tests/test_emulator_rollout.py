@@ -68,14 +68,8 @@ def deploy_failing_on(
 
 
 def make_group(clients: Any, app: str, count: int, **settings: Any) -> None:
-    clients.codedeploy.create_application(applicationName=app)
-    clients.codedeploy.create_deployment_group(
-        applicationName=app,
-        deploymentGroupName="prod",
-        serviceRoleArn=ROLE,
-        ec2TagFilters=fleet(count),
-        **settings,
-    )
+    """Application ``app`` with deployment group ``prod`` of ``count`` instances."""
+    clients.make_group(app, ec2TagFilters=fleet(count), **settings)
 
 
 def by_index(emulator: Any, app: str, targets: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -427,10 +421,7 @@ def test_lambda_traffic_shift_reports_hooks_and_weights(
     emulator_clients: Any, unique_name: str
 ) -> None:
     cd = emulator_clients.codedeploy
-    cd.create_application(applicationName=unique_name, computePlatform="Lambda")
-    cd.create_deployment_group(
-        applicationName=unique_name, deploymentGroupName="live", serviceRoleArn=ROLE
-    )
+    emulator_clients.make_group(unique_name, "live", "Lambda")
     appspec = {
         "version": 0.0,
         "Resources": [
@@ -507,12 +498,8 @@ def test_ecs_hooks_wait_for_put_lifecycle_event_hook_execution_status(
     with start(state_dir=tmp_path, wait_for_hooks=True, hook_env=dict(os.environ)) as running:
         clients = emulator_clients_at(running.endpoint_url)
         cd = clients.codedeploy
-        cd.create_application(applicationName="shop", computePlatform="ECS")
-        cd.create_deployment_group(
-            applicationName="shop",
-            deploymentGroupName="blue-green",
-            serviceRoleArn=ROLE,
-            ecsServices=[{"serviceName": "web", "clusterName": "main"}],
+        clients.make_group(
+            "shop", "blue-green", "ECS", ecsServices=[{"serviceName": "web", "clusterName": "main"}]
         )
         revision = {"revisionType": "AppSpecContent", "appSpecContent": {"content": ECS_APPSPEC}}
 
@@ -596,12 +583,12 @@ def test_a_failed_lambda_deployment_rolls_back_to_the_appspec_of_the_last_succes
     """The rollback runs under the service lock, where no AppSpec is parsed: it deploys the
     document the previous revision was deployed with."""
     with start(state_dir=tmp_path, wait_for_hooks=True) as running:
-        cd = emulator_clients_at(running.endpoint_url).codedeploy
-        cd.create_application(applicationName="fn", computePlatform="Lambda")
-        cd.create_deployment_group(
-            applicationName="fn",
-            deploymentGroupName="live",
-            serviceRoleArn=ROLE,
+        clients = emulator_clients_at(running.endpoint_url)
+        cd = clients.codedeploy
+        clients.make_group(
+            "fn",
+            "live",
+            "Lambda",
             deploymentConfigName="CodeDeployDefault.LambdaAllAtOnce",
             autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
         )
@@ -905,11 +892,10 @@ def test_ecs_termination_wait_keeps_the_original_task_set_until_continued(
     emulator_clients: Any, unique_name: str
 ) -> None:
     cd = emulator_clients.codedeploy
-    cd.create_application(applicationName=unique_name, computePlatform="ECS")
-    cd.create_deployment_group(
-        applicationName=unique_name,
-        deploymentGroupName="prod",
-        serviceRoleArn=ROLE,
+    emulator_clients.make_group(
+        unique_name,
+        "prod",
+        "ECS",
         ecsServices=[{"serviceName": "web", "clusterName": "main"}],
         blueGreenDeploymentConfiguration={
             "terminateBlueInstancesOnDeploymentSuccess": {

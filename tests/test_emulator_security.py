@@ -29,7 +29,6 @@ from ci_deploy.emulator import revisions, server, start
 from ci_deploy.emulator.operations import OPERATIONS
 from ci_deploy.emulator.registry import Registry
 
-ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
 TARGET = "CodeDeploy_20141006."
 JSON_TYPE = "application/x-amz-json-1.1"
 # moto does not check signatures: a well-formed SigV4 header naming the scope is what boto3 sends.
@@ -295,10 +294,7 @@ def test_hooks_of_the_standalone_emulator_get_the_agents_environment_not_the_she
 ) -> None:
     _, endpoint = emulator_process
     clients = emulator_clients_at(endpoint)
-    clients.codedeploy.create_application(applicationName="envs")
-    clients.codedeploy.create_deployment_group(
-        applicationName="envs", deploymentGroupName="prod", serviceRoleArn=ROLE
-    )
+    clients.make_group("envs")
     seen = tmp_path / "hook-env.txt"
     files = {"appspec.yml": DUMP_APPSPEC, "app.txt": "v1", "dump.sh": f"#!/bin/sh\nenv > {seen}\n"}
     location = clients.upload("envs-bundles", "v1.zip", files, ("dump.sh",))
@@ -525,11 +521,7 @@ def test_an_appspec_being_parsed_does_not_hold_up_other_calls(
 ) -> None:
     """A hostile AppSpecContent (a YAML alias bomb) took 90 s to parse under the service lock,
     and every API call waited. The parse here blocks until the test releases it."""
-    cd = emulator_clients.codedeploy
-    cd.create_application(applicationName=unique_name, computePlatform="Lambda")
-    cd.create_deployment_group(
-        applicationName=unique_name, deploymentGroupName="live", serviceRoleArn=ROLE
-    )
+    emulator_clients.make_group(unique_name, "live", "Lambda")
     content = SLOW_LAMBDA_APPSPEC.format(marker=unique_name)
     parsing, release = threading.Event(), threading.Event()
     parse = revisions.parse_appspec_content

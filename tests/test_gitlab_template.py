@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import ci_deploy
-from ci_deploy.inputs import BY_NAME, Input, adapter_inputs
+from ci_deploy.inputs import BY_NAME, adapter_inputs
 from doc_pages import adapter_column, code_blocks, inputs_reference, page, section, table_after
 from package_index import PackageIndex
 
@@ -29,23 +29,6 @@ TEMPLATE = REPO / "gitlab" / "ci-deploy.yml"
 GITLAB_CI_LOCAL = REPO / ".tools" / "node_modules" / ".bin" / "gitlab-ci-local"
 BIN = Path(sys.executable).parent
 
-# Inputs only the template has: they shape the job, not the ci-deploy call.
-JOB_INPUTS = {
-    "as",
-    "stage",
-    "image",
-    "rules",
-    "allow_failure_exit_codes",
-    "interruptible",
-    "environment_name",
-    "environment_url",
-    "environment_action",
-    "aws_token_audience",
-    "cli_path",
-    "cli_package",
-    "cli_lock",
-    "cli_index_url",
-}
 # Variables the job sets besides one per adapter input.
 JOB_VARIABLES = {
     "CI_DEPLOY_CLI_PATH": "$[[ inputs.cli_path ]]",
@@ -67,66 +50,27 @@ def spec_inputs() -> dict[str, dict[str, Any]]:
     return inputs
 
 
+def job_inputs() -> set[str]:
+    """The inputs that shape the job, not the ci-deploy call (tests/test_adapter_contract.py
+    lists them)."""
+    table = {spec.gitlab_name for spec in adapter_inputs()}
+    return {name for name in spec_inputs() if name not in table}
+
+
 def job() -> dict[str, Any]:
     body: dict[str, Any] = documents()[1][JOB_NAME]
     return body
 
 
-def default_text(entry: dict[str, Any]) -> str:
-    """A spec input's default the way the core's table writes defaults."""
-    value = entry["default"]
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def expected_type(spec: Input) -> str:
-    if spec.kind == "bool":
-        return "boolean"
-    if spec.kind == "int" and spec.default is not None:
-        return "number"
-    # lists are comma-separated strings: a job variable cannot hold an array
-    return "string"
-
-
 # ---------------------------------------------------------------------------------------------
-# Contract: the spec <-> the core's input table
+# The job (the spec's contract with the core's input table: tests/test_adapter_contract.py)
 
 
-def test_spec_inputs_are_the_adapter_inputs_in_table_order_plus_the_job_s_own() -> None:
-    inputs = spec_inputs()
-    table = [spec.gitlab_name for spec in adapter_inputs()]
-    assert [name for name in inputs if name not in JOB_INPUTS] == table
-    assert set(inputs) == set(table) | JOB_INPUTS
-
-
-@pytest.mark.parametrize("spec", adapter_inputs(), ids=lambda spec: spec.name)
-def test_each_input_has_the_table_s_default_type_options_and_help(spec: Input) -> None:
-    entry = spec_inputs()[spec.gitlab_name]
-    assert "default" in entry, f"{spec.name}: every ci-deploy input is optional in the template"
-    assert default_text(entry) == spec.default_text()
-    assert entry.get("type", "string") == expected_type(spec)
-    if spec.kind == "choice":
-        assert entry["options"] == ([""] if spec.default is None else []) + list(spec.choices)
-    else:
-        assert "options" not in entry
-    if spec.kind == "int" and spec.default is None:
-        assert entry["regex"] == "^[0-9]*$"
-    assert entry["description"] == spec.help
-
-
-def test_the_job_maps_every_input_to_its_variable_and_nothing_else() -> None:
-    variables = job()["variables"]
-    expected = {spec.env: f"$[[ inputs.{spec.gitlab_name} ]]" for spec in adapter_inputs()}
-    assert variables == expected | JOB_VARIABLES
-
-
-def test_every_input_is_optional_and_described() -> None:
-    """The smallest include names only what it deploys: no input is required."""
-    inputs = spec_inputs()
-    assert [name for name, entry in inputs.items() if "default" not in entry] == []
-    for name, entry in inputs.items():
-        assert entry["description"].strip().endswith("."), name
+def test_the_job_sets_only_the_inputs_variables_and_its_own() -> None:
+    """Each input's variable is held by tests/test_adapter_contract.py; nothing else is set."""
+    inputs = {spec.env for spec in adapter_inputs()}
+    own = {name: value for name, value in job()["variables"].items() if name not in inputs}
+    assert own == JOB_VARIABLES
 
 
 def test_the_install_is_this_release_pinned_with_the_release_s_own_lock() -> None:
@@ -196,9 +140,12 @@ def test_the_script_passes_shellcheck(tmp_path: Path) -> None:
 # The GitLab CI schema that check-jsonschema vendors
 
 
-def check_schema(*paths: Path) -> subprocess.CompletedProcess[str]:
+def check_schema(*paths: Path, output: str = "text") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", *map(str, paths)],
+        [
+            *(str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci"),
+            *("--output-format", output, *map(str, paths)),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -217,7 +164,16 @@ def test_the_schema_check_catches_a_bad_header(tmp_path: Path) -> None:
     header["spec"]["inputs"]["wait"]["type"] = "bool"
     broken = tmp_path / "header.yml"
     broken.write_text(yaml.safe_dump(header), encoding="utf-8")
-    assert check_schema(broken).returncode == 1
+    checked = check_schema(broken, output="json")
+    assert checked.returncode == 1, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["parse_errors"] == []
+    [error] = report["errors"]  # the one bad input, and only the offending key
+    assert error["path"] == "$.spec.inputs.wait"
+    assert error["best_deep_match"] == {
+        "path": "$.spec.inputs.wait.type",
+        "message": "'bool' is not one of ['array', 'boolean', 'number', 'string']",
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,7 +205,7 @@ def test_the_docs_job_inputs_table_is_the_template_s() -> None:
     expected = [
         [f"`{name}`", doc_default(entry), " ".join(entry["description"].split())]
         for name, entry in spec_inputs().items()
-        if name in JOB_INPUTS
+        if name in job_inputs()
     ]
     assert [[cell.replace("\\|", "|") for cell in row] for row in rows] == expected
 
@@ -257,7 +213,7 @@ def test_the_docs_job_inputs_table_is_the_template_s() -> None:
 def test_the_inputs_reference_lists_the_template_s_ci_deploy_inputs() -> None:
     """docs/inputs.md is generated from the core's table; this holds it to the template too."""
     inputs = spec_inputs()
-    assert adapter_column("GitLab") == [name for name in inputs if name not in JOB_INPUTS]
+    assert adapter_column("GitLab") == [name for name in inputs if name not in job_inputs()]
     rows = {row["GitLab"].strip("`"): row for row in inputs_reference().values()}
     for name in adapter_column("GitLab"):
         assert rows[name]["default"] == (doc_default(inputs[name]) or "—"), name
@@ -728,23 +684,17 @@ def revision_files(example: str, under: str = "app") -> dict[str, str]:
 
 
 @pytest.fixture
-def fleet(emulator: Any, emulator_clients: Any, unique_name: str) -> dict[str, Any]:
-    """An application, a deployment group of 3 instances and a bucket on the session's
-    emulator, and the variables a job needs to reach it (dummy credentials, no AWS config)."""
-    codedeploy, s3 = emulator_clients.codedeploy, emulator_clients.s3
-    codedeploy.create_application(applicationName=unique_name, computePlatform="Server")
-    codedeploy.create_deployment_group(
-        applicationName=unique_name,
-        deploymentGroupName="fleet",
-        serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
-    )
-    s3.create_bucket(Bucket=unique_name)
+def fleet(emulator_app: Any) -> dict[str, Any]:
+    """Where to deploy on the session's emulator (conftest's ``emulator_app``: application,
+    group ``fleet`` of 3 instances, bucket) and the variables a job needs to reach it (dummy
+    credentials, no AWS config)."""
+    unique_name, codedeploy = emulator_app.application, emulator_app.clients.codedeploy
     return {
         "inputs": {
             "application": unique_name,
             "deployment_group": "fleet",
             "s3_location": f"s3://{unique_name}/bundles",
-            "endpoint_url": emulator.endpoint_url,
+            "endpoint_url": emulator_app.endpoint_url,
             "regions": "us-east-1",
         },
         "variables": {

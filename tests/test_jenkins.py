@@ -7,7 +7,6 @@ with `sh` really running shells in the withEnv environment. Builds that only nee
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -16,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,94 +23,33 @@ import pytest
 import yaml
 
 from ci_deploy import __version__
-from ci_deploy.inputs import ADAPTER_VERBS, TABLE, Input, adapter_inputs
+from ci_deploy.inputs import ADAPTER_VERBS, TABLE, adapter_inputs
 from doc_pages import adapter_column, page, section, table_after
+from jenkins_harness import (
+    HARNESS,
+    HELP,
+    LIBRARY,
+    Build,
+    groovy_command,
+    groovy_env,
+    help_keys,
+    run_pipelines,
+    sync_keys,
+    write_spec,
+)
 from package_index import PackageIndex, Release, serve_index, wheelhouse
 
 ROOT = Path(__file__).resolve().parent.parent
-LIBRARY = ROOT / "jenkins"
 STEP = LIBRARY / "vars" / "ciDeploy.groovy"
-HELP = LIBRARY / "vars" / "ciDeploy.txt"
-HARNESS = ROOT / "tests" / "jenkins"
 FAKE_CLI = HARNESS / "fake-ci-deploy"
 STEP_KEYS = ["installLock", "installIndexUrl", "installCommand", "cliPath", "timeoutResult"]
 # When the input table changed, `.venv/bin/python tests/jenkins/sync_keys.py` rewrites the step's
 # input keys and its help (scripts/gen-inputs-doc the generated docs/inputs.md); the contract
-# tests below then hold them again.
+# test (tests/test_adapter_contract.py) and the tests below then hold them again.
 SYNC = "out of date with the input table: run tests/jenkins/sync_keys.py"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 pytestmark = pytest.mark.adapter
-
-
-@dataclass
-class Build:
-    """One build of a pipeline snippet: `params` reach it as Jenkins build parameters."""
-
-    name: str
-    workspace: Path
-    pipeline: str
-    env: dict[str, str | None] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def log_path(self) -> Path:
-        return self.workspace.parent / f"{self.name}.log"
-
-    def spec(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "workspace": str(self.workspace),
-            "log": str(self.log_path),
-            "env": self.env,
-            "params": self.params,
-            "pipeline": self.pipeline,
-        }
-
-
-def groovy_command(spec_path: Path, results_path: Path) -> list[str]:
-    groovy = shutil.which("groovy")
-    assert groovy, "groovy is missing: scripts/install-tools installs it"
-    return [
-        groovy,
-        "-cp",
-        str(HARNESS / "lib"),
-        str(HARNESS / "run_pipelines.groovy"),
-        str(spec_path),
-        str(results_path),
-    ]
-
-
-def groovy_env() -> dict[str, str]:
-    # A short-lived JVM: skip the optimising compiler, start-up dominates.
-    return {**os.environ, "JAVA_OPTS": "-XX:TieredStopAtLevel=1 -Xshare:auto"}
-
-
-def write_spec(directory: Path, builds: list[Build], describe: str | None) -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    spec_path = directory / "spec.json"
-    spec = {"library": str(LIBRARY), "describe": describe, "builds": [b.spec() for b in builds]}
-    spec_path.write_text(json.dumps(spec), encoding="utf-8")
-    return spec_path, directory / "results.json"
-
-
-def run_pipelines(
-    directory: Path, builds: list[Build], describe: str | None = None, timeout: float = 120
-) -> dict[str, Any]:
-    """Runs the builds in one Groovy JVM; the JVM itself must finish cleanly and silently."""
-    spec_path, results_path = write_spec(directory, builds, describe)
-    done = subprocess.run(
-        groovy_command(spec_path, results_path),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=groovy_env(),
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stderr == ""  # no JVM warnings in the test output
-    results: dict[str, Any] = json.loads(results_path.read_text(encoding="utf-8"))
-    return results
 
 
 def records(path: Path) -> list[dict[str, Any]]:
@@ -364,8 +302,19 @@ def test_values_reach_ci_deploy_as_its_environment_variables(fake_runs: FakeRuns
     assert "CI_DEPLOY_GITHUB_TOKEN" not in env
 
 
-def test_the_step_leaves_no_result_file_behind(fake_runs: FakeRuns) -> None:
+def test_the_result_goes_through_a_file_in_the_workspace_tmp_that_is_removed(
+    fake_runs: FakeRuns,
+) -> None:
+    """ci-deploy's stdout is the file $CI_DEPLOY_STEP_DIR/result.json under the workspace's @tmp
+    dir; the step returns that file's text and deletes its directory."""
     tmp = Path(f"{fake_runs.root / 'ws-succeeded'}@tmp")
+    [run] = fake_runs.records("succeeded")
+    step_dir = Path(run["env"]["CI_DEPLOY_STEP_DIR"])
+    assert step_dir.parent == tmp and step_dir.name.startswith("ci-deploy-")
+    assert run["stdout"] == str(step_dir / "result.json")
+    canned = fake_runs.root / "canned" / "succeeded.json"
+    assert fake_runs.build("succeeded")["value"]["output"] == canned.read_text(encoding="utf-8")
+    assert not step_dir.exists()
     assert sorted(p.name for p in tmp.iterdir() if p.name.startswith("ci-deploy")) == []
 
 
@@ -594,27 +543,10 @@ def test_a_failing_install_fails_the_build_with_its_output(fake_runs: FakeRuns) 
 # -- contract: the step's keys are ci-deploy's adapter inputs ---------------------------------
 
 
-def groovy_type(spec: Input, default_present: bool) -> str | None:
-    if not default_present:
-        return None
-    return {"bool": "Boolean", "int": "Integer", "list": "ArrayList"}.get(spec.kind, "String")
-
-
-def test_default_config_holds_the_adapter_inputs_and_their_defaults(fake_runs: FakeRuns) -> None:
-    described = fake_runs.results["describe"]
-    keys = {key["name"]: key for key in described["keys"]}
-    inputs = adapter_inputs()
-    assert list(keys) == [spec.jenkins_name for spec in inputs] + STEP_KEYS, SYNC
-    assert described["stepKeys"] == STEP_KEYS
-    for spec in inputs:
-        key = keys[spec.jenkins_name]
-        assert (key["text"] or "") == spec.default_text(), spec.name
-        assert key["env"] == spec.env, spec.name
-        assert key["type"] == groovy_type(spec, spec.default is not None), spec.name
-
-
 def test_commands_and_version_follow_the_core(fake_runs: FakeRuns) -> None:
+    """The keys are held to the input table by tests/test_adapter_contract.py."""
     described = fake_runs.results["describe"]
+    assert described["stepKeys"] == STEP_KEYS
     assert tuple(described["commands"]) == ADAPTER_VERBS
     assert described["cliVersion"] == __version__
     assert described["timeoutResults"] == ["FAILURE", "UNSTABLE"]
@@ -654,20 +586,9 @@ def test_the_step_own_variables_are_not_input_variables() -> None:
     assert not own & inputs
 
 
-def _sync_keys() -> Any:
-    """tests/jenkins/sync_keys.py, the script that writes the keys from the input table: its
-    renderings of a key's type, default and description are what the step and its help hold."""
-    spec = importlib.util.spec_from_file_location("sync_keys", HARNESS / "sync_keys.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SYNC_KEYS = _sync_keys()
+SYNC_KEYS = sync_keys()
 documented_default = SYNC_KEYS.groovy_default
 documented_type = SYNC_KEYS.groovy_type
-documented_description = SYNC_KEYS.description
 
 
 def expected_docs() -> list[tuple[str, str, str]]:
@@ -679,24 +600,11 @@ def expected_docs() -> list[tuple[str, str, str]]:
     ]
 
 
-def help_keys(names: list[str] | None = None) -> dict[str, tuple[str, str, str]]:
-    """The help file's KEYS section: name -> (type, default, description)."""
-    text = HELP.read_text(encoding="utf-8").split("\nKEYS ", 1)[1]
-    found: dict[str, tuple[str, str, str]] = {}
-    for match in re.finditer(r"^(\w+) \(([^,]+), default: (.*)\)\n((?:    .*\n?)+)", text, re.M):
-        description = " ".join(line.strip() for line in match.group(4).splitlines())
-        found[match.group(1)] = (match.group(2), match.group(3), description)
-    if names is not None:
-        return {name: found[name] for name in names}
-    return found
-
-
-def test_the_help_file_documents_every_key_with_type_default_and_description() -> None:
+def test_the_help_file_documents_every_key_with_type_and_default() -> None:
+    """The descriptions are held to the input table by tests/test_adapter_contract.py."""
     documented = help_keys()
     listed = [(name, kind, default) for name, (kind, default, _) in documented.items()]
     assert listed == expected_docs(), SYNC
-    for spec in adapter_inputs():
-        assert documented[spec.jenkins_name][2] == documented_description(spec), SYNC
     help_text = HELP.read_text(encoding="utf-8")
     for example in [
         "withAWS(",
@@ -761,30 +669,6 @@ def test_the_step_defaults_match_its_documented_defaults(fake_runs: FakeRuns) ->
 # -- end to end: the real ci-deploy against the emulator -------------------------------------
 
 
-@dataclass
-class Target:
-    """An application, deployment group and versioned bucket on the session's emulator."""
-
-    endpoint_url: str
-    application: str
-    group: str
-    bucket: str
-
-
-@pytest.fixture
-def target(emulator: Any, emulator_clients: Any, unique_name: str) -> Target:
-    codedeploy, s3 = emulator_clients.codedeploy, emulator_clients.s3
-    codedeploy.create_application(applicationName=unique_name, computePlatform="Server")
-    codedeploy.create_deployment_group(
-        applicationName=unique_name,
-        deploymentGroupName="prod",
-        serviceRoleArn="arn:aws:iam::123456789012:role/ci-deploy-test",
-    )
-    s3.create_bucket(Bucket=unique_name)
-    s3.put_bucket_versioning(Bucket=unique_name, VersioningConfiguration={"Status": "Enabled"})
-    return Target(emulator.endpoint_url, unique_name, "prod", unique_name)
-
-
 def real_cli_env(tmp_path: Path) -> dict[str, str | None]:
     """A Jenkins agent with ci-deploy on PATH and (fake) AWS credentials from a binding."""
     empty = tmp_path / "no-aws-config"
@@ -804,13 +688,14 @@ def real_cli_env(tmp_path: Path) -> dict[str, str | None]:
 
 
 DEPLOY_CALL = (
-    "ciDeploy(application: params.APPLICATION, deploymentGroup: 'prod', source: params.SOURCE, "
-    "s3Location: params.S3_LOCATION, endpointUrl: params.ENDPOINT_URL{extra})"
+    "ciDeploy(application: params.APPLICATION, deploymentGroup: params.GROUP, "
+    "source: params.SOURCE, s3Location: params.S3_LOCATION, "
+    "endpointUrl: params.ENDPOINT_URL{extra})"
 )
 
 
 def deploy_build(
-    tmp_path: Path, name: str, target: Target, source: Path, pipeline: str = "return {call}"
+    tmp_path: Path, name: str, target: Any, source: Path, pipeline: str = "return {call}"
 ) -> Build:
     """A build whose pipeline calls the step on ``target``; ``{call}`` in ``pipeline`` is the
     call, ``{call:EXTRA}`` the call with more keys."""
@@ -826,6 +711,7 @@ def deploy_build(
         real_cli_env(tmp_path),
         params={
             "APPLICATION": target.application,
+            "GROUP": target.group,
             "SOURCE": str(source),
             "S3_LOCATION": f"s3://{target.bucket}/builds",
             "ENDPOINT_URL": target.endpoint_url,
@@ -834,9 +720,9 @@ def deploy_build(
 
 
 def test_a_deploy_to_the_emulator_returns_the_map(
-    tmp_path: Path, target: Target, emulator_clients: Any
+    tmp_path: Path, emulator_app: Any, emulator_clients: Any
 ) -> None:
-    build = deploy_build(tmp_path, "deploy", target, ROOT / "examples" / "web-app")
+    build = deploy_build(tmp_path, "deploy", emulator_app, ROOT / "examples" / "web-app")
     results = run_pipelines(tmp_path, [build])
     outcome = results["builds"]["deploy"]
     assert outcome["result"] == "SUCCESS", build.log_path.read_text(encoding="utf-8")
@@ -850,19 +736,19 @@ def test_a_deploy_to_the_emulator_returns_the_map(
     )
     assert value["deploymentIds"] == {"us-east-1": deployment_id}
     location = value["revision"]["s3Location"]
-    assert location["bucket"] == target.bucket
+    assert location["bucket"] == emulator_app.bucket
     assert location["key"].startswith("builds/")
     # The map describes the deployment that really happened.
     info = emulator_clients.codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
     assert info["status"] == "Succeeded"
-    assert info["applicationName"] == target.application
+    assert info["applicationName"] == emulator_app.application
     assert info["revision"]["s3Location"]["key"] == location["key"]
 
 
 def test_a_failing_deployment_raises_through_error_with_the_diagnostics_in_the_log(
-    tmp_path: Path, target: Target
+    tmp_path: Path, emulator_app: Any
 ) -> None:
-    build = deploy_build(tmp_path, "failing", target, ROOT / "examples" / "failing-hook")
+    build = deploy_build(tmp_path, "failing", emulator_app, ROOT / "examples" / "failing-hook")
     outcome = run_pipelines(tmp_path, [build])["builds"]["failing"]
     assert outcome["result"] == "FAILURE"
     assert outcome["exception"] is None
@@ -912,11 +798,11 @@ def wait_until(
 
 
 def test_aborting_the_build_stops_the_deployment(
-    tmp_path: Path, target: Target, emulator_clients: Any
+    tmp_path: Path, emulator_app: Any, emulator_clients: Any
 ) -> None:
     started, release = tmp_path / "hook-started", tmp_path / "hook-release"
     source = slow_revision(tmp_path / "slow", started, release)
-    build = deploy_build(tmp_path, "aborted", target, source)
+    build = deploy_build(tmp_path, "aborted", emulator_app, source)
     spec_path, results_path = write_spec(tmp_path, [build], None)
     process = subprocess.Popen(
         groovy_command(spec_path, results_path),
@@ -966,7 +852,7 @@ def test_aborting_the_build_stops_the_deployment(
 
 
 def test_giving_up_waiting_marks_the_build_unstable_and_the_deployment_goes_on(
-    tmp_path: Path, target: Target, emulator_clients: Any
+    tmp_path: Path, emulator_app: Any, emulator_clients: Any
 ) -> None:
     started, release = tmp_path / "hook-started", tmp_path / "hook-release"
     source = slow_revision(tmp_path / "slow", started, release)
@@ -975,7 +861,7 @@ def test_giving_up_waiting_marks_the_build_unstable_and_the_deployment_goes_on(
         'echo "branching on ${deployment.status}"\n'
         "return deployment"
     )
-    build = deploy_build(tmp_path, "impatient", target, source, pipeline)
+    build = deploy_build(tmp_path, "impatient", emulator_app, source, pipeline)
     try:
         outcome = run_pipelines(tmp_path, [build])["builds"]["impatient"]
     finally:

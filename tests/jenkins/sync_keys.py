@@ -1,9 +1,9 @@
 """Rewrite the input keys of the Jenkins step from ci-deploy's input table, after the table changed.
 
 Updates the generated parts only: the input entries of `defaultConfig` in
-jenkins/vars/ciDeploy.groovy and the input keys in jenkins/vars/ciDeploy.txt. tests/test_jenkins.py
-holds both to the table. The keys' documentation, docs/inputs.md, is written by
-scripts/gen-inputs-doc.
+jenkins/vars/ciDeploy.groovy and the input keys in jenkins/vars/ciDeploy.txt.
+tests/test_adapter_contract.py holds both to the table. The keys' documentation, docs/inputs.md,
+is written by scripts/gen-inputs-doc.
 
 Run: .venv/bin/python tests/jenkins/sync_keys.py
 """

@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,28 +20,11 @@ CI_DEPLOY = str(Path(sys.executable).with_name("ci-deploy"))
 
 
 @pytest.fixture
-def demo(emulator, emulator_clients, unique_name, aws_env):
-    """An application, group (3 instances) and versioned bucket on the session's emulator."""
-    codedeploy, s3 = emulator_clients.codedeploy, emulator_clients.s3
-    codedeploy.create_application(applicationName=unique_name, computePlatform="Server")
-    codedeploy.create_deployment_group(
-        applicationName=unique_name,
-        deploymentGroupName="fleet",
-        serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
-    )
-    s3.create_bucket(Bucket=unique_name)
-    s3.put_bucket_versioning(Bucket=unique_name, VersioningConfiguration={"Status": "Enabled"})
-    common = [
-        "--application",
-        unique_name,
-        "--deployment-group",
-        "fleet",
-        "--endpoint-url",
-        emulator.endpoint_url,
-        "--region",
-        "us-east-1",
-    ]
-    return {"name": unique_name, "common": common, "env": aws_env, "clients": emulator_clients}
+def demo(emulator_app: Any, aws_env: dict[str, str]) -> Any:
+    """Where to deploy on the session's emulator (conftest's ``emulator_app``: application,
+    group ``fleet`` of 3 instances, versioned bucket), as the CLI arguments and environment."""
+    app = emulator_app
+    return {"name": app.application, "common": app.cli_args, "env": aws_env, "clients": app.clients}
 
 
 def deploy(demo, streams, example: str, *args: str) -> int:
