@@ -141,7 +141,7 @@ def _report_error(error: CiDeployError, stderr: TextIO, ci_system: str) -> None:
         stderr.write(f"  hint: {error.hint}\n")
     if ci_system == "github":
         # An annotation on the run's summary page; %, CR and LF are escaped per the runner's rules.
-        from ci_deploy.report.github import annotation  # noqa: PLC0415
+        from ci_deploy.report.github_commands import annotation  # noqa: PLC0415
 
         write_command(stderr, annotation("error", error.message, title="ci-deploy"))
 
@@ -166,7 +166,10 @@ def _report_diagnostics(error: AppSpecError, run: _Run) -> None:
 
     run.stderr.write(render_text(d for d in error.diagnostics if isinstance(d, Diagnostic)))
     if run.ci_system == "github":
-        from ci_deploy.report.github import appspec_annotations, workspace_of  # noqa: PLC0415
+        from ci_deploy.report.github_commands import (  # noqa: PLC0415
+            appspec_annotations,
+            workspace_of,
+        )
 
         for line in appspec_annotations(error.diagnostics, workspace_of(run.env)):
             write_command(run.stderr, line)

@@ -22,7 +22,7 @@ from ci_deploy.errors import CiDeployError, Interrupted
 from ci_deploy.events import DeploymentStatusChanged, Event, Notice
 from ci_deploy.inputs import Request
 from ci_deploy.report import Reporter
-from ci_deploy.report.github import workflow_command
+from ci_deploy.report.github_commands import workflow_command
 from ci_deploy.report.runner_log import on_github_runner, write_command
 from ci_deploy.result import DeploymentsResult, PushResult, console_url
 
