@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ci_deploy"
 
 # Lowest first; a module may import from its own layer or a lower one (docs/architecture.md).
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"__init__", "errors", "events", "vocabulary", "streams", "inputs"}),
+    frozenset({"__init__", "errors", "events", "vocabulary", "streams", "ci_env", "inputs"}),
     frozenset({"appspec", "aws", "revision_location"}),
     frozenset({"agent", "bundle"}),
     frozenset({"watch", "result", "push", "deploying", "emulator"}),

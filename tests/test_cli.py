@@ -130,11 +130,11 @@ def test_github_errors_also_become_an_annotation(
     assert "::error title=ci-deploy::50%25 done%0Athen failed\n" in streams.stderr.getvalue()  # type: ignore[attr-defined]
 
 
-def test_ci_system_is_detected_from_the_environment() -> None:
-    assert cli.detect_ci_system({"GITHUB_ACTIONS": "true"}) == "github"
-    assert cli.detect_ci_system({"GITLAB_CI": "true"}) == "gitlab"
-    assert cli.detect_ci_system({"JENKINS_URL": "http://jenkins"}) == "jenkins"
-    assert cli.detect_ci_system({}) == "plain"
+def test_ci_system_auto_is_the_detected_ci() -> None:
+    request = cli.parse_request(["iam-policy", "--ci-system", "auto"], {}, "gitlab")
+    assert request.values["ci_system"] == "gitlab"
+    chosen = cli.parse_request(["iam-policy", "--ci-system", "jenkins"], {}, "gitlab")
+    assert chosen.values["ci_system"] == "jenkins"
 
 
 # -- On GitHub's runner only ci-deploy's own workflow commands are obeyed. A file name, an AWS

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ci_deploy.ci_env import ci_environment
 from ci_deploy.events import (
     DeploymentStatusChanged,
     Event,
@@ -29,7 +30,7 @@ from ci_deploy.report.github_commands import (
     write_output,
 )
 from ci_deploy.report.github_summary import summary_markdown
-from ci_deploy.report.runner_log import CommandGuard, new_token, on_github_runner
+from ci_deploy.report.runner_log import CommandGuard, new_token
 from ci_deploy.report.text import format_event, region_label
 from ci_deploy.result import DeploymentsResult, Result
 from ci_deploy.streams import Streams
@@ -264,6 +265,5 @@ def make_reporter(streams: Streams, env: Mapping[str, str]) -> GithubReporter:
     """The GitHub reporter; on GitHub's runner, secrets that reach ci-deploy through its
     environment are masked before anything else is printed."""
     secrets = [env.get("CI_DEPLOY_GITHUB_TOKEN", "")]
-    return GithubReporter(
-        streams.stderr, paths_from(env), secrets=secrets, masking=on_github_runner(env)
-    )
+    masking = ci_environment(env).on_github_runner
+    return GithubReporter(streams.stderr, paths_from(env), secrets=secrets, masking=masking)
