@@ -18,7 +18,7 @@ from typing import Any
 
 from ci_deploy import notify
 from ci_deploy.ci_env import CiEnvironment
-from ci_deploy.commands import Streams
+from ci_deploy.commands import Streams, environment_region
 from ci_deploy.errors import CiDeployError, Interrupted
 from ci_deploy.events import DeploymentStatusChanged, Event, Notice
 from ci_deploy.inputs import Request
@@ -146,7 +146,7 @@ class NotifyingReporter:
         when there are several)."""
         if len(self._regions) == 1:
             return self._regions[0]
-        return self._env.get("AWS_REGION") or self._env.get("AWS_DEFAULT_REGION") or None
+        return environment_region(self._env)
 
     def _post(self, notification: notify.Notification) -> None:
         with self._posting:
