@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from ci_deploy import cli, notify  # noqa: E402
+from ci_deploy.ci_env import CiEnvironment  # noqa: E402
 from ci_deploy.commands import Streams  # noqa: E402
 from webhooks import WebhookServer  # noqa: E402
 
@@ -53,7 +54,7 @@ def ms(seconds: float) -> str:
 def bench_posts(posts: int) -> None:
     server = WebhookServer([])
     try:
-        note = notify.from_result(RESULT, action="deploy", env={})
+        note = notify.from_result(RESULT, action="deploy", ci=CiEnvironment())
         print(f"post: {posts} messages per kind to a loopback hook")
         for kind in notify.KINDS:
             hook = notify.Hook(1, kind, server.url())

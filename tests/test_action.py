@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from ci_deploy.inputs import ADAPTER_VERBS
-from ci_deploy.report.github import outputs_of
+from ci_deploy.report.github_commands import outputs_of
 from ci_deploy.result import PushResult
 from doc_pages import adapter_column, code_blocks, inputs_reference, page, section, table_after
 from github_harness import ActionHarness, Cancel

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ci_deploy import __version__, cli
-from ci_deploy.commands import Streams
+from ci_deploy.commands import Streams, environment_region
 from ci_deploy.errors import AwsError, DeploymentFailed, InputError, WaitTimeout
 from ci_deploy.inputs import Request
 from github_harness import WorkflowCommand, runner_commands
@@ -130,11 +130,11 @@ def test_github_errors_also_become_an_annotation(
     assert "::error title=ci-deploy::50%25 done%0Athen failed\n" in streams.stderr.getvalue()  # type: ignore[attr-defined]
 
 
-def test_ci_system_is_detected_from_the_environment() -> None:
-    assert cli.detect_ci_system({"GITHUB_ACTIONS": "true"}) == "github"
-    assert cli.detect_ci_system({"GITLAB_CI": "true"}) == "gitlab"
-    assert cli.detect_ci_system({"JENKINS_URL": "http://jenkins"}) == "jenkins"
-    assert cli.detect_ci_system({}) == "plain"
+def test_ci_system_auto_is_the_detected_ci() -> None:
+    request = cli.parse_request(["iam-policy", "--ci-system", "auto"], {}, "gitlab")
+    assert request.values["ci_system"] == "gitlab"
+    chosen = cli.parse_request(["iam-policy", "--ci-system", "jenkins"], {}, "gitlab")
+    assert chosen.values["ci_system"] == "jenkins"
 
 
 # -- On GitHub's runner only ci-deploy's own workflow commands are obeyed. A file name, an AWS
@@ -304,3 +304,13 @@ def test_github_rendering_elsewhere_never_prints_the_token(
     assert cli.run(_deploy(source, "--ci-system", "github"), env, streams) == 1
     assert "ghs_fake_job_token" not in streams.out + streams.err  # type: ignore[attr-defined]
     assert "warning: not on GitHub's runner" in streams.err  # type: ignore[attr-defined]
+
+
+def test_the_environment_region_is_aws_region_then_aws_default_region() -> None:
+    assert environment_region({"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1"}) == (
+        "eu-west-1"
+    )
+    assert environment_region({"AWS_REGION": " ", "AWS_DEFAULT_REGION": " us-east-1\n"}) == (
+        "us-east-1"
+    )
+    assert environment_region({}) is None

@@ -17,6 +17,7 @@ from ci_deploy.aws.codedeploy import (
     Target,
     create_deployment_params,
 )
+from ci_deploy.ci_env import ci_environment
 from ci_deploy.commands import Streams
 from ci_deploy.commands._watching import conclude
 from ci_deploy.deploying.options import (
@@ -80,17 +81,26 @@ def test_worst_status_across_regions() -> None:
 def test_description_names_the_commit_and_run_of_each_ci() -> None:
     gitlab = {"CI_COMMIT_SHA": "abcdef0123456789", "CI_PIPELINE_URL": "https://gl/p/1"}
     jenkins = {"GIT_COMMIT": "fedcba9876543210", "BUILD_URL": "https://ci/job/9/"}
-    assert default_description(gitlab) == "ci-deploy: commit abcdef012345, run https://gl/p/1"
-    assert default_description(jenkins) == "ci-deploy: commit fedcba987654, run https://ci/job/9/"
-    assert default_description({}) is None
-    assert default_description({"GITHUB_SHA": "0" * 40, "GITHUB_RUN_ID": "77"}) == (
-        "ci-deploy: commit 000000000000, run 77"
+    github = {"GITHUB_SHA": "0" * 40, "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "77"}
+    assert default_description(ci_environment(gitlab)) == (
+        "ci-deploy: commit abcdef012345, run https://gl/p/1"
+    )
+    assert default_description(ci_environment(jenkins)) == (
+        "ci-deploy: commit fedcba987654, run https://ci/job/9/"
+    )
+    assert default_description(ci_environment({})) is None
+    assert default_description(ci_environment({**github, "GITHUB_RUN_ATTEMPT": "2"})) == (
+        "ci-deploy: commit 000000000000, run https://github.com/o/r/actions/runs/77/attempts/2"
+    )
+    # A run id without its repository makes no link: the commit alone is named.
+    assert default_description(ci_environment({"GITHUB_SHA": "0" * 40, "GITHUB_RUN_ID": "77"})) == (
+        "ci-deploy: commit 000000000000"
     )
 
 
 def test_a_long_default_description_keeps_the_commit_within_256_characters() -> None:
     env = {"CI_COMMIT_SHA": "f" * 40, "CI_PIPELINE_URL": "https://gitlab.example/" + "g" * 300}
-    text = default_description(env)
+    text = default_description(ci_environment(env))
     assert text is not None
     assert len(text) == 256
     assert text.startswith("ci-deploy: commit ffffffffffff, run https://gitlab.example/ggg")

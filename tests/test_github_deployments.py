@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ci_deploy.aws.codedeploy import Deployment
+from ci_deploy.ci_env import ci_environment
 from ci_deploy.errors import ExitCode, InputError
 from ci_deploy.events import DeploymentStatusChanged, Event, Notice
 from ci_deploy.github_deployments import (
@@ -207,10 +208,11 @@ def test_an_environment_without_a_token_is_bad_input(fake_github: Any) -> None:
 
 def test_outside_github_actions_the_run_is_bad_input() -> None:
     with pytest.raises(InputError, match="needs GITHUB_REPOSITORY and GITHUB_SHA"):
-        github_run({})
+        github_run({}, ci_environment({}))
 
 
 def test_run_defaults_to_github_com_and_a_log_url_without_attempt() -> None:
-    run = github_run({"GITHUB_REPOSITORY": "octo/web", "GITHUB_SHA": SHA, "GITHUB_RUN_ID": "5"})
+    env = {"GITHUB_REPOSITORY": "octo/web", "GITHUB_SHA": SHA, "GITHUB_RUN_ID": "5"}
+    run = github_run(env, ci_environment(env))
     assert run.api_url == "https://api.github.com"
     assert run.log_url == "https://github.com/octo/web/actions/runs/5"

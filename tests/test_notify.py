@@ -19,6 +19,7 @@ import requests
 import yaml
 
 from ci_deploy import cli, notify
+from ci_deploy.ci_env import CiEnvironment, ci_environment
 from ci_deploy.commands import Streams
 from ci_deploy.commands._notifying import NotifyingReporter, mask_on_github
 from ci_deploy.errors import DeploymentFailed, InputError
@@ -191,7 +192,7 @@ FAILED_RESULT: dict[str, Any] = {
 
 
 def test_from_result_takes_the_first_failing_target_event_script_and_log_lines() -> None:
-    note = notify.from_result(FAILED_RESULT, action="deploy", env=ENV)
+    note = notify.from_result(FAILED_RESULT, action="deploy", ci=ci_environment(ENV))
     assert note.phase == "end"
     assert (note.application, note.deployment_group, note.status) == ("web", "prod", "Failed")
     assert note.deployment_ids == (("eu-west-1", "d-FAIL1"),)
@@ -235,11 +236,11 @@ def test_from_result_takes_the_first_failing_target_event_script_and_log_lines()
     ],
 )
 def test_the_ci_run_link_comes_from_the_ci_s_own_variables(env: dict[str, str], url: Any) -> None:
-    assert notify.ci_run_url(env) == url
+    assert notify.run_link(ci_environment(env)) == url
 
 
 def test_slack_blocks_say_what_failed_with_escaped_text_and_links() -> None:
-    note = notify.from_result(FAILED_RESULT, action="deploy", env=ENV)
+    note = notify.from_result(FAILED_RESULT, action="deploy", ci=ci_environment(ENV))
     body = notify.payload("slack", note)
     assert body["text"] == "❌ Deployment failed: web → prod (eu-west-1 d-FAIL1)"
     header, facts, error, failure, tail, context = body["blocks"]
@@ -268,7 +269,7 @@ def test_slack_blocks_say_what_failed_with_escaped_text_and_links() -> None:
 
 
 def test_teams_gets_an_adaptive_card_in_a_message_with_untrusted_text_in_text_runs() -> None:
-    note = notify.from_result(FAILED_RESULT, action="rollback", env=ENV)
+    note = notify.from_result(FAILED_RESULT, action="rollback", ci=ci_environment(ENV))
     body = notify.payload("teams", note)
     assert body["type"] == "message"
     (attachment,) = body["attachments"]
@@ -295,7 +296,7 @@ def test_teams_gets_an_adaptive_card_in_a_message_with_untrusted_text_in_text_ru
 
 
 def test_json_carries_the_fields_and_the_result_object() -> None:
-    note = notify.from_result(FAILED_RESULT, action="deploy", env=ENV)
+    note = notify.from_result(FAILED_RESULT, action="deploy", ci=ci_environment(ENV))
     body = notify.payload("json", note)
     assert body["phase"] == "end"
     assert body["status"] == "Failed"
@@ -310,7 +311,7 @@ def test_json_carries_the_fields_and_the_result_object() -> None:
         region="eu-west-1",
         deployment_id="d-NEW",
         console_url=CONSOLE,
-        env={},
+        ci=CiEnvironment(),
     )
     started = notify.payload("json", start)
     assert (started["phase"], started["result"], started["failure"]) == ("start", None, None)
@@ -328,7 +329,9 @@ def test_json_carries_the_fields_and_the_result_object() -> None:
 )
 def test_the_headline_follows_the_status(status: str, headline: str) -> None:
     result = {**FAILED_RESULT, "status": status, "deployments": []}
-    assert notify.headline(notify.from_result(result, action="deploy", env={})) == headline
+    assert (
+        notify.headline(notify.from_result(result, action="deploy", ci=CiEnvironment())) == headline
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -617,9 +620,11 @@ def test_a_failed_hook_becomes_a_warning_naming_it_and_the_others_still_get_thei
 def test_urls_are_masked_only_on_github_s_runner() -> None:
     hooks = notify.parse_hooks([SLACK])
     on_runner, elsewhere = io.StringIO(), io.StringIO()
-    mask_on_github(hooks, Streams(io.StringIO(), on_runner), {"GITHUB_ACTIONS": "true"})
+    mask_on_github(
+        hooks, Streams(io.StringIO(), on_runner), ci_environment({"GITHUB_ACTIONS": "true"})
+    )
     assert on_runner.getvalue() == f"::add-mask::{SLACK}\n::add-mask::{SECRET_PATH}\n"
-    mask_on_github(hooks, Streams(io.StringIO(), elsewhere), {"GITLAB_CI": "true"})
+    mask_on_github(hooks, Streams(io.StringIO(), elsewhere), ci_environment({"GITLAB_CI": "true"}))
     assert elsewhere.getvalue() == ""
 
 

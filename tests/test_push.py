@@ -16,6 +16,7 @@ import pytest
 from botocore.stub import Stubber
 
 from ci_deploy.aws.session import Clients
+from ci_deploy.ci_env import ci_environment
 from ci_deploy.cli import run
 from ci_deploy.commands.push import next_command
 from ci_deploy.errors import AppSpecError, AwsError, InputError
@@ -347,14 +348,21 @@ def test_ci_metadata_names_commit_and_run() -> None:
         "GITHUB_REPOSITORY": "octo/web",
         "GITHUB_RUN_ID": "99",
     }
-    assert ci_metadata(env) == {
+    assert ci_metadata(ci_environment(env)) == {
         "commit": "0123456789abcdef0123456789abcdef01234567",
         "ci-run": "https://github.example/octo/web/actions/runs/99",
     }
-    assert ci_metadata({"CI_COMMIT_SHA": "abc", "CI_JOB_URL": "https://gitlab.example/j/1"}) == {
-        "commit": "abc",
-        "ci-run": "https://gitlab.example/j/1",
+    gitlab = {
+        "CI_COMMIT_SHA": "abc",
+        "CI_PIPELINE_URL": "https://gitlab.example/p/1",
+        "CI_JOB_URL": "https://gitlab.example/j/1",
     }
+    # The run is GitLab's pipeline, as in the deployment's description (docs/architecture.md).
+    assert ci_metadata(ci_environment(gitlab)) == {
+        "commit": "abc",
+        "ci-run": "https://gitlab.example/p/1",
+    }
+    assert ci_metadata(ci_environment({"GIT_COMMIT": "é"})) == {}  # headers are ASCII only
 
 
 def test_cli_push_prints_revision_and_next_command(
@@ -377,7 +385,11 @@ def test_cli_push_prints_revision_and_next_command(
         "--sse",
         "AES256",
     ]
-    env = {"CI_COMMIT_SHA": "feedface", "CI_JOB_URL": "https://gitlab.example/jobs/5"}
+    env = {
+        "CI_COMMIT_SHA": "feedface",
+        "CI_PIPELINE_URL": "https://gitlab.example/pipelines/4",
+        "CI_JOB_URL": "https://gitlab.example/jobs/5",
+    }
     assert run(argv, env, streams) == 0, streams.err
     result = json.loads(streams.out)
     key = result["revision"]["s3Location"]["key"]
@@ -386,7 +398,7 @@ def test_cli_push_prints_revision_and_next_command(
     head = s3_client.head_object(Bucket=name, Key=key)
     assert head["ServerSideEncryption"] == "AES256"
     assert head["Metadata"]["commit"] == "feedface"
-    assert head["Metadata"]["ci-run"] == "https://gitlab.example/jobs/5"
+    assert head["Metadata"]["ci-run"] == "https://gitlab.example/pipelines/4"
     assert (
         f"ci-deploy deploy --s3-location s3://{name}/{key} --no-upload --application web "
         "--deployment-group <deployment-group> --region us-east-1"

@@ -23,18 +23,15 @@ from ci_deploy.events import (
     TargetStatusChanged,
 )
 from ci_deploy.report import reporter_for
-from ci_deploy.report.github import (
-    GithubPaths,
-    GithubReporter,
+from ci_deploy.report.github import GithubPaths, GithubReporter, make_reporter
+from ci_deploy.report.github_commands import (
     annotation,
     escape_data,
     escape_property,
-    make_reporter,
-    md_fenced,
-    summary_markdown,
     workflow_command,
     write_output,
 )
+from ci_deploy.report.github_summary import md_fenced, summary_markdown
 from ci_deploy.report.runner_log import CommandGuard
 from ci_deploy.result import DeploymentsResult, PushResult, RegionError, RegionRun, build_result
 from github_harness import runner_commands

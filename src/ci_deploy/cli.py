@@ -16,10 +16,11 @@ from types import FrameType
 from typing import NoReturn, Protocol, TextIO
 
 from ci_deploy import __version__
+from ci_deploy.ci_env import ci_environment
 from ci_deploy.commands import Streams
 from ci_deploy.errors import AppSpecError, CiDeployError, ExitCode, InputError
 from ci_deploy.inputs import Input, Request, for_verb, resolve
-from ci_deploy.report.runner_log import CommandGuard, on_github_runner, write_command
+from ci_deploy.report.runner_log import CommandGuard, write_command
 
 # verb -> (module under ci_deploy.commands, one-line summary). Modules are imported only when
 # their verb runs, so `validate` and `--version` never import boto3.
@@ -108,24 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def detect_ci_system(env: Mapping[str, str]) -> str:
-    if env.get("GITHUB_ACTIONS") == "true":
-        return "github"
-    if env.get("GITLAB_CI") == "true":
-        return "gitlab"
-    if env.get("JENKINS_URL"):
-        return "jenkins"
-    return "plain"
-
-
-def parse_request(argv: Sequence[str], env: Mapping[str, str]) -> Request:
+def parse_request(argv: Sequence[str], env: Mapping[str, str], ci_system: str) -> Request:
+    """The verb's request; ``ci_system`` is the detected CI, for ``--ci-system auto``."""
     parser = build_parser()
     namespace = parser.parse_args(argv)
     if namespace.verb is None:
         raise InputError("no verb given", hint="run 'ci-deploy --help' to list them")
     values = resolve(namespace.verb, vars(namespace), env)
     if values.get("ci_system") == "auto":
-        values["ci_system"] = detect_ci_system(env)
+        values["ci_system"] = ci_system
     return Request(verb=namespace.verb, values=values, env=dict(env))
 
 
@@ -141,7 +133,7 @@ def _report_error(error: CiDeployError, stderr: TextIO, ci_system: str) -> None:
         stderr.write(f"  hint: {error.hint}\n")
     if ci_system == "github":
         # An annotation on the run's summary page; %, CR and LF are escaped per the runner's rules.
-        from ci_deploy.report.github import annotation  # noqa: PLC0415
+        from ci_deploy.report.github_commands import annotation  # noqa: PLC0415
 
         write_command(stderr, annotation("error", error.message, title="ci-deploy"))
 
@@ -166,7 +158,10 @@ def _report_diagnostics(error: AppSpecError, run: _Run) -> None:
 
     run.stderr.write(render_text(d for d in error.diagnostics if isinstance(d, Diagnostic)))
     if run.ci_system == "github":
-        from ci_deploy.report.github import appspec_annotations, workspace_of  # noqa: PLC0415
+        from ci_deploy.report.github_commands import (  # noqa: PLC0415
+            appspec_annotations,
+            workspace_of,
+        )
 
         for line in appspec_annotations(error.diagnostics, workspace_of(run.env)):
             write_command(run.stderr, line)
@@ -212,12 +207,13 @@ def guarded(streams: Streams) -> Streams:
 def run(argv: Sequence[str], env: Mapping[str, str], streams: Streams) -> int:
     """Everything main() does but exiting; tests call this."""
     debug = "--debug" in argv or env.get("CI_DEPLOY_DEBUG", "").lower() in {"true", "1", "yes"}
-    if on_github_runner(env):
+    ci = ci_environment(env)  # before the request exists: its errors are rendered for this CI
+    if ci.on_github_runner:
         streams = guarded(streams)  # from the first line: an argument can be a file name
-    state = _Run(streams.stderr, env, debug, detect_ci_system(env))
+    state = _Run(streams.stderr, env, debug, ci.system)
     try:
         with error_handler(state):
-            request = parse_request(argv, env)
+            request = parse_request(argv, env, ci.system)
             state.ci_system = str(request.values.get("ci_system") or state.ci_system)
             if state.ci_system == "github":  # GitHub's rendering: the log may be a runner's
                 streams = guarded(streams)

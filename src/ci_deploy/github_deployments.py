@@ -18,6 +18,7 @@ from typing import Any
 from github import Auth, Github, GithubException
 from requests import RequestException
 
+from ci_deploy.ci_env import CiEnvironment
 from ci_deploy.errors import InputError
 from ci_deploy.events import DeploymentStatusChanged, Event, Notice
 from ci_deploy.inputs import Request
@@ -33,19 +34,12 @@ class GithubRun:
     """What the workflow run tells us through its environment (set by the runner)."""
 
     api_url: str
-    server_url: str
     repository: str
     sha: str
-    run_id: str
-    run_attempt: str
-
-    @property
-    def log_url(self) -> str:
-        url = f"{self.server_url.rstrip('/')}/{self.repository}/actions/runs/{self.run_id}"
-        return f"{url}/attempts/{self.run_attempt}" if self.run_attempt else url
+    log_url: str | None  # the run attempt's page (ci_env)
 
 
-def github_run(env: Mapping[str, str]) -> GithubRun:
+def github_run(env: Mapping[str, str], ci: CiEnvironment) -> GithubRun:
     """The run's coordinates; GITHUB_REPOSITORY and GITHUB_SHA are required."""
     missing = [
         name for name in ("GITHUB_REPOSITORY", "GITHUB_SHA") if not env.get(name, "").strip()
@@ -57,11 +51,9 @@ def github_run(env: Mapping[str, str]) -> GithubRun:
         )
     return GithubRun(
         api_url=env.get("GITHUB_API_URL", "").strip() or "https://api.github.com",
-        server_url=env.get("GITHUB_SERVER_URL", "").strip() or "https://github.com",
         repository=env["GITHUB_REPOSITORY"].strip(),
         sha=env["GITHUB_SHA"].strip(),
-        run_id=env.get("GITHUB_RUN_ID", "").strip(),
-        run_attempt=env.get("GITHUB_RUN_ATTEMPT", "").strip(),
+        log_url=ci.run_url,
     )
 
 
@@ -116,10 +108,11 @@ class GithubDeployment:
             raise RuntimeError("the GitHub deployment was not created")
         body: dict[str, Any] = {
             "state": state,
-            "log_url": self._run.log_url,
             "description": description[:140],
             "environment": self._environment,
         }
+        if self._run.log_url:
+            body["log_url"] = self._run.log_url
         if environment_url:
             body["environment_url"] = environment_url
         self._client.requester.requestJsonAndCheck("POST", f"{self._url}/statuses", input=body)
@@ -201,7 +194,7 @@ def github_deployment_reporter(
             hint="set CI_DEPLOY_GITHUB_TOKEN (the action passes the job's token by default; "
             "the job needs `permissions: deployments: write`)",
         )
-    run = github_run(request.env)
+    run = github_run(request.env, request.ci)
     client = connect(token, run.api_url, seconds_between_writes=seconds_between_writes)
     return GithubDeploymentReporter(reporter, GithubDeployment(client, run, environment))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ci_deploy.ci_env import CiEnvironment, ci_environment
 from ci_deploy.errors import InputError, InputValueError
 from ci_deploy.vocabulary import ARCHIVE_BUNDLE_TYPES, FILE_EXISTS_BEHAVIORS
 
@@ -740,12 +741,17 @@ class Request:
     """A verb's resolved inputs (flags over environment over defaults), with typed access.
 
     ``env`` is a snapshot of the process environment taken by the CLI, for the few things the
-    core needs to know about the CI run (commit, run URL, runner file protocol paths).
+    core needs to know about the run (runner file protocol paths, the AWS region); ``ci`` is
+    what it says about the CI run (which CI, commit, run and job pages), read from it once.
     """
 
     verb: str
     values: Mapping[str, Value]
     env: Mapping[str, str] = field(default_factory=dict)
+    ci: CiEnvironment = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ci", ci_environment(self.env))
 
     def _get(self, name: str) -> Value:
         if name not in self.values:

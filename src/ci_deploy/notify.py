@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ci_deploy import __version__
+from ci_deploy.ci_env import CiEnvironment
 from ci_deploy.errors import InputError
 
 Kind = Literal["slack", "teams", "json"]
@@ -206,25 +207,16 @@ def _safe_url(value: object) -> str | None:
     return text if _URL_SAFE.fullmatch(text) else None
 
 
-def ci_run_url(env: Mapping[str, str]) -> str | None:
-    """The CI run's page: GitHub's workflow run (attempt), GitLab's job, Jenkins' build."""
-    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
-        server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
-        url = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
-        attempt = env.get("GITHUB_RUN_ATTEMPT", "")
-        return _safe_url(f"{url}/attempts/{attempt}" if attempt.isdigit() else url)
-    for name in ("CI_JOB_URL", "CI_PIPELINE_URL", "BUILD_URL"):
-        if env.get(name):
-            return _safe_url(env[name])
-    return None
+def run_link(ci: CiEnvironment) -> str | None:
+    """The page with the job's log (GitHub's run attempt, GitLab's job, Jenkins' build), when it
+    fits every payload's link syntax."""
+    return _safe_url(ci.log_url)
 
 
-def ci_commit(env: Mapping[str, str]) -> str | None:
-    for name in ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT"):
-        value = env.get(name, "").strip()
-        if re.fullmatch(r"[0-9a-fA-F]{7,64}", value):
-            return value[:12]
-    return None
+def short_commit(ci: CiEnvironment) -> str | None:
+    """The commit's first 12 hex digits, when the CI names a commit that looks like one."""
+    value = ci.commit or ""
+    return value[:12] if re.fullmatch(r"[0-9a-fA-F]{7,64}", value) else None
 
 
 def _clip(text: object, limit: int = MESSAGE_CHARS) -> str:
@@ -247,7 +239,7 @@ def start_notification(
     region: str | None,
     deployment_id: str,
     console_url: str | None,
-    env: Mapping[str, str],
+    ci: CiEnvironment,
 ) -> Notification:
     """A deployment was created (CodeDeploy accepted it)."""
     return Notification(
@@ -259,12 +251,12 @@ def start_notification(
         deployment_ids=((region or "", deployment_id),),
         status="Created",
         console_url=_safe_url(console_url),
-        run_url=ci_run_url(env),
-        commit=ci_commit(env),
+        run_url=run_link(ci),
+        commit=short_commit(ci),
     )
 
 
-def from_result(result: Mapping[str, Any], *, action: str, env: Mapping[str, str]) -> Notification:
+def from_result(result: Mapping[str, Any], *, action: str, ci: CiEnvironment) -> Notification:
     """The end message, from the result object the command prints (see result.py): the one
     place that reads it, so a typed result only changes this function."""
     regions = tuple(str(region) for region in result.get("regions") or ())
@@ -287,8 +279,8 @@ def from_result(result: Mapping[str, Any], *, action: str, env: Mapping[str, str
         deployment_ids=ids,
         status=result.get("status"),
         console_url=_safe_url(console),
-        run_url=ci_run_url(env),
-        commit=ci_commit(env),
+        run_url=run_link(ci),
+        commit=short_commit(ci),
         total_seconds=timings.get("total_seconds"),
         error=_error_text((failed or result).get("error")),
         failure=_failure(failed) if failed is not None else None,
@@ -306,7 +298,7 @@ def error_notification(
     deployment_ids: Sequence[tuple[str, str]],
     status: str,
     message: str,
-    env: Mapping[str, str],
+    ci: CiEnvironment,
 ) -> Notification:
     """The end of a run that stopped without a result: an error (status Error) or a cancel."""
     return Notification(
@@ -317,8 +309,8 @@ def error_notification(
         regions=tuple(regions),
         deployment_ids=tuple(deployment_ids),
         status=status,
-        run_url=ci_run_url(env),
-        commit=ci_commit(env),
+        run_url=run_link(ci),
+        commit=short_commit(ci),
         error=_clip(message),
     )
 

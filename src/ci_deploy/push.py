@@ -21,6 +21,7 @@ from ci_deploy.appspec import (
 from ci_deploy.aws import revisions, s3
 from ci_deploy.bundle.builder import BundleOptions, BundleResult, build
 from ci_deploy.bundle.kinds import detect_bundle_type, suffix_type
+from ci_deploy.ci_env import CiEnvironment
 from ci_deploy.errors import AwsError, InputError
 from ci_deploy.events import EventSink, Notice
 from ci_deploy.result import PushResult
@@ -70,19 +71,10 @@ class PushRequest:
     upload_options: s3.UploadOptions | None = None
 
 
-def ci_metadata(env: Mapping[str, str]) -> dict[str, str]:
+def ci_metadata(ci: CiEnvironment) -> dict[str, str]:
     """Object metadata naming the commit and the CI run, when the CI environment says."""
-    metadata: dict[str, str] = {}
-    commit = env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA") or env.get("GIT_COMMIT")
-    if commit:
-        metadata["commit"] = commit.strip()
-    run = None
-    if env.get("GITHUB_RUN_ID"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        run = f"{server}/{env.get('GITHUB_REPOSITORY', '')}/actions/runs/{env['GITHUB_RUN_ID']}"
-    run = run or env.get("CI_JOB_URL") or env.get("BUILD_URL")
-    if run:
-        metadata["ci-run"] = run.strip()
+    named = {"commit": ci.commit, "ci-run": ci.run_url}
+    metadata = {name: value for name, value in named.items() if value}
     # S3 sends metadata in HTTP headers: ASCII only.
     return {name: value for name, value in metadata.items() if value.isascii()}
 

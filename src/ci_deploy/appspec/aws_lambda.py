@@ -47,24 +47,29 @@ def check(ctx: Context, root: Mapping) -> None:
 
 def _check_properties(ctx: Context, properties: Mapping) -> None:
     unknown_keys(ctx, properties, PROPERTY_KEYS, "properties", _CONSEQUENCE, fold_case=True)
-    node = find(ctx, properties, "name", required_in="properties")
-    text = string(ctx, node, "name", "the function's name") if node is not None else None
-    if node is not None and text is not None and not FUNCTION_NAME.fullmatch(text):
-        ctx.error(
-            node,
-            "lambda-name-invalid",
-            f"name {text!r} is not a Lambda function name: write the name (letters, digits, "
-            "'-', '_', at most 64) or its ARN",
-        )
-    node = find(ctx, properties, "alias", required_in="properties")
-    text = string(ctx, node, "alias", "the alias CodeDeploy shifts") if node is not None else None
-    if node is not None and text is not None and not ALIAS.fullmatch(text):
-        ctx.error(
-            node,
-            "lambda-alias-invalid",
-            f"alias {text!r} is not a Lambda alias name: write letters, digits, '-' or '_' "
-            "(not only digits), such as live",
-        )
+    _check_name(
+        ctx,
+        properties,
+        "name",
+        what="the function's name",
+        pattern=FUNCTION_NAME,
+        code="lambda-name-invalid",
+        expected=(
+            "a Lambda function name: write the name (letters, digits, '-', '_', at most 64) "
+            "or its ARN"
+        ),
+    )
+    _check_name(
+        ctx,
+        properties,
+        "alias",
+        what="the alias CodeDeploy shifts",
+        pattern=ALIAS,
+        code="lambda-alias-invalid",
+        expected=(
+            "a Lambda alias name: write letters, digits, '-' or '_' (not only digits), such as live"
+        ),
+    )
     versions = []
     for key in ("currentversion", "targetversion"):
         node = find(ctx, properties, key, required_in="properties")
@@ -77,6 +82,24 @@ def _check_properties(ctx: Context, properties: Mapping) -> None:
             f"targetversion equals currentversion ({versions[0][1]}): the deployment shifts no "
             "traffic; set targetversion to the newly published version",
         )
+
+
+def _check_name(
+    ctx: Context,
+    properties: Mapping,
+    key: str,
+    *,
+    what: str,
+    pattern: re.Pattern[str],
+    code: str,
+    expected: str,
+) -> None:
+    """The required text property ``key`` matches ``pattern``; else ``code``: "is not
+    ``expected``"."""
+    node = find(ctx, properties, key, required_in="properties")
+    text = string(ctx, node, key, what) if node is not None else None
+    if node is not None and text is not None and not pattern.fullmatch(text):
+        ctx.error(node, code, f"{key} {text!r} is not {expected}")
 
 
 def _check_version_number(ctx: Context, node: Node, key: str) -> int | None:

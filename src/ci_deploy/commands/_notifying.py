@@ -17,13 +17,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from ci_deploy import notify
-from ci_deploy.commands import Streams
+from ci_deploy.ci_env import CiEnvironment
+from ci_deploy.commands import Streams, environment_region
 from ci_deploy.errors import CiDeployError, Interrupted
 from ci_deploy.events import DeploymentStatusChanged, Event, Notice
 from ci_deploy.inputs import Request
 from ci_deploy.report import Reporter
-from ci_deploy.report.github import workflow_command
-from ci_deploy.report.runner_log import on_github_runner, write_command
+from ci_deploy.report.github_commands import workflow_command
+from ci_deploy.report.runner_log import write_command
 from ci_deploy.result import DeploymentsResult, PushResult, console_url
 
 
@@ -45,6 +46,7 @@ class NotifyingReporter:
         self._poster = poster
         self._action = request.verb
         self._env = request.env
+        self._ci = request.ci
         self._application = _text(request.values.get("application"))
         self._group = _text(request.values.get("deployment_group"))
         regions = request.values.get("regions")
@@ -75,7 +77,7 @@ class NotifyingReporter:
                 region=region,
                 deployment_id=event.deployment_id,
                 console_url=console_url(region, event.deployment_id) if region else None,
-                env=self._env,
+                ci=self._ci,
             )
         )
 
@@ -113,13 +115,13 @@ class NotifyingReporter:
                 deployment_ids=[(region, did) for did, region in self._announced.items()],
                 status="Cancelled" if cancelled else "Error",
                 message=message,
-                env=self._env,
+                ci=self._ci,
             )
         )
 
     def _notify_result(self, result: Mapping[str, Any]) -> None:
         if self._watched:
-            self._post(notify.from_result(result, action=self._action, env=self._env))
+            self._post(notify.from_result(result, action=self._action, ci=self._ci))
             return
         # --no-wait: the deployments were created and go on without us; their end is for
         # `ci-deploy wait` to report.
@@ -135,7 +137,7 @@ class NotifyingReporter:
                         region=region.get("region"),
                         deployment_id=did,
                         console_url=region.get("console_url"),
-                        env=self._env,
+                        ci=self._ci,
                     )
                 )
 
@@ -144,7 +146,7 @@ class NotifyingReporter:
         when there are several)."""
         if len(self._regions) == 1:
             return self._regions[0]
-        return self._env.get("AWS_REGION") or self._env.get("AWS_DEFAULT_REGION") or None
+        return environment_region(self._env)
 
     def _post(self, notification: notify.Notification) -> None:
         with self._posting:
@@ -165,10 +167,10 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def mask_on_github(hooks: Sequence[notify.Hook], streams: Streams, env: Mapping[str, str]) -> None:
+def mask_on_github(hooks: Sequence[notify.Hook], streams: Streams, ci: CiEnvironment) -> None:
     """On GitHub's runner, have it mask the URLs (and their tokens) from here on. Elsewhere no
     one masks, and ``::add-mask::`` would print them: they are never printed anyway."""
-    if not on_github_runner(env):
+    if not ci.on_github_runner:
         return
     for hook in hooks:
         for secret in hook.secrets():
@@ -186,7 +188,7 @@ def notifying(
     if not hooks:
         yield report
         return
-    mask_on_github(hooks, streams, request.env)
+    mask_on_github(hooks, streams, request.ci)
     watching = request.verb == "wait" or bool(request.values.get("wait", True))
     sender = poster or notify.Poster()
     wrapped = NotifyingReporter(

@@ -32,7 +32,7 @@ def deploy_request(request: Request) -> DeployRequest:
             f"input description: at most 256 characters, got {len(description)}",
             hint="shorten --description",
         )
-    description = description or default_description(request.env)
+    description = description or default_description(request.ci)
     options = DeploymentOptions(
         application=push.application,
         deployment_group=request.required_text("deployment_group"),

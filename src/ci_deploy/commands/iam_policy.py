@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ci_deploy.commands import Streams
+from ci_deploy.commands import Streams, environment_region
 from ci_deploy.errors import ExitCode, InputError
 from ci_deploy.iam_policy import (
     PolicyOptions,
@@ -20,8 +20,8 @@ def policy_options(request: Request) -> PolicyOptions:
     would: AWS_REGION, then AWS_DEFAULT_REGION)."""
     regions = request.items("regions")
     if not regions:
-        region = request.env.get("AWS_REGION") or request.env.get("AWS_DEFAULT_REGION")
-        regions = (region.strip(),) if region and region.strip() else ()
+        region = environment_region(request.env)
+        regions = (region,) if region else ()
     account_id = (request.text("account_id") or "").strip()
     if not account_id:
         raise InputError(

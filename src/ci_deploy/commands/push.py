@@ -35,7 +35,7 @@ def push_request(request: Request) -> PushRequest:
         github_repository=request.text("github_repository"),
         commit_id=request.text("commit_id"),
         task_definition=request.text("task_definition"),
-        metadata=ci_metadata(request.env),
+        metadata=ci_metadata(request.ci),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ci_deploy.aws.codedeploy import AutoRollback, DeploymentGroup, NewDeployment, TargetInstances
+from ci_deploy.ci_env import CiEnvironment
 from ci_deploy.errors import InputError, InputValueError
 from ci_deploy.vocabulary import (
     NAME_PATTERN,
@@ -41,17 +42,9 @@ class DeploymentOptions:
     target_instances: tuple[str, ...] = ()
 
 
-def default_description(env: Mapping[str, str]) -> str | None:
+def default_description(ci: CiEnvironment) -> str | None:
     """Names the commit and the CI run when the environment says (GitHub, GitLab, Jenkins)."""
-    commit = env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA") or env.get("GIT_COMMIT")
-    run = None
-    if env.get("GITHUB_RUN_ID"):
-        server = env.get("GITHUB_SERVER_URL") or "https://github.com"
-        repository = env.get("GITHUB_REPOSITORY")
-        run_id = env["GITHUB_RUN_ID"]
-        # Without the repository there is no URL to build: the run id alone still names it.
-        run = f"{server}/{repository}/actions/runs/{run_id}" if repository else run_id
-    run = run or env.get("CI_PIPELINE_URL") or env.get("BUILD_URL")
+    commit, run = ci.commit, ci.run_url
     parts = []
     if commit:
         parts.append(f"commit {commit[:12]}")

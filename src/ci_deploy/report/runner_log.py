@@ -21,14 +21,8 @@ from __future__ import annotations
 import io
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TextIO
-
-
-def on_github_runner(env: Mapping[str, str]) -> bool:
-    """The runner sets GITHUB_ACTIONS=true for every process it starts (ProcessInvoker.cs), and
-    GitHub documents it as always set when Actions runs the workflow."""
-    return env.get("GITHUB_ACTIONS") == "true"
 
 
 def new_token() -> str:
