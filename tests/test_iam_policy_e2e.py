@@ -147,6 +147,14 @@ def needs(call: dict[str, Any], world: World) -> list[Need]:
             "ContinueDeployment",
         }:
             return [Need.of(f"codedeploy:{operation}", "*")]
+        if operation == "GetDeploymentConfig":
+            name = params["deploymentConfigName"]
+            return [
+                Need.of(
+                    "codedeploy:GetDeploymentConfig",
+                    codedeploy_arn(region, account, f"deploymentconfig:{name}"),
+                )
+            ]
         if operation in {"GetDeploymentGroup", "ListDeployments"}:
             return [
                 Need.of(
@@ -627,12 +635,27 @@ def blue_green_scenarios(lab: Lab) -> None:
     assert any(c["operation"] == "ContinueDeployment" for c in calls)
 
 
+def dry_run_scenario(lab: Lab) -> None:
+    """deploy --dry-run of a bundle not in the bucket yet: read-only calls only."""
+    with_s3 = ["--s3-location", f"s3://{lab.bucket}/bundles"]
+    source = gated_revision(lab.root / "dry", "dry")
+    outcome = lab.recording.run(["deploy", str(source), *lab.common(), *with_s3, "--dry-run"])
+    calls = lab.add("deploy-dry-run", "dry-run", [*lab.policy_base(), *with_s3], outcome)
+    assert {c["operation"] for c in calls} == {
+        "GetDeploymentGroup",
+        "GetDeploymentConfig",
+        "HeadBucket",
+        "HeadObject",
+    }
+
+
 def run_scenarios(lab: Lab) -> None:
     deploy_scenarios(lab)
     rollback_scenarios(lab)
     watching_scenarios(lab)
     existing_object_scenario(lab, push_scenarios(lab))
     blue_green_scenarios(lab)
+    dry_run_scenario(lab)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -746,7 +769,7 @@ def test_every_call_each_verb_made_is_allowed_by_its_printed_policy(lab: Lab) ->
                         denied.append(f"{scenario.name}: {call['operation']} needs {need}")
     assert denied == [], "\n".join(denied)
     names = {scenario.name for scenario in lab.scenarios}
-    assert {"deploy", "rollback", "push", "wait", "status", "stop"} <= {
+    assert {"deploy", "dry-run", "rollback", "push", "wait", "status", "stop"} <= {
         scenario.verb for scenario in lab.scenarios
     }, names
 

@@ -83,6 +83,9 @@ import groovy.transform.Field
     // Blue/green replacement instances for this deployment: asg:NAME (an Auto Scaling group to
     // copy) or tag:KEY=VALUE (EC2 tag filter); default: the group's setting.
     targetInstances: [],
+    // Check the deploy with read-only calls and print the CreateDeployment request of each region;
+    // nothing is uploaded, registered or created.
+    dryRun: false,
     // Watch the deployment until it ends.
     wait: true,
     // If another deployment is active in the group, wait for it to end, then start.

@@ -172,6 +172,19 @@ GRANTS: Mapping[str, tuple[Grant, ...]] = {
         ),
         *_WATCH,
     ),
+    # deploy --dry-run: read-only calls only (deploying/dry_run.py).
+    "dry-run": (
+        Grant("codedeploy:GetDeploymentGroup", "deploymentgroup", ("GetDeploymentGroup",)),
+        Grant("codedeploy:GetDeploymentConfig", "deploymentconfig", ("GetDeploymentConfig",)),
+        Grant(
+            "s3:ListBucket",
+            "bucket",
+            ("HeadBucket", "HeadObject"),
+            "HeadBucket needs it; without it HeadObject answers a key not there yet with 403",
+            when=_uploads,
+        ),
+        Grant("s3:GetObject", "object", ("HeadObject",), when=_s3),
+    ),
     "rollback": (
         Grant("codedeploy:ListDeployments", "deploymentgroup", ("ListDeployments",)),
         Grant("codedeploy:BatchGetDeployments", "deploymentgroup", ("BatchGetDeployments",)),

@@ -435,6 +435,14 @@ TABLE: tuple[Input, ...] = (
         default=(),
         metavar="asg:NAME|tag:KEY=VALUE",
     ),
+    Input(
+        "dry_run",
+        "bool",
+        "Check the deploy with read-only calls and print the CreateDeployment request of each "
+        "region; nothing is uploaded, registered or created.",
+        verbs=("deploy",),
+        default=False,
+    ),
     # -- waiting
     Input(
         "wait",
@@ -648,10 +656,11 @@ TABLE: tuple[Input, ...] = (
     Input(
         "verbs",
         "list",
-        "The verbs the policy is for: it allows exactly the calls they make.",
+        "The verbs the policy is for (dry-run: deploy --dry-run): it allows exactly the calls "
+        "they make.",
         verbs=_POLICY,
         default=("deploy",),
-        choices=("push", "deploy", "rollback", "wait", "status", "stop"),
+        choices=("push", "deploy", "dry-run", "rollback", "wait", "status", "stop"),
         metavar="VERB[,VERB]",
     ),
     Input(

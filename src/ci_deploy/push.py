@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ci_deploy.appspec import (
     appspec_text,
@@ -162,12 +162,7 @@ def push_revision(
     # A prepared bundle settles the kind: no second look at the source (and its appspec) per region.
     kind = "bundle" if bundle is not None else revision_kind(request)
     if kind == "github":
-        if not (request.github_repository and request.commit_id):
-            raise InputError(
-                "a GitHub revision needs both github_repository and commit_id",
-                hint="pass --github-repository owner/repo --commit-id SHA",
-            )
-        result = PushResult(github_revision(request.github_repository, request.commit_id))
+        result = PushResult(_github_revision(request))
     elif kind == "appspec":
         result = PushResult(_appspec_revision(request))
     elif kind == "existing":
@@ -194,6 +189,72 @@ def push_revision(
         registered=request.register,
         region=clients.region,
     )
+
+
+@dataclass(frozen=True)
+class PlannedRevision:
+    """What ``push_revision`` would send CodeDeploy, found without writing anything: the
+    revision, the S3 URL an upload would write (None: nothing to upload) and the revision's
+    fields only that upload decides (S3 answers them: eTag, and version in a versioned bucket)."""
+
+    revision: Mapping[str, Any]
+    upload_to: str | None = None
+    decided_by_upload: tuple[str, ...] = ()
+    bundle_sha256: str | None = None
+
+
+def plan_revision(
+    request: PushRequest, clients: Clients, *, bundle: BundleResult | None = None
+) -> PlannedRevision:
+    """``push_revision`` with read-only calls only (a dry run): the same checks and the same
+    revision, the bucket checked with HeadBucket (a denial is an error here, as nothing is
+    uploaded to tell) and the key with HeadObject; nothing uploaded or registered."""
+    _check_inputs(request)
+    kind = "bundle" if bundle is not None else revision_kind(request)
+    if kind == "github":
+        return PlannedRevision(_github_revision(request))
+    if kind == "appspec":
+        return PlannedRevision(_appspec_revision(request))
+    if kind == "existing":
+        found = _existing_object(request, clients)
+        return PlannedRevision(found.revision, bundle_sha256=found.bundle_sha256)
+    if bundle is not None:
+        return _planned_upload(request, clients, bundle)
+    with tempfile.TemporaryDirectory(prefix="ci-deploy-") as directory:
+        return _planned_upload(request, clients, prepare_bundle(request, Path(directory)))
+
+
+def _planned_upload(
+    request: PushRequest, clients: Clients, bundle: BundleResult
+) -> PlannedRevision:
+    bucket, key = _bundle_key(request, clients.region, bundle)
+    s3.check_bucket(
+        clients.s3, bucket, clients.region, request.expected_bucket_owner, denied_ok=False
+    )
+    existing = s3.head(
+        clients.s3, bucket, key, request.expected_bucket_owner, region=clients.region
+    )
+    if existing is not None and existing.sha256 == bundle.sha256:
+        # The upload would be skipped: the revision is the object's, pinned as it is.
+        revision = s3_revision(
+            bucket, key, bundle.bundle_type, etag=existing.etag, version=existing.version
+        )
+        return PlannedRevision(revision, bundle_sha256=bundle.sha256)
+    return PlannedRevision(
+        s3_revision(bucket, key, bundle.bundle_type),
+        upload_to=f"s3://{bucket}/{key}",
+        decided_by_upload=("eTag", "version"),
+        bundle_sha256=bundle.sha256,
+    )
+
+
+def _github_revision(request: PushRequest) -> RevisionLocation:
+    if not (request.github_repository and request.commit_id):
+        raise InputError(
+            "a GitHub revision needs both github_repository and commit_id",
+            hint="pass --github-repository owner/repo --commit-id SHA",
+        )
+    return github_revision(request.github_repository, request.commit_id)
 
 
 def _check_inputs(request: PushRequest) -> None:
@@ -264,10 +325,9 @@ def _existing_object(request: PushRequest, clients: Clients) -> PushResult:
     )
 
 
-def _upload_bundle(
-    request: PushRequest, clients: Clients, sink: EventSink, bundle: BundleResult
-) -> PushResult:
-    location = parse_s3_location(_location(request), clients.region)
+def _bundle_key(request: PushRequest, region: str, bundle: BundleResult) -> tuple[str, str]:
+    """The bucket and the content-addressed key the bundle goes to (a computation: no call)."""
+    location = parse_s3_location(_location(request), region)
     if location.key is not None:
         wanted = key_bundle_type(location.key)
         if wanted != bundle.bundle_type:
@@ -277,9 +337,16 @@ def _upload_bundle(
                 hint=f"end the key in .{extension_for(bundle.bundle_type)} or drop --bundle-type",
             )
     key = location.key_for(request.application, bundle.sha256, extension_for(bundle.bundle_type))
-    s3.check_bucket(clients.s3, location.bucket, clients.region, request.expected_bucket_owner)
+    return location.bucket, key
+
+
+def _upload_bundle(
+    request: PushRequest, clients: Clients, sink: EventSink, bundle: BundleResult
+) -> PushResult:
+    bucket, key = _bundle_key(request, clients.region, bundle)
+    s3.check_bucket(clients.s3, bucket, clients.region, request.expected_bucket_owner)
     existing = s3.head(
-        clients.s3, location.bucket, key, request.expected_bucket_owner, region=clients.region
+        clients.s3, bucket, key, request.expected_bucket_owner, region=clients.region
     )
     uploaded = False
     if existing is not None and existing.sha256 == bundle.sha256:
@@ -305,7 +372,7 @@ def _upload_bundle(
         stored = s3.upload(
             clients.s3,
             bundle.path,
-            bucket=location.bucket,
+            bucket=bucket,
             key=key,
             sha256=bundle.sha256,
             options=options,

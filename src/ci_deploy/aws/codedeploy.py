@@ -363,6 +363,15 @@ class CodeDeployApi:
         )
         return parse_deployment_group(response.get("deploymentGroupInfo") or {})
 
+    def check_deployment_config(self, name: str) -> None:
+        """GetDeploymentConfig: AwsError when there is no such configuration (a dry run's
+        check; CreateDeployment reads it too)."""
+        self._call(
+            "GetDeploymentConfig",
+            f"deployment configuration '{name}'",
+            deploymentConfigName=name,
+        )
+
     def list_deployments(
         self, application: str, group: str, statuses: Sequence[str] = ACTIVE_DEPLOYMENT_STATUSES
     ) -> list[str]:

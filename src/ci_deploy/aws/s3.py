@@ -55,17 +55,23 @@ def _owner(expected_bucket_owner: str | None) -> dict[str, Any]:
 
 
 def check_bucket(
-    s3: S3Client, bucket: str, region: str, expected_bucket_owner: str | None = None
+    s3: S3Client,
+    bucket: str,
+    region: str,
+    expected_bucket_owner: str | None = None,
+    *,
+    denied_ok: bool = True,
 ) -> None:
     """The bucket exists and is in ``region``; AwsError otherwise.
 
-    Without s3:ListBucket, HeadBucket is denied: the upload itself then tells.
+    Without s3:ListBucket, HeadBucket is denied: the upload itself then tells (``denied_ok``);
+    a dry run, which uploads nothing, reports the denial instead.
     """
     try:
         response = s3.head_bucket(Bucket=bucket, **_owner(expected_bucket_owner))
     except botocore.exceptions.ClientError as error:
         code = error_code(error)
-        if code in {"403", "AccessDenied"}:
+        if code in {"403", "AccessDenied"} and denied_ok:
             return
         if code in {"301", "PermanentRedirect"}:
             raise wrong_region("HeadBucket", bucket, bucket_region(error), region) from error

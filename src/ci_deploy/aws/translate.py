@@ -165,11 +165,14 @@ def s3_error(
         )
     if code in {"AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId"}:
         action = "s3:GetObject" if operation in {"HeadObject", "GetObject"} else "s3:PutObject"
+        arn = f"arn:aws:s3:::{bucket}/*"
+        if operation == "HeadBucket":
+            action, arn = "s3:ListBucket", f"arn:aws:s3:::{bucket}"
         return AwsError(
             f"{operation} {where}: access denied",
             operation=operation,
             code=code,
-            hint=f"allow {action} on arn:aws:s3:::{bucket}/* for these credentials "
+            hint=f"allow {action} on {arn} for these credentials "
             "(and check --expected-bucket-owner)",
         )
     if code in {"PermanentRedirect", "AuthorizationHeaderMalformed", "301"} and isinstance(

@@ -1,7 +1,9 @@
-"""`ci-deploy deploy SOURCE`: validate, bundle, upload, CreateDeployment and watch, per region."""
+"""`ci-deploy deploy SOURCE`: validate, bundle, upload, CreateDeployment and watch, per region
+(with --dry-run: check and print the CreateDeployment requests, changing nothing)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -13,6 +15,7 @@ from ci_deploy.commands._notifying import notifying
 from ci_deploy.commands._watching import conclude, reporter, watch_options
 from ci_deploy.commands.push import push_request
 from ci_deploy.deploying.deploy import DeployRequest, deploy
+from ci_deploy.deploying.dry_run import dry_run
 from ci_deploy.deploying.options import (
     DeploymentOptions,
     default_description,
@@ -21,6 +24,7 @@ from ci_deploy.deploying.options import (
 from ci_deploy.errors import InputError
 from ci_deploy.github_deployments import reporting_to_github
 from ci_deploy.inputs import Request
+from ci_deploy.report.text import TextRenderer
 from ci_deploy.revision_location import parse_s3_location
 
 
@@ -109,6 +113,8 @@ def clients_source(request: Request, deploy_req: DeployRequest) -> Iterator[Clie
 
 def run(request: Request, streams: Streams) -> int:
     deploy_req = deploy_request(request)
+    if request.flag("dry_run"):
+        return run_dry(request, deploy_req, streams)
     with (
         reporting_to_github(request, reporter(request, streams)) as github,
         notifying(request, github, streams) as report,
@@ -117,3 +123,14 @@ def run(request: Request, streams: Streams) -> int:
         # An AppSpecError's diagnostics (and GitHub annotations) are shown by the CLI's handler.
         outcome = deploy(deploy_req, clients_for, report.event)
         return conclude(outcome, streams, report)
+
+
+def run_dry(request: Request, deploy_req: DeployRequest, streams: Streams) -> int:
+    """--dry-run: the CreateDeployment request of each region as JSON on stdout, a summary on
+    stderr; no report, notification or GitHub deployment (nothing was deployed)."""
+    with clients_source(request, deploy_req) as clients_for:
+        planned = dry_run(deploy_req, clients_for, TextRenderer(streams.stderr))
+    streams.stdout.write(json.dumps(planned.as_json(), indent=2) + "\n")
+    streams.stdout.flush()
+    streams.stderr.write("\n".join(planned.summary()) + "\n")
+    return 0

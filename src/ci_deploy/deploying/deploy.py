@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ci_deploy.aws.codedeploy import CodeDeployApi
 from ci_deploy.aws.session import ClientsFor
+from ci_deploy.bundle.builder import BundleResult
 from ci_deploy.deploying.create import start_and_follow
 from ci_deploy.deploying.follow import Timekeeping, cancellable
 from ci_deploy.deploying.options import (
@@ -52,15 +53,7 @@ def deploy(
     check_regions(push.s3_location, request.regions)
     check_options(options)
     with tempfile.TemporaryDirectory(prefix="ci-deploy-") as directory:
-        bundle = None
-        if revision_kind(push) == "bundle":
-            # Built (and validated) once, whatever the number of regions.
-            first = regions[0] or "us-east-1"
-            located = replace(push, s3_location=_in_region(push.s3_location, first))
-            bundle = prepare_bundle(located, Path(directory))
-            sink(
-                Notice(f"bundle {bundle.bundle_type}, {bundle.size} bytes, sha256 {bundle.sha256}")
-            )
+        bundle = bundle_once(push, regions, Path(directory), sink)
 
         def one_region(region: str | None, sink: EventSink) -> tuple[RegionRun, Verdict | None]:
             clients = clients_for(region)
@@ -68,7 +61,7 @@ def deploy(
             # The group first: a wrong name fails before anything is uploaded.
             group = api.get_deployment_group(options.application, options.deployment_group)
             check_target_instances(options, group)
-            located = replace(push, s3_location=_in_region(push.s3_location, clients.region))
+            located = replace(push, s3_location=s3_location_in(push.s3_location, clients.region))
             pushed = push_revision(located, clients, sink, bundle=bundle)
             run, verdict = start_and_follow(
                 api,
@@ -85,5 +78,19 @@ def deploy(
     return done.outcome(options, time_.clock() - started)
 
 
-def _in_region(s3_location: str | None, region: str) -> str | None:
+def bundle_once(
+    push: PushRequest, regions: list[str | None], directory: Path, sink: EventSink
+) -> BundleResult | None:
+    """Build (and validate) the bundle once, whatever the number of regions; None when the
+    revision is no bundle (a GitHub commit, inline AppSpecContent, an existing S3 object)."""
+    if revision_kind(push) != "bundle":
+        return None
+    first = regions[0] or "us-east-1"
+    located = replace(push, s3_location=s3_location_in(push.s3_location, first))
+    bundle = prepare_bundle(located, directory)
+    sink(Notice(f"bundle {bundle.bundle_type}, {bundle.size} bytes, sha256 {bundle.sha256}"))
+    return bundle
+
+
+def s3_location_in(s3_location: str | None, region: str) -> str | None:
     return s3_location.replace("{region}", region) if s3_location else None
