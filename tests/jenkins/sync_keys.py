@@ -79,7 +79,7 @@ def main() -> None:
     splice(
         ROOT / "jenkins" / "vars" / "ciDeploy.txt",
         "comma-separated String.\n\n",
-        "installCommand (",
+        "installLock (",  # the first of the step's own keys
         help_entries(),
     )
 
