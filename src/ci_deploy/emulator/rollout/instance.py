@@ -63,7 +63,8 @@ class Bundle:
 
 
 def _epoch(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
+    """Epoch seconds to the millisecond, the service's precision."""
+    return round(value.timestamp(), 3) if value is not None else None
 
 
 def fetch_bundle(rollout: Rollout) -> Bundle:
@@ -156,6 +157,7 @@ def run_instance(rollout: Rollout, target: Target, bundle: Bundle) -> None:
         file_exists_behavior=options.get("fileExistsBehavior"),
         ignore_application_stop_failures=bool(options.get("ignoreApplicationStopFailures")),
         max_unpacked_size=rollout.runtime.max_unpacked_size,
+        agent_diagnostics=True,
         bundle_type=bundle.bundle_type,
         bundle_env=bundle_env(bundle),
         base_env={
@@ -177,7 +179,9 @@ def run_instance(rollout: Rollout, target: Target, bundle: Bundle) -> None:
         fail_current_event(rollout, target, str(error))
         return
     except Exception as error:  # noqa: BLE001 - an engine bug fails this instance only
-        fail_current_event(rollout, target, f"agent error: {error!r}")
+        # The agent reports an unexpected exception by its message alone (command_poller.rb,
+        # gather_diagnostics_from_error).
+        fail_current_event(rollout, target, str(error))
         return
     with rollout.changed:
         apply_result(rollout, target, result)
