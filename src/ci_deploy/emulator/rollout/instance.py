@@ -95,13 +95,13 @@ def fetch_bundle(rollout: Rollout) -> Bundle:
         return Bundle(None, None, bundle_type, f"The bundle {where} could not be downloaded.")
     expected = location.get("eTag")
     if expected and expected.strip('"') != got.etag:
-        # The agent compares the eTag (quotes stripped) and fails DownloadBundle.
+        # The agent compares the eTags with their quotes stripped and fails DownloadBundle in
+        # its own words: the revision's eTag as given, S3's as S3 sends it (quoted).
         return Bundle(
             None,
             got,
             bundle_type,
-            f"The eTag of the downloaded bundle ({got.etag}) does not match the eTag of the "
-            f"revision ({expected.strip(chr(34))}).",
+            f'Expected deployment artifact bundle etag {expected} but was actually "{got.etag}"',
         )
     return Bundle(destination, got, bundle_type)
 
