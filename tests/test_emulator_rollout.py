@@ -347,7 +347,7 @@ def test_etag_mismatch_fails_download_bundle_on_every_instance(
     assert download["diagnostics"] == {
         "errorCode": "UnknownError",
         "scriptName": "",
-        "message": f'Expected deployment artifact bundle etag {"0" * 32} but was actually '
+        "message": f"Expected deployment artifact bundle etag {'0' * 32} but was actually "
         f'"{location["eTag"]}"',
         "logTail": "",
     }

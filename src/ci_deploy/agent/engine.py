@@ -14,6 +14,10 @@ running the agent"):
   removes what a killed one wrote;
 - a hook that leaves a background process holding stdout/stderr open does not hang the event
   until its timeout: the engine stops reading shortly after the script exits and warns.
+
+With ``DeploymentSpec.agent_diagnostics`` (the emulator's instances) the diagnostics are the
+agent's own instead of ``ci-deploy local``'s: Success on every event that succeeds, the agent's
+log as logTail, a missing hook script failing its own event with ScriptMissing, its messages.
 """
 
 from __future__ import annotations

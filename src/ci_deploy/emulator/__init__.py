@@ -148,7 +148,7 @@ def start(
             wait_for_hooks=wait_for_hooks,
             hook_timeout_seconds=hook_timeout_seconds,
             max_unpacked_size=max_unpacked_size,
-            clock=lambda: round(clock(), 3),  # the service's timestamps have milliseconds
+            clock=clock,
         )
         server = HttpServer(
             Dispatcher(service, s3_app),
