@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from pathlib import Path
 from typing import Any
 
 from ci_deploy.agent.state import GroupState
@@ -258,3 +259,18 @@ def test_the_agent_tail_trims_as_the_agents_script_log_does() -> None:
         many.append(line)
     # 32-character entries: the walk keeps 63 of them (2016 characters).
     assert many.text() == "".join(lines[-63:])
+
+
+def test_a_bundle_s3_refuses_is_reported_in_s3s_own_words(
+    emulator: Any, emulator_clients: Any, unique_name: str, tmp_path: Path
+) -> None:
+    # What the agent's GetObject raises, and so the DownloadBundle message it reports.
+    from ci_deploy.emulator.revisions import S3Object  # noqa: PLC0415
+
+    emulator_clients.s3.create_bucket(Bucket=unique_name)
+    bundles = emulator.service.registry.bundles
+    gone = bundles.download(S3Object(unique_name, "gone.zip", "", None), tmp_path / "b.zip")
+    assert gone == "The specified key does not exist."
+    no_bucket = bundles.download(S3Object(f"{unique_name}-x", "a.zip", "", None), tmp_path / "c")
+    assert no_bucket == "The specified bucket does not exist"
+    assert not (tmp_path / "b.zip").exists()

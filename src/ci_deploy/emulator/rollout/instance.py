@@ -90,9 +90,9 @@ def fetch_bundle(rollout: Rollout) -> Bundle:
     suffix = {"zip": ".zip", "tar": ".tar", "tgz": ".tgz"}.get(bundle_type or "", ".bundle")
     destination = rollout.registry.bundle_dir / deployment.deployment_id / f"bundle{suffix}"
     got = rollout.registry.bundles.download(wanted, destination)
-    if got is None:
-        where = f"s3://{wanted.bucket}/{wanted.key}"
-        return Bundle(None, None, bundle_type, f"The bundle {where} could not be downloaded.")
+    if isinstance(got, str):
+        # The agent's GetObject raises; command_poller.rb reports the error's message alone.
+        return Bundle(None, None, bundle_type, got)
     expected = location.get("eTag")
     if expected and expected.strip('"') != got.etag:
         # The agent compares the eTags with their quotes stripped and fails DownloadBundle in
