@@ -304,6 +304,8 @@ def conformance_problems(shape: Any, value: object, path: str) -> list[str]:
     elif kind in {"double", "float", "timestamp"}:
         if not isinstance(value, int | float) or isinstance(value, bool):
             problems.append(f"{path}: expected a number, got {value!r}")
+        elif kind == "timestamp" and round(value, 3) != value:
+            problems.append(f"{path}: {value!r} is finer than the service's milliseconds")
     elif kind == "boolean" and not isinstance(value, bool):
         problems.append(f"{path}: expected a boolean, got {value!r}")
     return problems

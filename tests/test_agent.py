@@ -19,6 +19,7 @@ from ci_deploy.agent import DeploymentResult, DeploymentSpec, hooks, run_deploym
 from ci_deploy.agent.appspec_model import HookScript
 from ci_deploy.errors import InputError
 from ci_deploy.events import (
+    Diagnostics,
     Event,
     LifecycleEventEnded,
     LifecycleEventStarted,
@@ -1056,3 +1057,29 @@ def test_install_onto_another_file_system_copies_bytes_mode_and_times(tmp_path: 
         assert installed.stat().st_mtime_ns == 1_600_000_000_000_000_000
     finally:
         shutil.rmtree(other_fs)
+
+
+def test_a_missing_hook_script_fails_download_bundle_locally_but_its_own_event_as_the_agent(
+    tmp_path: Path,
+) -> None:
+    appspec = HEAD + hooks_yaml({"BeforeInstall": "before.sh", "AfterInstall": "gone.sh"})
+    source = write_revision(tmp_path / "rev", appspec, scripts={"before.sh": "echo before"})
+
+    local, _ = deploy(tmp_path, source, "d-MISSING01")
+    assert [r.status for r in local.events][:3] == ["Succeeded", "Failed", "Skipped"]
+    assert local.error_message is not None and "hook-script-not-found" in local.error_message
+
+    agent, recorder = deploy(tmp_path, source, "d-MISSING02", agent_diagnostics=True)
+    ended = recorder.ended()
+    assert [ended[name].status for name in ("DownloadBundle", "BeforeInstall", "Install")] == [
+        "Succeeded"
+    ] * 3
+    assert ended["BeforeInstall"].diagnostics == Diagnostics("Success", "", "Succeeded", "")
+    archive = tmp_path / "state" / "group-1" / "d-MISSING02" / "deployment-archive"
+    assert ended["AfterInstall"].diagnostics == Diagnostics(
+        "ScriptMissing",
+        "gone.sh",
+        f"Script does not exist at specified location: {archive.absolute() / 'gone.sh'}",
+        "LifecycleEvent - AfterInstall\n",
+    )
+    assert agent.status == "Failed"

@@ -337,10 +337,14 @@ def test_etag_mismatch_fails_download_bundle_on_every_instance(
         e for e in target["lifecycleEvents"] if e["lifecycleEventName"] == "DownloadBundle"
     )
     assert download["status"] == "Failed"
-    assert (
-        "does not match the eTag of the revision (" + "0" * 32 + ")"
-        in (download["diagnostics"]["message"])
-    )
+    # command_executor.rb, download_from_s3: the agent's words, S3's eTag quoted.
+    assert download["diagnostics"] == {
+        "errorCode": "UnknownError",
+        "scriptName": "",
+        "message": f"Expected deployment artifact bundle etag {'0' * 32} but was actually "
+        f'"{location["eTag"]}"',
+        "logTail": "",
+    }
 
 
 def test_an_invalid_appspec_in_the_bundle_fails_the_deployment_with_its_reason(

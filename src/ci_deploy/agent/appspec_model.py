@@ -63,9 +63,17 @@ class AppSpec:
     warnings: tuple[str, ...] = ()
 
 
-def load_appspec(revision: Path, filename: str | None) -> AppSpec:
+# What the agent itself finds only when it runs the hook: left to the hook's own event (as
+# ScriptMissing) when the engine reports diagnostics as the agent does.
+LEFT_TO_HOOKS = frozenset({"hook-script-not-found"})
+
+
+def load_appspec(
+    revision: Path, filename: str | None, *, tolerated: frozenset[str] = frozenset()
+) -> AppSpec:
     """The revision's AppSpec, found as the agent finds it and checked by the validator (its
-    links, its size, its rules for the Server platform)."""
+    links, its size, its rules for the Server platform); errors whose code is in ``tolerated``
+    become warnings."""
     path = validator.agent_appspec(revision, filename)
     if path is None:
         wanted = filename or "appspec.yml"
@@ -75,7 +83,8 @@ def load_appspec(revision: Path, filename: str | None) -> AppSpec:
     def where(diagnostic: validator.Diagnostic) -> str:
         return f"{path.name}:{diagnostic.line}:{diagnostic.column}: {diagnostic.code}"
 
-    errors = [error for error in result.errors if error.code not in LEFT_TO_INSTALL]
+    left = LEFT_TO_INSTALL | tolerated
+    errors = [error for error in result.errors if error.code not in left]
     if errors or result.document is None:
         count = len(errors)
         raise RevisionError(
@@ -83,7 +92,7 @@ def load_appspec(revision: Path, filename: str | None) -> AppSpec:
             + "\n".join(f"{where(error)}: {error.message}" for error in errors)
         )
     parsed = parse_appspec(path, result.document)
-    notes = [*result.warnings, *(e for e in result.errors if e.code in LEFT_TO_INSTALL)]
+    notes = [*result.warnings, *(e for e in result.errors if e.code in left)]
     warnings = tuple(f"{where(note)}: {note.message}" for note in notes)
     return replace(parsed, warnings=warnings)
 

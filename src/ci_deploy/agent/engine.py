@@ -14,6 +14,10 @@ running the agent"):
   removes what a killed one wrote;
 - a hook that leaves a background process holding stdout/stderr open does not hang the event
   until its timeout: the engine stops reading shortly after the script exits and warns.
+
+With ``DeploymentSpec.agent_diagnostics`` (the emulator's instances) the diagnostics are the
+agent's own instead of ``ci-deploy local``'s: Success on every event that succeeds, the agent's
+log as logTail, a missing hook script failing its own event with ScriptMissing, its messages.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ci_deploy.agent.appspec_model import AppSpec, RevisionError, load_appspec
-from ci_deploy.agent.hooks import ScriptLog, ScriptOutcome, run_script
+from ci_deploy.agent.appspec_model import LEFT_TO_HOOKS, AppSpec, RevisionError, load_appspec
+from ci_deploy.agent.hooks import AgentTail, ScriptLog, ScriptOutcome, run_script
 from ci_deploy.agent.install import InstallError, InstallStopped, install
 from ci_deploy.agent.model import (
     PREVIOUS_REVISION_EVENTS,
@@ -36,7 +40,7 @@ from ci_deploy.agent.model import (
 )
 from ci_deploy.agent.permissions import apply_permissions, claim_paths
 from ci_deploy.agent.state import GroupState
-from ci_deploy.agent.unpack import DEFAULT_MAX_UNPACKED_SIZE, unpack
+from ci_deploy.agent.unpack import DEFAULT_MAX_UNPACKED_SIZE, UnreadableBundle, unpack
 from ci_deploy.bundle.kinds import detect_bundle_type
 from ci_deploy.errors import CiDeployError, InputError
 from ci_deploy.events import (
@@ -47,6 +51,10 @@ from ci_deploy.events import (
     Notice,
     TargetStatusChanged,
 )
+
+# What the agent reports for an event that succeeded (command_poller.rb, gather_diagnostics:
+# error code 0, no script, an empty log), as the service shows it.
+AGENT_SUCCESS = Diagnostics("Success", "", "Succeeded", "")
 
 
 def utc_now() -> datetime:
@@ -86,6 +94,8 @@ class _Deployment:
         self.appspec: AppSpec | None = None
         self.installed: list[str] = []
         self.warnings: list[str] = []
+        # What the agent leaves to the hook's own event instead of failing DownloadBundle.
+        self.tolerated = LEFT_TO_HOOKS if spec.agent_diagnostics else frozenset()
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -121,9 +131,18 @@ class _Deployment:
                 max_unpacked_size=DEFAULT_MAX_UNPACKED_SIZE if limit is None else limit,
             ):
                 self.warn(warning)
-            self.appspec = load_appspec(self.archive, spec.appspec_filename)
+            self.appspec = load_appspec(
+                self.archive, spec.appspec_filename, tolerated=self.tolerated
+            )
             for warning in self.appspec.warnings:
                 self.warn(warning)
+        except UnreadableBundle as error:
+            if spec.agent_diagnostics and error.bundle_type in ("tar", "tgz"):
+                # The agent runs /bin/tar, which exits 2 on what is not a tar (or gzip) file;
+                # linux_util.rb's execute_tar_command raises with the exit status only.
+                message = "Error extracting tar archive: 2"
+                raise _Failure(Diagnostics("UnknownError", "", message, "")) from error
+            raise _Failure(Diagnostics("UnknownError", None, str(error), "")) from error
         except (RevisionError, CiDeployError) as error:
             raise _Failure(Diagnostics("UnknownError", None, str(error), "")) from error
         except OSError as error:
@@ -188,7 +207,7 @@ class _Deployment:
             return
         archive = self.previous / "deployment-archive"
         try:
-            appspec = load_appspec(archive, self.spec.appspec_filename)
+            appspec = load_appspec(archive, self.spec.appspec_filename, tolerated=self.tolerated)
         except (RevisionError, CiDeployError) as error:
             failure = _Failure(Diagnostics("UnknownError", None, str(error), ""))
             self._maybe_ignore(name, failure)
@@ -222,12 +241,17 @@ class _Deployment:
         return env
 
     def run_hooks(self, name: str, archive: Path, appspec: AppSpec) -> None:
-        for script in appspec.hooks.get(name, ()):
+        scripts = appspec.hooks.get(name, ())
+        # The agent's log of this event (one HookExecutor per event), header line first.
+        tail = AgentTail() if self.spec.agent_diagnostics else None
+        if tail is not None and scripts:
+            tail.append(f"LifecycleEvent - {name}\n")
+        for script in scripts:
             if self.stopped():  # stopped before this script began: it does not start
                 message = f"the deployment was stopped before {script.location} started"
                 raise _Failure(Diagnostics("UnknownError", script.location, message, ""), True)
             outcome: ScriptOutcome = run_script(
-                archive, script, self.hook_env(name), self.log, self.cancel
+                archive, script, self.hook_env(name), self.log, self.cancel, agent_tail=tail
             )
             if outcome.held_open:
                 self.warn(
@@ -310,6 +334,8 @@ def _run_events(
             diagnostics, event_status = failure.diagnostics, "Failed"
             status = "Stopped" if failure.stopped else "Failed"
             error_message = f"{name} failed: {failure.diagnostics.message}"
+        else:
+            diagnostics = AGENT_SUCCESS if spec.agent_diagnostics else None
         ended = deployment.clock()
         records.append(LifecycleEventRecord(name, event_status, started, ended, diagnostics))
         sink(

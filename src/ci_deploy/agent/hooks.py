@@ -54,11 +54,36 @@ class ScriptLog:
         self._stream.flush()
 
 
+class AgentTail:
+    """The log the agent sends as a failed event's logTail: its entries (header lines and
+    ``[stdout]``/``[stderr]`` lines) trimmed after each append exactly as the agent's
+    ``ScriptLog#append_to_log`` trims them (hook_executor.rb, class ScriptLog), a walk from the
+    newest entry that keeps about 2048 characters and, as the agent does, drops a single entry
+    longer than that."""
+
+    def __init__(self) -> None:
+        self._entries: list[str] = []
+
+    def append(self, entry: str) -> None:
+        entries = self._entries
+        entries.append(entry)
+        index, remaining = len(entries), LOG_TAIL_BYTES
+        while index > 0 and remaining - len(entries[index - 1]) > 0:
+            index -= 1
+            remaining -= len(entries[index - 1])  # the agent's own arithmetic, index -1 included
+        if index > 0:
+            del entries[:index]
+
+    def text(self) -> str:
+        return "".join(self._entries)
+
+
 class _Output:
     """Splits a stream into lines, writes them to the log, and keeps the last bytes as tail."""
 
-    def __init__(self, log: ScriptLog) -> None:
+    def __init__(self, log: ScriptLog, agent_tail: AgentTail | None = None) -> None:
         self._log = log
+        self._agent_tail = agent_tail
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
         # The last characters of the output: at least LOG_TAIL_BYTES bytes' worth, whatever the
         # line lengths (a long line followed by a short one must not empty the tail).
@@ -73,13 +98,15 @@ class _Output:
     def close(self) -> None:
         for name, rest in self._partial.items():
             if rest:
-                self._emit(name, rest)
+                self._emit(name, rest, ended=False)
             self._partial[name] = b""
 
-    def _emit(self, name: str, raw: bytes) -> None:
+    def _emit(self, name: str, raw: bytes, ended: bool = True) -> None:
         text = f"[{name}]{raw.decode('utf-8', errors='replace')}"
         self._log.line(text)
         self._tail = (self._tail + text + "\n")[-LOG_TAIL_BYTES:]
+        if self._agent_tail is not None:  # the agent's each_line keeps a line's own newline
+            self._agent_tail.append(text + "\n" if ended else text)
 
     def tail(self) -> str:
         data = self._tail.encode("utf-8")[-LOG_TAIL_BYTES:]
@@ -128,13 +155,25 @@ def run_script(
     env: Mapping[str, str],
     log: ScriptLog,
     cancel: threading.Event | None = None,
+    *,
+    agent_tail: AgentTail | None = None,
 ) -> ScriptOutcome:
+    """Run one script. With ``agent_tail`` (the event's log as the agent keeps it) the outcome
+    is worded as the agent words it and its tail is the agent's; without, as ``ci-deploy
+    local`` documents it."""
     path = script_path(archive, script.location)
     log.line(f"Script - {script.location}")
-    if path is None:
-        message = f"Script location {script.location} is outside the revision"
-        return ScriptOutcome("ScriptMissing", message, "")
-    if not path.is_file():
+    if path is None or not path.is_file():
+        if agent_tail is not None:  # File.expand_path(File.join(archive, location))
+            where = os.path.normpath(archive.absolute() / script.location.lstrip("/"))
+            return ScriptOutcome(
+                "ScriptMissing",
+                f"Script does not exist at specified location: {where}",
+                agent_tail.text(),
+            )
+        if path is None:
+            message = f"Script location {script.location} is outside the revision"
+            return ScriptOutcome("ScriptMissing", message, "")
         return ScriptOutcome(
             "ScriptMissing", f"Script does not exist at specified location: {path}", ""
         )
@@ -142,12 +181,20 @@ def run_script(
         try:  # the agent makes a script executable before running it
             path.chmod(path.stat().st_mode | 0o111)
         except OSError as error:
+            if agent_tail is not None:
+                return ScriptOutcome(
+                    "ScriptNotExecutable",
+                    f"Unable to set script at specified location: {script.location} as executable",
+                    agent_tail.text(),
+                )
             return ScriptOutcome(
                 "ScriptNotExecutable",
                 f"Script at specified location: {script.location} is not executable "
                 f"and could not be made so: {error.strerror}",
                 "",
             )
+    if agent_tail is not None:
+        agent_tail.append(f"Script - {script.location}\n")
     command = _command(path, script)
     if isinstance(command, str):
         return ScriptOutcome("ScriptFailed", command, "")
@@ -166,7 +213,7 @@ def run_script(
             f"Script at specified location: {script.location} could not start: {error.strerror}",
             "",
         )
-    output = _Output(log)
+    output = _Output(log, agent_tail)
     try:
         timed_out, stopped, held_open = _pump(process, output, script.timeout_seconds, cancel)
     except BaseException:
@@ -175,34 +222,36 @@ def run_script(
     finally:
         output.close()
         process.wait()
-    tail = output.tail()
+    tail = output.tail() if agent_tail is None else agent_tail.text()
+    # hook_executor.rb's script_error_prefix: the user is named when the appspec sets runas.
+    prefix = f"Script at specified location: {script.location}"
+    if script.runas is not None:
+        prefix += f" run as user {script.runas}"
     if stopped:
         return ScriptOutcome(
             "ScriptFailed",
-            f"Script at specified location: {script.location} was stopped "
-            "because the deployment was stopped",
+            f"{prefix} was stopped because the deployment was stopped",
             tail,
             stopped=True,
         )
-    if timed_out:
+    if timed_out:  # the agent's words (its process group is killed too)
         return ScriptOutcome(
             "ScriptTimedOut",
             f"Script at specified location: {script.location} failed to complete in "
-            f"{script.timeout_seconds} seconds; its process group was killed",
+            f"{script.timeout_seconds} seconds",
             tail,
         )
     if process.returncode != 0:
-        how = (
-            f"was killed by signal {signal.Signals(-process.returncode).name}"
-            if process.returncode < 0
-            else f"failed with exit code {process.returncode}"
-        )
-        return ScriptOutcome(
-            "ScriptFailed",
-            f"Script at specified location: {script.location} {how}",
-            tail,
-            held_open=held_open,
-        )
+        if agent_tail is not None:
+            # Ruby's exitstatus is nil for a process killed by a signal: the agent says
+            # "failed with exit code " and nothing after it.
+            code = "" if process.returncode < 0 else str(process.returncode)
+            how = f"failed with exit code {code}"
+        elif process.returncode < 0:
+            how = f"was killed by signal {signal.Signals(-process.returncode).name}"
+        else:
+            how = f"failed with exit code {process.returncode}"
+        return ScriptOutcome("ScriptFailed", f"{prefix} {how}", tail, held_open=held_open)
     return ScriptOutcome("Success", "Succeeded", tail, held_open=held_open)
 
 

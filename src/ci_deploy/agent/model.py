@@ -53,6 +53,11 @@ class DeploymentSpec:
     keep_revisions: int = 5
     # Cap on the bytes an archive bundle unpacks to; None = DEFAULT_MAX_UNPACKED_SIZE (4 GiB).
     max_unpacked_size: int | None = None
+    # Diagnostics as the agent reports them (the emulator's instances): every event that
+    # succeeds carries Success, a failed script's logTail is the agent's log (header lines
+    # included), a hook script missing from the revision fails its own event with
+    # ScriptMissing, and messages are the agent's words. False: ``ci-deploy local``'s own.
+    agent_diagnostics: bool = False
 
 
 @dataclass(frozen=True)

@@ -483,6 +483,14 @@ _UNREADABLE: tuple[type[Exception], ...] = (
 )
 
 
+class UnreadableBundle(RevisionError):
+    """The archive is not a readable bundle of its type."""
+
+    def __init__(self, message: str, bundle_type: str) -> None:
+        super().__init__(message)
+        self.bundle_type = bundle_type
+
+
 def _unpack_archive(source: Path, bundle_type: str, work: Path, limit: int) -> _Tree:
     tree = _Tree(str(work), source.name, _Budget(limit, source.name))
     try:
@@ -492,8 +500,9 @@ def _unpack_archive(source: Path, bundle_type: str, work: Path, limit: int) -> _
             _extract_tar(source, tree)
         tree.make_links()
     except _UNREADABLE as error:
-        raise RevisionError(
-            f"{source.name} is not a readable {bundle_type} bundle: {shown(str(error), 300)}"
+        raise UnreadableBundle(
+            f"{source.name} is not a readable {bundle_type} bundle: {shown(str(error), 300)}",
+            bundle_type,
         ) from error
     except _OversizedHeader as error:
         raise RevisionError(f"{source.name}: {error}") from error

@@ -138,14 +138,13 @@ def present(**members: Any) -> dict[str, Any]:
 
 
 def diagnostics_info(diagnostics: Diagnostics) -> dict[str, Any]:
-    info: dict[str, Any] = {
+    # The agent always sends script_name ("" when no script is concerned).
+    return {
         "errorCode": diagnostics.error_code,
+        "scriptName": diagnostics.script_name or "",
         "message": diagnostics.message,
         "logTail": diagnostics.log_tail,
     }
-    if diagnostics.script_name:
-        info["scriptName"] = diagnostics.script_name
-    return info
 
 
 @dataclass

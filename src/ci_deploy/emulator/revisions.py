@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -72,8 +73,9 @@ class BundleStore:
             version=response.headers.get("x-amz-version-id"),
         )
 
-    def download(self, obj: S3Object, destination: Path) -> S3Object | None:
-        """Write the object's bytes to ``destination``; None if it is gone."""
+    def download(self, obj: S3Object, destination: Path) -> S3Object | str:
+        """Write the object's bytes to ``destination``; if S3 refuses, its error message (what
+        the agent's S3 client raises and the agent reports)."""
         query = {"versionId": obj.version} if obj.version else {}
         response = self._client.get(
             self._url(obj.bucket, obj.key),
@@ -83,7 +85,7 @@ class BundleStore:
         )
         try:
             if response.status_code != 200:
-                return None
+                return s3_error_message(response.get_data(as_text=True))
             destination.parent.mkdir(parents=True, exist_ok=True)
             with destination.open("wb") as out:
                 for chunk in response.iter_encoded():
@@ -323,3 +325,11 @@ def check_lambda(document: Mapping[str, Any]) -> LambdaSpec:
         values["targetversion"],
         hooks_of(document, LAMBDA_HOOK_EVENTS),
     )
+
+
+def s3_error_message(body: str) -> str:
+    """The <Message> of an S3 error document (unescaped), or the whole body if it has none."""
+    found = re.search(r"<Message>(.*?)</Message>", body, re.DOTALL)
+    if found is None:
+        return body.strip() or "S3 refused the download"
+    return html.unescape(found.group(1))

@@ -49,7 +49,7 @@ class Service:
                 hook_timeout_seconds=hook_timeout_seconds,
                 max_unpacked_size=max_unpacked_size,
             ),
-            clock=clock,
+            clock=lambda: round(clock(), 3),  # the service's timestamps have milliseconds
         )
 
     def handle(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -63,7 +63,8 @@ class Bundle:
 
 
 def _epoch(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
+    """Epoch seconds to the millisecond, the service's precision."""
+    return round(value.timestamp(), 3) if value is not None else None
 
 
 def fetch_bundle(rollout: Rollout) -> Bundle:
@@ -89,18 +90,18 @@ def fetch_bundle(rollout: Rollout) -> Bundle:
     suffix = {"zip": ".zip", "tar": ".tar", "tgz": ".tgz"}.get(bundle_type or "", ".bundle")
     destination = rollout.registry.bundle_dir / deployment.deployment_id / f"bundle{suffix}"
     got = rollout.registry.bundles.download(wanted, destination)
-    if got is None:
-        where = f"s3://{wanted.bucket}/{wanted.key}"
-        return Bundle(None, None, bundle_type, f"The bundle {where} could not be downloaded.")
+    if isinstance(got, str):
+        # The agent's GetObject raises; command_poller.rb reports the error's message alone.
+        return Bundle(None, None, bundle_type, got)
     expected = location.get("eTag")
     if expected and expected.strip('"') != got.etag:
-        # The agent compares the eTag (quotes stripped) and fails DownloadBundle.
+        # The agent compares the eTags with their quotes stripped and fails DownloadBundle in
+        # its own words: the revision's eTag as given, S3's as S3 sends it (quoted).
         return Bundle(
             None,
             got,
             bundle_type,
-            f"The eTag of the downloaded bundle ({got.etag}) does not match the eTag of the "
-            f"revision ({expected.strip(chr(34))}).",
+            f'Expected deployment artifact bundle etag {expected} but was actually "{got.etag}"',
         )
     return Bundle(destination, got, bundle_type)
 
@@ -156,6 +157,7 @@ def run_instance(rollout: Rollout, target: Target, bundle: Bundle) -> None:
         file_exists_behavior=options.get("fileExistsBehavior"),
         ignore_application_stop_failures=bool(options.get("ignoreApplicationStopFailures")),
         max_unpacked_size=rollout.runtime.max_unpacked_size,
+        agent_diagnostics=True,
         bundle_type=bundle.bundle_type,
         bundle_env=bundle_env(bundle),
         base_env={
@@ -177,7 +179,9 @@ def run_instance(rollout: Rollout, target: Target, bundle: Bundle) -> None:
         fail_current_event(rollout, target, str(error))
         return
     except Exception as error:  # noqa: BLE001 - an engine bug fails this instance only
-        fail_current_event(rollout, target, f"agent error: {error!r}")
+        # The agent reports an unexpected exception by its message alone (command_poller.rb,
+        # gather_diagnostics_from_error).
+        fail_current_event(rollout, target, str(error))
         return
     with rollout.changed:
         apply_result(rollout, target, result)

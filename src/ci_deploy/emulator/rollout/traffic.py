@@ -152,3 +152,5 @@ def shift(target: Target, step: str) -> None:
             if step == "AllowTraffic":
                 green = task_set["taskSetLabel"] == "Green"
                 task_set["trafficWeight"] = 100.0 if green else 0.0
+                # The task set serving production traffic is PRIMARY, the other ACTIVE.
+                task_set["status"] = "PRIMARY" if green else "ACTIVE"
