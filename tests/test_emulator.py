@@ -48,6 +48,7 @@ def test_every_error_the_emulator_names_is_a_codedeploy_error() -> None:
         "SerializationException",
         "UnknownOperationException",
         "AccessDeniedException",
+        "InvalidSignatureException",
         "RequestEntityTooLargeException",
     }
     assert ERROR_CODES - protocol <= modelled

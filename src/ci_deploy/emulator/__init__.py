@@ -58,9 +58,12 @@ class RunningEmulator:
             "AWS_DEFAULT_REGION": self.region,  # the AWS CLI v1 reads only this one
         }
 
-    def instances(self, application: str, deployment_group: str) -> list[SimulatedInstance]:
-        """The group's current fleet: ids, 1-based positions, install roots, agent state dirs."""
-        registry = self.service.registry
+    def instances(
+        self, application: str, deployment_group: str, region: str | None = None
+    ) -> list[SimulatedInstance]:
+        """The group's current fleet (in ``region``, default: the emulator's): ids, 1-based
+        positions, install roots, agent state dirs."""
+        registry = self.service.registry if region is None else self.service.registry_for(region)
         with registry.lock:
             group = registry.groups.get((application, deployment_group))
             return list(group.instances) if group is not None else []

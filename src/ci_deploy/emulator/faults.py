@@ -91,6 +91,8 @@ ERROR_CODES: frozenset[str] = frozenset(
         "UnknownOperationException",
         # The common error of every AWS API for a caller it refuses (HTTP 403).
         "AccessDeniedException",
+        # The common error of a request whose SigV4 credential scope names no valid region.
+        "InvalidSignatureException",
         # The emulator's answer to a request body over its size limit (HTTP 413).
         "RequestEntityTooLargeException",
     }

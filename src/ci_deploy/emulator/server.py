@@ -102,6 +102,18 @@ def refusal(environ: dict[str, Any]) -> str | None:
 
 def signed_service(environ: dict[str, Any]) -> str | None:
     """The service a SigV4 request is signed for (header or presigned query), if any."""
+    scope = signing_scope(environ)
+    return scope[3].lower() if scope is not None else None
+
+
+def signed_region(environ: dict[str, Any]) -> str | None:
+    """The region a SigV4 request is signed for (header or presigned query), if any."""
+    scope = signing_scope(environ)
+    return scope[2].lower() if scope is not None else None
+
+
+def signing_scope(environ: dict[str, Any]) -> list[str] | None:
+    """The SigV4 credential scope: key id, date, region, service, ``aws4_request``."""
     credential = None
     authorization = str(environ.get("HTTP_AUTHORIZATION") or "")
     if authorization.startswith("AWS4-"):
@@ -113,7 +125,7 @@ def signed_service(environ: dict[str, Any]) -> str | None:
     if credential is None:
         return None
     scope = credential.split("/")
-    return scope[3].lower() if len(scope) == 5 else None
+    return scope if len(scope) == 5 else None
 
 
 def _json_error(start_response: StartResponse, error: ApiError) -> Iterable[bytes]:
@@ -271,7 +283,8 @@ class Dispatcher:
         request_id = str(uuid.uuid4())
         try:
             body = protocol.decode(protocol.read_body(environ))
-            status, payload = 200, self.service.handle(operation, body)
+            region = signed_region(environ)
+            status, payload = 200, self.service.handle(operation, body, region)
         except ApiError as error:
             status, payload = error.status, dict(error.body())
         except (ConnectionError, TimeoutError):

@@ -15,7 +15,12 @@ from ci_deploy.emulator.api.documents import (
 )
 from ci_deploy.emulator.api.groups import check_auto_rollback
 from ci_deploy.emulator.api.members import batch, checked_description, one_page
-from ci_deploy.emulator.api.revisions import check_revision, missing_object, remember
+from ci_deploy.emulator.api.revisions import (
+    check_bucket_region,
+    check_revision,
+    missing_object,
+    remember,
+)
 from ci_deploy.emulator.faults import (
     DEPLOYMENT_ID_REQUIRED,
     ApiError,
@@ -85,6 +90,7 @@ def create_deployment_locked(
         traffic_plan = plan_traffic(registry, application, group, document)
     if location["revisionType"] == "S3" and platform == "Server":
         s3 = location["s3Location"]
+        check_bucket_region(registry, s3)
         if registry.bundles.head(s3["bucket"], s3["key"], s3.get("version")) is None:
             raise missing_object(s3)
     active = registry.active_in(group)
