@@ -741,6 +741,7 @@ def test_cancelling_mid_deployment_stops_the_codedeploy_deployment(
         applicationName=unique_name,
         deploymentGroupName="github-action",
         serviceRoleArn="arn:aws:iam::123456789012:role/ci-deploy-test",
+        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}],
     )
     s3 = boto3.client(
         "s3",

@@ -27,6 +27,7 @@ def demo(emulator, emulator_clients, unique_name, aws_env):
         applicationName=unique_name,
         deploymentGroupName="fleet",
         serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}],
     )
     s3.create_bucket(Bucket=unique_name)
     s3.put_bucket_versioning(Bucket=unique_name, VersioningConfiguration={"Status": "Enabled"})
@@ -135,6 +136,7 @@ def test_rollback_to_a_deployment_of_another_group_is_refused(demo, streams) -> 
         applicationName=demo["name"],
         deploymentGroupName="other",
         serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}],
     )
     argv = ["rollback", *demo["common"], "--to", did]
     argv[argv.index("fleet")] = "other"

@@ -19,6 +19,7 @@ from ci_deploy.emulator import start
 from ci_deploy.emulator.faults import ERROR_CODES
 
 ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
+FLEET = [{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}]
 OK_APPSPEC = "version: 0.0\nos: linux\nfiles:\n  - source: app.txt\n    destination: /srv/app\n"
 
 
@@ -30,6 +31,8 @@ def error_of(call: Any, **kwargs: Any) -> tuple[str, str]:
 
 
 def make_group(clients: Any, app: str, group: str = "prod", **settings: Any) -> None:
+    """An application and a group (by default with a fleet of 3 instances of its own)."""
+    settings.setdefault("ec2TagFilters", FLEET)
     clients.codedeploy.create_application(applicationName=app)
     clients.codedeploy.create_deployment_group(
         applicationName=app, deploymentGroupName=group, serviceRoleArn=ROLE, **settings
@@ -483,7 +486,10 @@ def test_targets_are_not_listed_before_the_deployment_starts(
         s3.put_object(Bucket="paced", Key="a.zip", Body=b"PK\x05\x06" + b"\0" * 18)
         cd.create_application(applicationName="paced")
         cd.create_deployment_group(
-            applicationName="paced", deploymentGroupName="g", serviceRoleArn=ROLE
+            applicationName="paced",
+            deploymentGroupName="g",
+            serviceRoleArn=ROLE,
+            ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}],
         )
         deployment_id = cd.create_deployment(
             applicationName="paced",
@@ -531,7 +537,10 @@ def test_lambda_and_ecs_revisions_are_validated_at_create(
     cd = emulator_clients.codedeploy
     cd.create_application(applicationName=unique_name, computePlatform="Lambda")
     cd.create_deployment_group(
-        applicationName=unique_name, deploymentGroupName="live", serviceRoleArn=ROLE
+        applicationName=unique_name,
+        deploymentGroupName="live",
+        serviceRoleArn=ROLE,
+        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}],
     )
     content = json.dumps(
         {

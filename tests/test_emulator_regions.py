@@ -23,6 +23,8 @@ from ci_deploy.emulator import RunningEmulator, start
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ROLE = "arn:aws:iam::123456789012:role/codedeploy"
 REGIONS = ("us-east-1", "eu-west-1")
+# The tag of the instances `--instances N` launches in each region.
+DEMO_FLEET = [{"Key": "Name", "Value": "ci-deploy-emulator", "Type": "KEY_AND_VALUE"}]
 APPSPEC = "version: 0.0\nos: linux\nfiles:\n  - source: index.html\n    destination: /srv/app\n"
 
 
@@ -91,6 +93,7 @@ def test_each_region_has_its_own_state_both_ways(region_emulator: RunningEmulato
             applicationName="shop",
             deploymentGroupName=f"fleet-{region}",
             serviceRoleArn=ROLE,
+            ec2TagFilters=DEMO_FLEET,
         )
         bucket = f"bundles-{region}"
         make_bucket(s3, bucket, region)
@@ -177,7 +180,10 @@ def test_deploy_to_two_regions_makes_a_deployment_in_each(
         codedeploy = client(region_emulator, "codedeploy", region)
         codedeploy.create_application(applicationName="two")
         codedeploy.create_deployment_group(
-            applicationName="two", deploymentGroupName="web", serviceRoleArn=ROLE
+            applicationName="two",
+            deploymentGroupName="web",
+            serviceRoleArn=ROLE,
+            ec2TagFilters=DEMO_FLEET,
         )
         make_bucket(client(region_emulator, "s3", region), f"two-{region}", region)
     code = cli.run(

@@ -297,7 +297,10 @@ def test_hooks_of_the_standalone_emulator_get_the_agents_environment_not_the_she
     clients = emulator_clients_at(endpoint)
     clients.codedeploy.create_application(applicationName="envs")
     clients.codedeploy.create_deployment_group(
-        applicationName="envs", deploymentGroupName="prod", serviceRoleArn=ROLE
+        applicationName="envs",
+        deploymentGroupName="prod",
+        serviceRoleArn=ROLE,
+        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}],
     )
     seen = tmp_path / "hook-env.txt"
     files = {"appspec.yml": DUMP_APPSPEC, "app.txt": "v1", "dump.sh": f"#!/bin/sh\nenv > {seen}\n"}

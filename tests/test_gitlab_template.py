@@ -737,6 +737,7 @@ def fleet(emulator: Any, emulator_clients: Any, unique_name: str) -> dict[str, A
         applicationName=unique_name,
         deploymentGroupName="fleet",
         serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}],
     )
     s3.create_bucket(Bucket=unique_name)
     return {

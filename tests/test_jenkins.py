@@ -779,6 +779,7 @@ def target(emulator: Any, emulator_clients: Any, unique_name: str) -> Target:
         applicationName=unique_name,
         deploymentGroupName="prod",
         serviceRoleArn="arn:aws:iam::123456789012:role/ci-deploy-test",
+        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}],
     )
     s3.create_bucket(Bucket=unique_name)
     s3.put_bucket_versioning(Bucket=unique_name, VersioningConfiguration={"Status": "Enabled"})

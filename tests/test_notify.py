@@ -638,6 +638,7 @@ def demo(emulator: Any, emulator_clients: Any, unique_name: str, aws_env: dict[s
         applicationName=unique_name,
         deploymentGroupName="fleet",
         serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}],
     )
     s3.create_bucket(Bucket=unique_name)
     s3.put_bucket_versioning(Bucket=unique_name, VersioningConfiguration={"Status": "Enabled"})

@@ -54,6 +54,7 @@ ERROR_CODES: frozenset[str] = frozenset(
         "InstanceIdRequiredException",
         "InvalidApplicationNameException",
         "InvalidAutoRollbackConfigException",
+        "InvalidAutoScalingGroupException",
         "InvalidBlueGreenDeploymentConfigurationException",
         "InvalidComputePlatformException",
         "InvalidDeployedStateFilterException",

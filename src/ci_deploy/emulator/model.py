@@ -56,8 +56,9 @@ class DeploymentGroup:
     name: str
     settings: dict[str, Any]  # every CreateDeploymentGroup member except the names
     compute_platform: str
-    instances: list[SimulatedInstance] = field(default_factory=list)
-    instances_created: int = 0
+    instances: list[SimulatedInstance] = field(default_factory=list)  # the last fleet chosen
+    shortcut_launched: bool = False  # the ci-deploy:instances tag's instances are running
+    retired: set[str] = field(default_factory=set)  # originals a blue/green deployment replaced
     last_successful: dict[str, Any] | None = None  # LastDeploymentInfo
     last_attempted: dict[str, Any] | None = None
     last_successful_revision: dict[str, Any] | None = None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ci_deploy.agent import DeploymentResult
+from ci_deploy.emulator import fleets
 from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS
 from ci_deploy.emulator.faults import ApiError, deployment_id, name
 from ci_deploy.emulator.model import (
@@ -29,8 +30,8 @@ from ci_deploy.emulator.revisions import BundleStore, WsgiApp
 
 Engine = Callable[..., DeploymentResult]
 
-# A deployment group's instance count: a tag filter with this key (KEY_AND_VALUE, value N)
-# simulates a fleet of N tagged instances; without one the emulator's --instances applies.
+# A shortcut: a tag filter with this key (KEY_AND_VALUE, value N) launches N EC2 instances of
+# the group's own (tagged with it and the group's id) the first time it deploys.
 INSTANCE_COUNT_TAG = "ci-deploy:instances"
 MAX_INSTANCES = 1000
 
@@ -123,6 +124,8 @@ class Registry:
         self.revisions: dict[str, dict[str, RegisteredRevision]] = {}
         self.deployments: dict[str, Deployment] = {}
         self.rollouts: dict[str, Running] = {}
+        self.hosts: dict[str, SimulatedInstance] = {}
+        self.launched: list[str] = []
         self._random = random.SystemRandom()
 
     # -- lookups -------------------------------------------------------------------------------
@@ -189,32 +192,64 @@ class Registry:
 
     # -- fleets --------------------------------------------------------------------------------
 
-    def _new_instance(self, group: DeploymentGroup, index: int) -> SimulatedInstance:
-        # Ids are numbered per group (a fresh group's fleet is always i-...1 to i-...N, which
-        # keeps tests and demos predictable); blue/green replacements continue the count.
-        group.instances_created += 1
-        instance_id = f"i-{group.instances_created:016x}"
-        home = self.instance_dir / group.group_id / instance_id
-        instance = SimulatedInstance(instance_id, index, home / "root", home / "agent")
-        instance.root.mkdir(parents=True, exist_ok=True)
-        instance.state_dir.mkdir(parents=True, exist_ok=True)
+    def host(self, instance_id: str, index: int) -> SimulatedInstance:
+        """The simulated host of an EC2 instance (the same one for every group it is in)."""
+        instance = self.hosts.get(instance_id)
+        if instance is None:
+            home = self.instance_dir / instance_id
+            instance = SimulatedInstance(instance_id, index, home / "root", home / "agent")
+            instance.root.mkdir(parents=True, exist_ok=True)
+            instance.state_dir.mkdir(parents=True, exist_ok=True)
+            self.hosts[instance_id] = instance
+        instance.index = index
         return instance
 
+    def launch(self, count: int, tags: Mapping[str, str]) -> list[str]:
+        """Run ``count`` tagged EC2 instances here (terminated when the emulator stops)."""
+        launched = fleets.launch(self.region, count, tags)
+        self.launched.extend(launched)
+        return launched
+
     def fleet_of(self, group: DeploymentGroup) -> list[SimulatedInstance]:
-        if not group.instances:
-            count = None
-            for key in ("ec2TagFilters", "onPremisesInstanceTagFilters"):
-                tagged = check_tag_filters(group.settings.get(key))
-                count = tagged if tagged is not None else count
-            total = self.default_instances if count is None else count
-            group.instances = [self._new_instance(group, index) for index in range(1, total + 1)]
+        """What CodeDeploy would deploy to now: the running instances the group's tag filters,
+        tag set and Auto Scaling groups select (the ci-deploy:instances shortcut launches its
+        own the first time), in launch order, less the originals a blue/green replaced."""
+        count = None
+        for key in ("ec2TagFilters", "onPremisesInstanceTagFilters"):
+            tagged = check_tag_filters(group.settings.get(key))
+            count = tagged if tagged is not None else count
+        shortcut = group.group_id if count is not None else None
+        if count is not None and not group.shortcut_launched:
+            self.launch(count, {INSTANCE_COUNT_TAG: str(count), fleets.GROUP_TAG: group.group_id})
+            group.shortcut_launched = True
+        chosen = [
+            i
+            for i in fleets.ec2_fleet(self.region, group.settings, shortcut)
+            if i not in group.retired
+        ]
+        group.instances = [self.host(i, index) for index, i in enumerate(chosen, start=1)]
         return list(group.instances)
 
     def replacement_fleet(self, group: DeploymentGroup, size: int) -> list[SimulatedInstance]:
-        return [self._new_instance(group, index) for index in range(1, size + 1)]
+        """Blue/green: as many new instances, tagged like the group's first (so the group's
+        filters select them from now on)."""
+        tags = fleets.running_tags(self.region).get(
+            group.instances[0].instance_id if group.instances else "", {}
+        )
+        launched = self.launch(size, tags)
+        return [self.host(i, index) for index, i in enumerate(launched, start=1)]
 
     def adopt_fleet(self, group: DeploymentGroup, instances: list[SimulatedInstance]) -> None:
+        """The replacement instances are the group's fleet; the originals leave it (and are
+        terminated unless the group keeps them alive)."""
+        kept = {i.instance_id for i in instances}
+        originals = [i.instance_id for i in group.instances if i.instance_id not in kept]
+        group.retired.update(originals)
         group.instances = instances
+        settings = group.settings.get("blueGreenDeploymentConfiguration") or {}
+        option = settings.get("terminateBlueInstancesOnDeploymentSuccess") or {}
+        if option.get("action", "TERMINATE") == "TERMINATE":
+            fleets.terminate(self.region, originals)
 
     # -- shutting down -------------------------------------------------------------------------
 
@@ -228,3 +263,5 @@ class Registry:
         for rollout in rollouts:
             for thread in list(rollout.threads):
                 thread.join(timeout=30)
+        with self.lock:
+            fleets.terminate(self.region, self.launched)

@@ -14,6 +14,7 @@ from ci_deploy.agent import run_deployment
 from ci_deploy.agent.environment import hook_base_env
 from ci_deploy.emulator import protocol
 from ci_deploy.emulator.faults import ApiError
+from ci_deploy.emulator.fleets import DEMO_TAG, known_region
 from ci_deploy.emulator.operations import OPERATIONS, SELF_LOCKING
 from ci_deploy.emulator.registry import Engine, Registry, Runtime
 from ci_deploy.emulator.revisions import WsgiApp
@@ -65,7 +66,7 @@ class Service:
     def registry_for(self, region: str) -> Registry:
         """The region's state, created empty on its first request (the default region's state
         lives in the state dir itself, another region's under ``regions/<name>``)."""
-        if not (len(region) <= 32 and REGION_NAME.fullmatch(region)):
+        if not (len(region) <= 32 and REGION_NAME.fullmatch(region) and known_region(region)):
             raise ApiError(
                 "InvalidSignatureException",
                 f"Credential should be scoped to a valid region, not {region[:64]!r}; sign the "
@@ -92,6 +93,8 @@ class Service:
                     clock=self._clock,
                 )
                 self.registries[region] = registry
+                # --instances N: N running EC2 instances in each region, tagged for the demo.
+                registry.launch(self._instances, DEMO_TAG)
             return registry
 
     def handle(

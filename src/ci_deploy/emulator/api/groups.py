@@ -10,6 +10,7 @@ from typing import Any
 from ci_deploy.emulator.api.members import batch, one_page
 from ci_deploy.emulator.configs import DEFAULT_CONFIG
 from ci_deploy.emulator.faults import ApiError, name
+from ci_deploy.emulator.fleets import check_scaling_groups
 from ci_deploy.emulator.model import Application, DeploymentGroup
 from ci_deploy.emulator.registry import Registry, check_tag_filters
 
@@ -100,6 +101,8 @@ def group_settings(
         check_tag_filters(settings.get(key))
         settings.setdefault(key, [])
     groups = settings.get("autoScalingGroups") or []
+    if body.get("autoScalingGroups"):
+        check_scaling_groups(registry.region, [str(g) for g in body["autoScalingGroups"]])
     settings["autoScalingGroups"] = [g if isinstance(g, Mapping) else {"name": g} for g in groups]
     default_style = (
         {"deploymentType": "IN_PLACE", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"}
