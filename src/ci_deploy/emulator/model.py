@@ -44,9 +44,42 @@ class SimulatedInstance:
     root: Path
     state_dir: Path
     revision_key: str | None = None  # the revision its last successful deployment installed
+    on_premises: bool = False  # a registered on-premises instance (named, not an EC2 id)
 
     def arn(self, region: str) -> str:
+        if self.on_premises:
+            return on_premises_arn(region, self.instance_id)
         return f"arn:aws:ec2:{region}:{ACCOUNT_ID}:instance/{self.instance_id}"
+
+
+def on_premises_arn(region: str, name: str) -> str:
+    """How the service names an on-premises instance (InstanceInfo.instanceArn)."""
+    return f"arn:aws:codedeploy:{region}:{ACCOUNT_ID}:instance/{name}"
+
+
+@dataclass
+class OnPremisesInstance:
+    """A registered on-premises instance (RegisterOnPremisesInstance)."""
+
+    name: str
+    iam_session_arn: str | None
+    iam_user_arn: str | None
+    register_time: float
+    deregister_time: float | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def info(self, region: str) -> dict[str, Any]:
+        return {
+            "instanceName": self.name,
+            "instanceArn": on_premises_arn(region, self.name),
+            "registerTime": self.register_time,
+            "tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
+            **present(
+                iamSessionArn=self.iam_session_arn,
+                iamUserArn=self.iam_user_arn,
+                deregisterTime=self.deregister_time,
+            ),
+        }
 
 
 @dataclass

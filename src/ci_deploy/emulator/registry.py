@@ -23,6 +23,7 @@ from ci_deploy.emulator.model import (
     Application,
     Deployment,
     DeploymentGroup,
+    OnPremisesInstance,
     RegisteredRevision,
     SimulatedInstance,
 )
@@ -125,6 +126,8 @@ class Registry:
         self.deployments: dict[str, Deployment] = {}
         self.rollouts: dict[str, Running] = {}
         self.hosts: dict[str, SimulatedInstance] = {}
+        self.on_premises: dict[str, OnPremisesInstance] = {}
+        self.resource_tags: dict[str, dict[str, str]] = {}  # by resource ARN
         self.launched: list[str] = []
         self._random = random.SystemRandom()
 
@@ -192,15 +195,18 @@ class Registry:
 
     # -- fleets --------------------------------------------------------------------------------
 
-    def host(self, instance_id: str, index: int) -> SimulatedInstance:
-        """The simulated host of an EC2 instance (the same one for every group it is in)."""
-        instance = self.hosts.get(instance_id)
+    def host(self, instance_id: str, index: int, on_premises: bool = False) -> SimulatedInstance:
+        """The simulated host of an EC2 or on-premises instance (one for every group it is in)."""
+        key = f"on-premises/{instance_id}" if on_premises else instance_id
+        instance = self.hosts.get(key)
         if instance is None:
-            home = self.instance_dir / instance_id
-            instance = SimulatedInstance(instance_id, index, home / "root", home / "agent")
+            home = self.instance_dir / key
+            instance = SimulatedInstance(
+                instance_id, index, home / "root", home / "agent", on_premises=on_premises
+            )
             instance.root.mkdir(parents=True, exist_ok=True)
             instance.state_dir.mkdir(parents=True, exist_ok=True)
-            self.hosts[instance_id] = instance
+            self.hosts[key] = instance
         instance.index = index
         return instance
 
@@ -227,8 +233,30 @@ class Registry:
             for i in fleets.ec2_fleet(self.region, group.settings, shortcut)
             if i not in group.retired
         ]
-        group.instances = [self.host(i, index) for index, i in enumerate(chosen, start=1)]
+        on_premises = self.on_premises_fleet(group.settings)
+        group.instances = [
+            self.host(i, index, on_premises=i in on_premises)
+            for index, i in enumerate(chosen + on_premises, start=1)
+        ]
         return list(group.instances)
+
+    def on_premises_fleet(self, settings: Mapping[str, Any]) -> list[str]:
+        """The registered on-premises instances a group's tag filters or tag set select."""
+        filters = [
+            f
+            for f in settings.get("onPremisesInstanceTagFilters") or []
+            if isinstance(f, Mapping) and f.get("Key") != INSTANCE_COUNT_TAG
+        ]
+        tag_set = (settings.get("onPremisesTagSet") or {}).get("onPremisesTagSetList") or []
+        return [
+            instance.name
+            for instance in self.on_premises.values()
+            if instance.deregister_time is None
+            and (
+                (bool(filters) and fleets.selected_by(instance.tags, filters))
+                or fleets.selected_by_set(instance.tags, tag_set)
+            )
+        ]
 
     def replacement_fleet(self, group: DeploymentGroup, size: int) -> list[SimulatedInstance]:
         """Blue/green: as many new instances, tagged like the group's first (so the group's
