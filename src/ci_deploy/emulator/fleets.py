@@ -137,3 +137,9 @@ def check_scaling_groups(region: str, names: Iterable[str]) -> None:
                 "InvalidAutoScalingGroupException",
                 f"The Auto Scaling group {group_name} does not exist in {region}.",
             )
+
+
+def alarm_states(region: str, names: Iterable[str]) -> dict[str, str]:
+    """The state (OK, ALARM, INSUFFICIENT_DATA) of each named CloudWatch alarm that exists."""
+    alarms = get_backend("cloudwatch")[ACCOUNT_ID][region].alarms
+    return {name: str(alarms[name].state_value) for name in names if name in alarms}

@@ -31,6 +31,7 @@ from ci_deploy.emulator.faults import (
 from ci_deploy.emulator.model import Application, Deployment, DeploymentGroup
 from ci_deploy.emulator.registry import Registry
 from ci_deploy.emulator.revisions import revision_key
+from ci_deploy.emulator.rollout.alarms import watch_alarms
 from ci_deploy.emulator.rollout.run import start_rollout
 
 # CreateDeployment parses an ECS/Lambda AppSpec outside the lock, then runs again with it; a
@@ -160,7 +161,8 @@ def start_deployment(
     )
     registry.deployments[deployment.deployment_id] = deployment
     group.target_revision = location
-    start_rollout(registry, deployment, lambda finished: roll_back(registry, finished))
+    rollout = start_rollout(registry, deployment, lambda finished: roll_back(registry, finished))
+    watch_alarms(rollout)
     return deployment
 
 
