@@ -143,3 +143,12 @@ def alarm_states(region: str, names: Iterable[str]) -> dict[str, str]:
     """The state (OK, ALARM, INSUFFICIENT_DATA) of each named CloudWatch alarm that exists."""
     alarms = get_backend("cloudwatch")[ACCOUNT_ID][region].alarms
     return {name: str(alarms[name].state_value) for name in names if name in alarms}
+
+
+def publish(region: str, topic_arn: str, message: str) -> bool:
+    """Publish to an SNS topic of the region (False when the topic does not exist)."""
+    try:
+        get_backend("sns")[ACCOUNT_ID][region].publish(message, arn=topic_arn)
+    except Exception:  # noqa: BLE001 - moto's error for a missing or foreign topic varies
+        return False
+    return True

@@ -33,6 +33,7 @@ from ci_deploy.emulator.registry import Registry
 from ci_deploy.emulator.revisions import revision_key
 from ci_deploy.emulator.rollout.alarms import watch_alarms
 from ci_deploy.emulator.rollout.run import start_rollout
+from ci_deploy.emulator.rollout.triggers import deployment_event
 
 # CreateDeployment parses an ECS/Lambda AppSpec outside the lock, then runs again with it; a
 # third round only when the revision or platform changed in between.
@@ -223,6 +224,7 @@ def roll_back(registry: Registry, deployment: Deployment) -> None:
         "rollbackMessage": f"Deployment {deployment.deployment_id} was rolled back by "
         f"{rollback.deployment_id}.",
     }
+    deployment_event(registry, deployment, "DeploymentRollback")
     rollback.rollback_info = {
         "rollbackTriggeringDeploymentId": deployment.deployment_id,
         "rollbackMessage": f"Rollback of {deployment.deployment_id} to the last successful "

@@ -62,6 +62,7 @@ def run_server(rollout: Rollout) -> None:
         deployment.targets_assigned = True
         deployment.status = "InProgress"
         deployment.start_time = rollout.now()
+        rollout.notify("DeploymentStart")
         rollout.changed.notify_all()
     if blue_green:
         run_blue_green(rollout, plan, bundle)
@@ -199,6 +200,7 @@ def wait_ready(rollout: Rollout, green: list[Target], minutes: float | None) -> 
     continued in time, the deployment is Stopped (actionOnTimeout STOP_DEPLOYMENT)."""
     deployment = rollout.deployment
     deployment.status = "Ready"
+    rollout.notify("DeploymentReady")
     for target in green:
         if target.target_id in rollout.at_gate:
             rollout.set_target(target, "Ready")
