@@ -253,3 +253,56 @@ def test_malformed_requests_get_the_service_s_errors_and_it_serves_on(
     assert answer.status_code == 400 and "Traceback" not in answer.text
     client(region, "ec2").describe_instances()
     client(region, "sqs").list_queues()
+
+
+def test_blue_green_copies_the_auto_scaling_group_and_deploys_to_the_copy(
+    region: RunningEmulator,
+) -> None:
+    autoscaling = client(region, "autoscaling")
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName="lc-bg", ImageId="ami-12c6146b", InstanceType="t2.micro"
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="asg-bg",
+        LaunchConfigurationName="lc-bg",
+        MinSize=2,
+        MaxSize=2,
+        AvailabilityZones=["us-west-2a"],
+    )
+    originals = {
+        i["InstanceId"]
+        for i in autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["asg-bg"])[
+            "AutoScalingGroups"
+        ][0]["Instances"]
+    }
+    info, targets = deploy(
+        region,
+        "copy-asg",
+        autoScalingGroups=["asg-bg"],
+        deploymentStyle={
+            "deploymentType": "BLUE_GREEN",
+            "deploymentOption": "WITH_TRAFFIC_CONTROL",
+        },
+        loadBalancerInfo={"targetGroupInfoList": [{"name": "web"}]},
+        blueGreenDeploymentConfiguration={
+            "greenFleetProvisioningOption": {"action": "COPY_AUTO_SCALING_GROUP"},
+            "terminateBlueInstancesOnDeploymentSuccess": {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": 0,
+            },
+        },
+    )
+    assert info["status"] == "Succeeded"
+    copy_name = f"CodeDeploy_g_{info['deploymentId']}"
+    groups = {
+        g["AutoScalingGroupName"]: {i["InstanceId"] for i in g["Instances"]}
+        for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+    }
+    assert "asg-bg" not in groups  # the original went with its fleet (TERMINATE)
+    copies = groups[copy_name]
+    assert len(copies) == 2 and not copies & originals
+    assert targets == copies | originals
+    group = client(region, "codedeploy").get_deployment_group(
+        applicationName="copy-asg", deploymentGroupName="g"
+    )["deploymentGroupInfo"]
+    assert [g["name"] for g in group["autoScalingGroups"]] == [copy_name]

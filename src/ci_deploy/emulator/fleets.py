@@ -152,3 +152,42 @@ def publish(region: str, topic_arn: str, message: str) -> bool:
     except Exception:  # noqa: BLE001 - moto's error for a missing or foreign topic varies
         return False
     return True
+
+
+def copy_scaling_group(region: str, source_name: str, copy_name: str, size: int) -> list[str]:
+    """Blue/green COPY_AUTO_SCALING_GROUP: a new Auto Scaling group launched like the source
+    (its launch configuration or template, zones, sizes), ``size`` instances; their ids."""
+    backend = autoscaling(region)
+    source = backend.autoscaling_groups[source_name]
+    template = {}
+    if getattr(source, "ec2_launch_template", None) is not None:
+        template = {
+            "LaunchTemplateId": source.ec2_launch_template.id,
+            "Version": source.launch_template_version,
+        }
+    backend.create_auto_scaling_group(
+        name=copy_name,
+        availability_zones=list(source.availability_zones or []),
+        desired_capacity=size,
+        max_size=max(size, int(source.max_size or 0)),
+        min_size=min(size, int(source.min_size or 0)),
+        launch_config_name=getattr(source, "launch_configuration_name", None) or "",
+        launch_template=template,
+        vpc_zone_identifier=source.vpc_zone_identifier,
+        default_cooldown=None,
+        health_check_period=None,
+        health_check_type=None,
+        load_balancers=[],
+        target_group_arns=[],
+        placement_group=None,
+        termination_policies=[],
+        tags=[],
+    )
+    copy = backend.autoscaling_groups[copy_name]
+    return [state.instance.id for state in copy.instance_states]
+
+
+def delete_scaling_group(region: str, name: str) -> None:
+    backend = autoscaling(region)
+    if name in backend.autoscaling_groups:
+        backend.delete_auto_scaling_group(name)

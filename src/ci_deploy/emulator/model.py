@@ -92,6 +92,7 @@ class DeploymentGroup:
     instances: list[SimulatedInstance] = field(default_factory=list)  # the last fleet chosen
     shortcut_launched: bool = False  # the ci-deploy:instances tag's instances are running
     retired: set[str] = field(default_factory=set)  # originals a blue/green deployment replaced
+    scaling_group_copy: str | None = None  # COPY_AUTO_SCALING_GROUP's copy, until adopted
     last_successful: dict[str, Any] | None = None  # LastDeploymentInfo
     last_attempted: dict[str, Any] | None = None
     last_successful_revision: dict[str, Any] | None = None

@@ -258,13 +258,26 @@ class Registry:
             )
         ]
 
-    def replacement_fleet(self, group: DeploymentGroup, size: int) -> list[SimulatedInstance]:
-        """Blue/green: as many new instances, tagged like the group's first (so the group's
-        filters select them from now on)."""
-        tags = fleets.running_tags(self.region).get(
-            group.instances[0].instance_id if group.instances else "", {}
-        )
-        launched = self.launch(size, tags)
+    def replacement_fleet(
+        self, group: DeploymentGroup, size: int, deployment_id: str = ""
+    ) -> list[SimulatedInstance]:
+        """Blue/green: as many new instances. COPY_AUTO_SCALING_GROUP with an Auto Scaling
+        group: a copy of it, CodeDeploy_<group>_<deployment id>, launches them; otherwise they
+        are tagged like the group's first instance (so its filters select them from now on)."""
+        blue_green = group.settings.get("blueGreenDeploymentConfiguration") or {}
+        provisioning = blue_green.get("greenFleetProvisioningOption") or {}
+        scaling_groups = group.settings.get("autoScalingGroups") or []
+        if provisioning.get("action") == "COPY_AUTO_SCALING_GROUP" and scaling_groups:
+            copy_name = f"CodeDeploy_{group.name}_{deployment_id}"
+            launched = fleets.copy_scaling_group(
+                self.region, str(scaling_groups[0]["name"]), copy_name, size
+            )
+            group.scaling_group_copy = copy_name
+        else:
+            tags = fleets.running_tags(self.region).get(
+                group.instances[0].instance_id if group.instances else "", {}
+            )
+            launched = self.launch(size, tags)
         return [self.host(i, index) for index, i in enumerate(launched, start=1)]
 
     def adopt_fleet(self, group: DeploymentGroup, instances: list[SimulatedInstance]) -> None:
@@ -276,7 +289,16 @@ class Registry:
         group.instances = instances
         settings = group.settings.get("blueGreenDeploymentConfiguration") or {}
         option = settings.get("terminateBlueInstancesOnDeploymentSuccess") or {}
-        if option.get("action", "TERMINATE") == "TERMINATE":
+        terminate = option.get("action", "TERMINATE") == "TERMINATE"
+        copy_name, group.scaling_group_copy = group.scaling_group_copy, None
+        if copy_name is not None:
+            # The copy is the group's Auto Scaling group now; the original goes with its fleet.
+            replaced = [str(g["name"]) for g in group.settings.get("autoScalingGroups") or []]
+            group.settings["autoScalingGroups"] = [{"name": copy_name}]
+            if terminate:
+                for name in replaced:
+                    fleets.delete_scaling_group(self.region, name)
+        if terminate:
             fleets.terminate(self.region, originals)
 
     # -- shutting down -------------------------------------------------------------------------

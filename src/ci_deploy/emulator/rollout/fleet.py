@@ -49,7 +49,7 @@ def run_server(rollout: Rollout) -> None:
     blue_green = group.blue_green
     with registry.lock:
         if blue_green:
-            green = registry.replacement_fleet(group, len(fleet))
+            green = registry.replacement_fleet(group, len(fleet), deployment.deployment_id)
             for instance in green:
                 add_instance_target(rollout, instance, "Green")
             for instance in fleet:
