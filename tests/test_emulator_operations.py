@@ -214,3 +214,36 @@ def test_tags_rename_and_the_remaining_operations(emulator: RunningEmulator) -> 
         == "DeploymentDoesNotExistException"
     )
     cd.delete_resources_by_external_id(externalId="stack-1")
+
+
+BAD_VALUES: tuple[object, ...] = (12345, "x" * 3000, [{}], {"": None}, None, "", [], True)
+
+
+def test_malformed_members_get_the_service_s_errors_never_a_failure(
+    emulator: RunningEmulator,
+) -> None:
+    """Each member of each operation, given values of the wrong type, out of range, empty or
+    null, is answered (a modelled error or SerializationException), never InternalFailure; the
+    emulator serves on."""
+    model = botocore.session.get_session().get_service_model("codedeploy")
+    allowed = {s.name for s in model.error_shapes} | {"SerializationException"}
+    for operation in model.operation_names:
+        shape = model.operation_model(operation).input_shape
+        members = list(shape.members) if shape is not None else []
+        for member in members:
+            for value in BAD_VALUES:
+                answer = requests.post(
+                    emulator.endpoint_url,
+                    json={member: value},
+                    headers={
+                        "X-Amz-Target": f"CodeDeploy_20141006.{operation}",
+                        "Content-Type": "application/x-amz-json-1.1",
+                        "Authorization": f"AWS4-HMAC-SHA256 Credential=k/20240101/{REGION}/"
+                        "codedeploy/aws4_request, SignedHeaders=host, Signature=0",
+                    },
+                    timeout=10,
+                )
+                assert answer.status_code in (200, 400), (operation, member, value, answer.text)
+                if answer.status_code == 400:
+                    assert answer.json()["__type"] in allowed, (operation, member, answer.text)
+    assert client(emulator).list_applications()["applications"] is not None
