@@ -183,11 +183,17 @@ def test_a_group_deploys_to_the_on_premises_instances_its_tags_select(
 
 def test_tags_rename_and_the_remaining_operations(emulator: RunningEmulator) -> None:
     cd = client(emulator)
-    cd.create_application(applicationName="tagged")
+    cd.create_application(applicationName="tagged", tags=[{"Key": "tier", "Value": "1"}])
     cd.create_deployment_group(
-        applicationName="tagged", deploymentGroupName="g", serviceRoleArn=ROLE
+        applicationName="tagged",
+        deploymentGroupName="g",
+        serviceRoleArn=ROLE,
+        tags=[{"Key": "env", "Value": "prod"}],
     )
+    group = f"arn:aws:codedeploy:{REGION}:123456789012:deploymentgroup:tagged/g"
+    assert cd.list_tags_for_resource(ResourceArn=group)["Tags"] == [{"Key": "env", "Value": "prod"}]
     arn = f"arn:aws:codedeploy:{REGION}:123456789012:application:tagged"
+    cd.untag_resource(ResourceArn=arn, TagKeys=["tier"])
     cd.tag_resource(ResourceArn=arn, Tags=[{"Key": "team", "Value": "web"}])
     assert cd.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "web"}]
     cd.update_application(applicationName="tagged", newApplicationName="renamed")
@@ -196,6 +202,9 @@ def test_tags_rename_and_the_remaining_operations(emulator: RunningEmulator) -> 
     new_arn = arn.replace(":tagged", ":renamed")
     assert cd.list_tags_for_resource(ResourceArn=new_arn)["Tags"] == [
         {"Key": "team", "Value": "web"}
+    ]
+    assert cd.list_tags_for_resource(ResourceArn=group.replace("tagged/", "renamed/"))["Tags"] == [
+        {"Key": "env", "Value": "prod"}
     ]
     cd.untag_resource(ResourceArn=new_arn, TagKeys=["team"])
     assert cd.list_tags_for_resource(ResourceArn=new_arn)["Tags"] == []
@@ -214,6 +223,41 @@ def test_tags_rename_and_the_remaining_operations(emulator: RunningEmulator) -> 
         == "DeploymentDoesNotExistException"
     )
     cd.delete_resources_by_external_id(externalId="stack-1")
+    # Triggers, alarms and tag filters are checked as the service checks them.
+    for settings, error in (
+        (
+            {"triggerConfigurations": [{"triggerName": "t", "triggerTargetArn": "nope"}]},
+            "InvalidTriggerConfigException",
+        ),
+        (
+            {
+                "alarmConfiguration": {
+                    "enabled": True,
+                    "alarms": [{"name": f"a{n}"} for n in range(11)],
+                }
+            },
+            "AlarmsLimitExceededException",
+        ),
+        (
+            {
+                "ec2TagFilters": [{"Key": "a", "Value": "b", "Type": "KEY_AND_VALUE"}],
+                "ec2TagSet": {
+                    "ec2TagSetList": [[{"Key": "a", "Value": "b", "Type": "KEY_AND_VALUE"}]]
+                },
+            },
+            "InvalidEC2TagCombinationException",
+        ),
+    ):
+        assert (
+            code_of(
+                cd.create_deployment_group,
+                applicationName="renamed",
+                deploymentGroupName="bad",
+                serviceRoleArn=ROLE,
+                **settings,
+            )
+            == error
+        )
 
 
 BAD_VALUES: tuple[object, ...] = (12345, "x" * 3000, [{}], {"": None}, None, "", [], True)
