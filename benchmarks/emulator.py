@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ def emulator_deployment(instances: int, bundle: bytes, *, blue_green: bool = Fal
     """Seconds from CreateDeployment to Succeeded (blue/green: of the group's second one)."""
     with (
         tempfile.TemporaryDirectory() as state,
-        start(state_dir=Path(state), hook_env=dict(os.environ)) as running,
+        start(state_dir=Path(state), instances=0, hook_env=dict(os.environ)) as running,
     ):
         settings = {
             "endpoint_url": running.endpoint_url,
@@ -76,6 +77,17 @@ def emulator_deployment(instances: int, bundle: bytes, *, blue_green: bool = Fal
         }
         s3 = boto3.client("s3", **settings)
         cd = boto3.client("codedeploy", **settings)
+        # The fleet is what the group's EC2 tag filter selects, as on AWS (a role of this run's
+        # own: emulators in one process share moto's EC2).
+        role = f"bench-{uuid.uuid4().hex[:8]}"
+        boto3.client("ec2", **settings).run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=instances,
+            MaxCount=instances,
+            TagSpecifications=[
+                {"ResourceType": "instance", "Tags": [{"Key": "Role", "Value": role}]}
+            ],
+        )
         s3.create_bucket(Bucket="bench")
         etag = s3.put_object(Bucket="bench", Key="site.zip", Body=bundle)["ETag"]
         cd.create_application(applicationName="bench")
@@ -84,9 +96,7 @@ def emulator_deployment(instances: int, bundle: bytes, *, blue_green: bool = Fal
             deploymentGroupName="fleet",
             serviceRoleArn=ROLE,
             deploymentConfigName="CodeDeployDefault.AllAtOnce",
-            ec2TagFilters=[
-                {"Key": "ci-deploy:instances", "Value": str(instances), "Type": "KEY_AND_VALUE"}
-            ],
+            ec2TagFilters=[{"Key": "Role", "Value": role, "Type": "KEY_AND_VALUE"}],
             **(
                 {
                     "deploymentStyle": {

@@ -155,6 +155,16 @@ def unique_name(request: pytest.FixtureRequest) -> str:
 
 
 SERVICE_ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
+# What selects a group's instances (CreateDeploymentGroup).
+SELECTORS = frozenset(
+    {
+        "ec2TagFilters",
+        "ec2TagSet",
+        "autoScalingGroups",
+        "onPremisesInstanceTagFilters",
+        "onPremisesTagSet",
+    }
+)
 
 
 class EmulatorClients:
@@ -204,8 +214,15 @@ class EmulatorClients:
     ) -> None:
         """Create application ``app`` (``platform``: its compute platform, else the default,
         Server) and its deployment group ``group``; ``settings`` are more CreateDeploymentGroup
-        parameters (e.g. ``ec2TagFilters`` with ``ci-deploy:instances`` = N instances)."""
+        parameters (e.g. ``ec2TagFilters`` with ``ci-deploy:instances`` = N instances; a Server
+        group given no instance selector gets three instances of its own)."""
         platform_of = {"computePlatform": platform} if platform else {}
+        if platform in (None, "Server") and not SELECTORS & set(settings):
+            # A Server group deploys to the instances it selects: by default three of its own
+            # (the emulator's ci-deploy:instances shortcut launches them so tagged).
+            settings["ec2TagFilters"] = [
+                {"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}
+            ]
         self.codedeploy.create_application(applicationName=app, **platform_of)
         self.codedeploy.create_deployment_group(
             applicationName=app, deploymentGroupName=group, serviceRoleArn=SERVICE_ROLE, **settings

@@ -544,7 +544,7 @@ def test_deploying_web_app_sets_outputs_groups_and_the_job_summary(
     summary = run.summary
     assert summary.startswith("## ✅ CodeDeploy gh-web / github-action: Succeeded\n")
     assert "| Target | Status | ApplicationStop | DownloadBundle | BeforeInstall |" in summary
-    assert len(re.findall(r"^\| i-\d+ \| ✅ Succeeded \|", summary, re.MULTILINE)) == 3
+    assert len(re.findall(r"^\| i-[0-9a-f]+ \| ✅ Succeeded \|", summary, re.MULTILINE)) == 3
     assert f"[Open `{deployment_id}` in the CodeDeploy console]" in summary
 
 
@@ -565,7 +565,7 @@ def test_a_failing_hook_fails_the_step_with_an_annotation_on_its_script(
 
     summary = run.summary
     assert summary.startswith("## ❌ CodeDeploy gh-failing / github-action: Failed\n")
-    assert re.search(r"^#### ❌ ValidateService failed on `i-\d+`$", summary, re.MULTILINE)
+    assert re.search(r"^#### ❌ ValidateService failed on `i-[0-9a-f]+`$", summary, re.MULTILINE)
     assert "script `scripts/validate.sh`" in summary
     assert "<details open><summary>Log tail</summary>" in summary
 

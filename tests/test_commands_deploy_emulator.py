@@ -119,6 +119,7 @@ def test_rollback_to_a_deployment_of_another_group_is_refused(demo, streams) -> 
         applicationName=demo["name"],
         deploymentGroupName="other",
         serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+        ec2TagFilters=[{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}],
     )
     argv = ["rollback", *demo["common"], "--to", did]
     argv[argv.index("fleet")] = "other"

@@ -53,7 +53,7 @@ def test_serves_until_signalled_then_exits_zero(
             process.communicate()
     assert process.returncode == 0
     assert f"export AWS_ENDPOINT_URL={endpoint}" in err
-    assert "2 simulated instances per deployment group" in err
+    assert "2 EC2 instances tagged Name=ci-deploy-emulator in each region" in err
     assert "ci-deploy emulator: stopping" in err
     assert "Traceback" not in err
     assert state.is_dir()  # a given state dir is kept
@@ -125,6 +125,7 @@ def test_a_bundle_over_max_unpacked_size_fails_download_bundle(tmp_path: Path) -
             applicationName="big",
             deploymentGroupName="prod",
             serviceRoleArn="arn:aws:iam::123456789012:role/CodeDeployServiceRole",
+            ec2TagFilters=[{"Key": "Name", "Value": "ci-deploy-emulator", "Type": "KEY_AND_VALUE"}],
         )
         location = {"bucket": "bundles", "key": "big.zip", "bundleType": "zip"}
         deployment_id = codedeploy.create_deployment(

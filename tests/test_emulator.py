@@ -19,6 +19,7 @@ from ci_deploy.emulator import start
 from ci_deploy.emulator.faults import ERROR_CODES
 
 ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
+FLEET = [{"Key": "ci-deploy:instances", "Value": "3", "Type": "KEY_AND_VALUE"}]
 OK_APPSPEC = "version: 0.0\nos: linux\nfiles:\n  - source: app.txt\n    destination: /srv/app\n"
 
 
@@ -41,6 +42,7 @@ def test_every_error_the_emulator_names_is_a_codedeploy_error() -> None:
         "SerializationException",
         "UnknownOperationException",
         "AccessDeniedException",
+        "InvalidSignatureException",
         "RequestEntityTooLargeException",
     }
     assert ERROR_CODES - protocol <= modelled

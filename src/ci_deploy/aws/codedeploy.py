@@ -425,8 +425,14 @@ class CodeDeployApi:
     # -- demo set-up (the embedded emulator only; never done against AWS)
 
     def ensure_application_and_group(
-        self, application: str, group: str, compute_platform: str, service_role_arn: str
+        self,
+        application: str,
+        group: str,
+        compute_platform: str,
+        service_role_arn: str,
+        ec2_tag_filters: list[dict[str, str]] | None = None,
     ) -> None:
+        """Create the application and the group (selecting ``ec2_tag_filters``) if missing."""
         try:
             self._call(
                 "CreateApplication",
@@ -444,6 +450,7 @@ class CodeDeployApi:
                 applicationName=application,
                 deploymentGroupName=group,
                 serviceRoleArn=service_role_arn,
+                **({"ec2TagFilters": ec2_tag_filters} if ec2_tag_filters else {}),
             )
         except AwsError as error:
             if error.code != "DeploymentGroupAlreadyExistsException":

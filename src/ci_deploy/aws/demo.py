@@ -13,6 +13,9 @@ from ci_deploy.aws.translate import translate
 # The emulator accepts any credentials; these keep a machine without AWS credentials working.
 _DUMMY_KEY = "ci-deploy-emulator"
 _DEMO_ROLE = "arn:aws:iam::123456789012:role/ci-deploy-emulator"
+# The emulator tags the instances its --instances launches in each region Name=ci-deploy-emulator;
+# the demo group selects them (as a group's EC2 tag filters select instances on AWS).
+_DEMO_FLEET = [{"Key": "Name", "Value": "ci-deploy-emulator", "Type": "KEY_AND_VALUE"}]
 
 
 def emulator_clients(endpoint_url: str, region: str) -> Clients:
@@ -32,7 +35,8 @@ def ensure_demo_resources(
 ) -> None:
     """Create what a first run against the emulator needs, leaving what exists alone."""
     api = CodeDeployApi(clients.codedeploy, clients.region)
-    api.ensure_application_and_group(application, group, compute_platform, _DEMO_ROLE)
+    fleet = _DEMO_FLEET if compute_platform == "Server" else None
+    api.ensure_application_and_group(application, group, compute_platform, _DEMO_ROLE, fleet)
     if bucket is None:
         return
     try:

@@ -28,8 +28,9 @@ def run(request: Request, streams: Streams) -> int:
         env = running.client_env()
         state = running.state_dir if request.path("state_dir") else "a temporary directory"
         streams.stderr.write(
-            f"ci-deploy emulator: CodeDeploy and S3 on {running.endpoint_url} "
-            f"({instances} simulated instances per deployment group; state in {state})\n"
+            f"ci-deploy emulator: CodeDeploy, S3, EC2, Auto Scaling, CloudWatch, SNS and SQS on "
+            f"{running.endpoint_url} ({instances} EC2 instances tagged Name=ci-deploy-emulator "
+            f"in each region, for groups to select; state in {state})\n"
             "Point boto3 or the AWS CLI at it (any credentials work):\n"
             + "".join(f"  export {name}={value}\n" for name, value in env.items())
             + "Hooks run as you with the agent's environment (a system PATH), not this shell's.\n"

@@ -1,7 +1,10 @@
-"""A local CodeDeploy endpoint (plus S3) whose simulated instances run the real local engine.
+"""A small local AWS region whose CodeDeploy instances run the real local engine.
 
-``start()`` serves the CodeDeploy JSON API and moto's S3 on one loopback port; boto3 and the AWS
-CLI talk to it unchanged with ``AWS_ENDPOINT_URL`` and any dummy credentials.
+``start()`` serves the CodeDeploy JSON API, and moto's S3, EC2, Auto Scaling, CloudWatch, SNS and
+SQS, on one loopback port (the request's signing scope names the service and the region; state
+is kept per region); boto3 and the AWS CLI talk to it unchanged with ``AWS_ENDPOINT_URL`` and
+any dummy credentials. A deployment group's fleet is what CodeDeploy would select: the running
+EC2 instances its tags select, and those of its Auto Scaling groups.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ci_deploy.emulator.server import (
     Dispatcher,
     HttpServer,
     bind,
+    make_region_apps,
     make_s3_app,
 )
 from ci_deploy.emulator.service import Service
@@ -58,9 +62,12 @@ class RunningEmulator:
             "AWS_DEFAULT_REGION": self.region,  # the AWS CLI v1 reads only this one
         }
 
-    def instances(self, application: str, deployment_group: str) -> list[SimulatedInstance]:
-        """The group's current fleet: ids, 1-based positions, install roots, agent state dirs."""
-        registry = self.service.registry
+    def instances(
+        self, application: str, deployment_group: str, region: str | None = None
+    ) -> list[SimulatedInstance]:
+        """The group's current fleet (in ``region``, default: the emulator's): ids, 1-based
+        positions, install roots, agent state dirs."""
+        registry = self.service.registry if region is None else self.service.registry_for(region)
         with registry.lock:
             group = registry.groups.get((application, deployment_group))
             return list(group.instances) if group is not None else []
@@ -120,7 +127,9 @@ def start(
 ) -> RunningEmulator:
     """Serve the emulator on ``127.0.0.1:port`` (0: any free port) in background threads.
 
-    ``instances`` is each deployment group's fleet size unless its tag filters say otherwise;
+    ``instances`` EC2 instances tagged ``Name=ci-deploy-emulator`` run in each region from its
+    first request (a group selects them with that tag filter; one with no tags, no Auto
+    Scaling group and no ``ci-deploy:instances`` filter selects nothing: NO_INSTANCES);
     ``state_dir`` holds instance roots and agent state (default: a temp dir removed by stop);
     ``hook_env`` is the environment hook scripts inherit (plus the emulator's variables; None:
     only a system PATH, like the agent's service environment);
@@ -151,7 +160,7 @@ def start(
             clock=clock,
         )
         server = HttpServer(
-            Dispatcher(service, s3_app),
+            Dispatcher(service, s3_app, make_region_apps()),
             sock,
             max_connections=max_connections,
             connection_timeout=connection_timeout_seconds,

@@ -44,9 +44,42 @@ class SimulatedInstance:
     root: Path
     state_dir: Path
     revision_key: str | None = None  # the revision its last successful deployment installed
+    on_premises: bool = False  # a registered on-premises instance (named, not an EC2 id)
 
     def arn(self, region: str) -> str:
+        if self.on_premises:
+            return on_premises_arn(region, self.instance_id)
         return f"arn:aws:ec2:{region}:{ACCOUNT_ID}:instance/{self.instance_id}"
+
+
+def on_premises_arn(region: str, name: str) -> str:
+    """How the service names an on-premises instance (InstanceInfo.instanceArn)."""
+    return f"arn:aws:codedeploy:{region}:{ACCOUNT_ID}:instance/{name}"
+
+
+@dataclass
+class OnPremisesInstance:
+    """A registered on-premises instance (RegisterOnPremisesInstance)."""
+
+    name: str
+    iam_session_arn: str | None
+    iam_user_arn: str | None
+    register_time: float
+    deregister_time: float | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def info(self, region: str) -> dict[str, Any]:
+        return {
+            "instanceName": self.name,
+            "instanceArn": on_premises_arn(region, self.name),
+            "registerTime": self.register_time,
+            "tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
+            **present(
+                iamSessionArn=self.iam_session_arn,
+                iamUserArn=self.iam_user_arn,
+                deregisterTime=self.deregister_time,
+            ),
+        }
 
 
 @dataclass
@@ -56,8 +89,10 @@ class DeploymentGroup:
     name: str
     settings: dict[str, Any]  # every CreateDeploymentGroup member except the names
     compute_platform: str
-    instances: list[SimulatedInstance] = field(default_factory=list)
-    instances_created: int = 0
+    instances: list[SimulatedInstance] = field(default_factory=list)  # the last fleet chosen
+    shortcut_launched: bool = False  # the ci-deploy:instances tag's instances are running
+    retired: set[str] = field(default_factory=set)  # originals a blue/green deployment replaced
+    scaling_group_copy: str | None = None  # COPY_AUTO_SCALING_GROUP's copy, until adopted
     last_successful: dict[str, Any] | None = None  # LastDeploymentInfo
     last_attempted: dict[str, Any] | None = None
     last_successful_revision: dict[str, Any] | None = None

@@ -16,6 +16,8 @@ from ci_deploy.emulator.api import (
     control,
     deployments,
     groups,
+    onpremises,
+    resources,
     revisions,
     targets,
 )
@@ -56,6 +58,21 @@ OPERATIONS: dict[str, Handler] = {
     "StopDeployment": control.stop_deployment,
     "ContinueDeployment": control.continue_deployment,
     "PutLifecycleEventHookExecutionStatus": control.put_lifecycle_event_hook_execution_status,
+    "RegisterOnPremisesInstance": onpremises.register_on_premises_instance,
+    "DeregisterOnPremisesInstance": onpremises.deregister_on_premises_instance,
+    "AddTagsToOnPremisesInstances": onpremises.add_tags_to_on_premises_instances,
+    "RemoveTagsFromOnPremisesInstances": onpremises.remove_tags_from_on_premises_instances,
+    "ListOnPremisesInstances": onpremises.list_on_premises_instances,
+    "GetOnPremisesInstance": onpremises.get_on_premises_instance,
+    "BatchGetOnPremisesInstances": onpremises.batch_get_on_premises_instances,
+    "TagResource": resources.tag_resource,
+    "UntagResource": resources.untag_resource,
+    "ListTagsForResource": resources.list_tags_for_resource,
+    "UpdateApplication": resources.update_application,
+    "ListGitHubAccountTokenNames": resources.list_git_hub_account_token_names,
+    "DeleteGitHubAccountToken": resources.delete_git_hub_account_token,
+    "SkipWaitTimeForInstanceTermination": resources.skip_wait_time_for_instance_termination,
+    "DeleteResourcesByExternalId": resources.delete_resources_by_external_id,
 }
 
 # CreateDeployment reads and parses an ECS/Lambda AppSpec outside the lock (a slow or hostile

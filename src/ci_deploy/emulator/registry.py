@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ci_deploy.agent import DeploymentResult
+from ci_deploy.emulator import fleets
 from ci_deploy.emulator.configs import BUILT_IN_CREATE_TIME, BUILT_INS
 from ci_deploy.emulator.faults import ApiError, deployment_id, name
 from ci_deploy.emulator.model import (
     Application,
     Deployment,
     DeploymentGroup,
+    OnPremisesInstance,
     RegisteredRevision,
     SimulatedInstance,
 )
@@ -29,8 +31,8 @@ from ci_deploy.emulator.revisions import BundleStore, WsgiApp
 
 Engine = Callable[..., DeploymentResult]
 
-# A deployment group's instance count: a tag filter with this key (KEY_AND_VALUE, value N)
-# simulates a fleet of N tagged instances; without one the emulator's --instances applies.
+# A shortcut: a tag filter with this key (KEY_AND_VALUE, value N) launches N EC2 instances of
+# the group's own (tagged with it and the group's id) the first time it deploys.
 INSTANCE_COUNT_TAG = "ci-deploy:instances"
 MAX_INSTANCES = 1000
 
@@ -123,6 +125,10 @@ class Registry:
         self.revisions: dict[str, dict[str, RegisteredRevision]] = {}
         self.deployments: dict[str, Deployment] = {}
         self.rollouts: dict[str, Running] = {}
+        self.hosts: dict[str, SimulatedInstance] = {}
+        self.on_premises: dict[str, OnPremisesInstance] = {}
+        self.resource_tags: dict[str, dict[str, str]] = {}  # by resource ARN
+        self.launched: list[str] = []
         self._random = random.SystemRandom()
 
     # -- lookups -------------------------------------------------------------------------------
@@ -189,32 +195,111 @@ class Registry:
 
     # -- fleets --------------------------------------------------------------------------------
 
-    def _new_instance(self, group: DeploymentGroup, index: int) -> SimulatedInstance:
-        # Ids are numbered per group (a fresh group's fleet is always i-...1 to i-...N, which
-        # keeps tests and demos predictable); blue/green replacements continue the count.
-        group.instances_created += 1
-        instance_id = f"i-{group.instances_created:016x}"
-        home = self.instance_dir / group.group_id / instance_id
-        instance = SimulatedInstance(instance_id, index, home / "root", home / "agent")
-        instance.root.mkdir(parents=True, exist_ok=True)
-        instance.state_dir.mkdir(parents=True, exist_ok=True)
+    def host(self, instance_id: str, index: int, on_premises: bool = False) -> SimulatedInstance:
+        """The simulated host of an EC2 or on-premises instance (one for every group it is in)."""
+        key = f"on-premises/{instance_id}" if on_premises else instance_id
+        instance = self.hosts.get(key)
+        if instance is None:
+            home = self.instance_dir / key
+            instance = SimulatedInstance(
+                instance_id, index, home / "root", home / "agent", on_premises=on_premises
+            )
+            instance.root.mkdir(parents=True, exist_ok=True)
+            instance.state_dir.mkdir(parents=True, exist_ok=True)
+            self.hosts[key] = instance
+        instance.index = index
         return instance
 
+    def launch(self, count: int, tags: Mapping[str, str]) -> list[str]:
+        """Run ``count`` tagged EC2 instances here (terminated when the emulator stops)."""
+        launched = fleets.launch(self.region, count, tags)
+        self.launched.extend(launched)
+        return launched
+
     def fleet_of(self, group: DeploymentGroup) -> list[SimulatedInstance]:
-        if not group.instances:
-            count = None
-            for key in ("ec2TagFilters", "onPremisesInstanceTagFilters"):
-                tagged = check_tag_filters(group.settings.get(key))
-                count = tagged if tagged is not None else count
-            total = self.default_instances if count is None else count
-            group.instances = [self._new_instance(group, index) for index in range(1, total + 1)]
+        """What CodeDeploy would deploy to now: the running instances the group's tag filters,
+        tag set and Auto Scaling groups select (the ci-deploy:instances shortcut launches its
+        own the first time), in launch order, less the originals a blue/green replaced."""
+        count = None
+        for key in ("ec2TagFilters", "onPremisesInstanceTagFilters"):
+            tagged = check_tag_filters(group.settings.get(key))
+            count = tagged if tagged is not None else count
+        shortcut = group.group_id if count is not None else None
+        if count is not None and not group.shortcut_launched:
+            self.launch(count, {INSTANCE_COUNT_TAG: str(count), fleets.GROUP_TAG: group.group_id})
+            group.shortcut_launched = True
+        chosen = [
+            i
+            for i in fleets.ec2_fleet(self.region, group.settings, shortcut)
+            if i not in group.retired
+        ]
+        on_premises = self.on_premises_fleet(group.settings)
+        group.instances = [
+            self.host(i, index, on_premises=i in on_premises)
+            for index, i in enumerate(chosen + on_premises, start=1)
+        ]
         return list(group.instances)
 
-    def replacement_fleet(self, group: DeploymentGroup, size: int) -> list[SimulatedInstance]:
-        return [self._new_instance(group, index) for index in range(1, size + 1)]
+    def on_premises_fleet(self, settings: Mapping[str, Any]) -> list[str]:
+        """The registered on-premises instances a group's tag filters or tag set select."""
+        filters = [
+            f
+            for f in settings.get("onPremisesInstanceTagFilters") or []
+            if isinstance(f, Mapping) and f.get("Key") != INSTANCE_COUNT_TAG
+        ]
+        tag_set = (settings.get("onPremisesTagSet") or {}).get("onPremisesTagSetList") or []
+        return [
+            instance.name
+            for instance in self.on_premises.values()
+            if instance.deregister_time is None
+            and (
+                (bool(filters) and fleets.selected_by(instance.tags, filters))
+                or fleets.selected_by_set(instance.tags, tag_set)
+            )
+        ]
+
+    def replacement_fleet(
+        self, group: DeploymentGroup, size: int, deployment_id: str = ""
+    ) -> list[SimulatedInstance]:
+        """Blue/green: as many new instances. COPY_AUTO_SCALING_GROUP with an Auto Scaling
+        group: a copy of it, CodeDeploy_<group>_<deployment id>, launches them; otherwise they
+        are tagged like the group's first instance (so its filters select them from now on)."""
+        blue_green = group.settings.get("blueGreenDeploymentConfiguration") or {}
+        provisioning = blue_green.get("greenFleetProvisioningOption") or {}
+        scaling_groups = group.settings.get("autoScalingGroups") or []
+        if provisioning.get("action") == "COPY_AUTO_SCALING_GROUP" and scaling_groups:
+            copy_name = f"CodeDeploy_{group.name}_{deployment_id}"
+            launched = fleets.copy_scaling_group(
+                self.region, str(scaling_groups[0]["name"]), copy_name, size
+            )
+            group.scaling_group_copy = copy_name
+        else:
+            tags = fleets.running_tags(self.region).get(
+                group.instances[0].instance_id if group.instances else "", {}
+            )
+            launched = self.launch(size, tags)
+        return [self.host(i, index) for index, i in enumerate(launched, start=1)]
 
     def adopt_fleet(self, group: DeploymentGroup, instances: list[SimulatedInstance]) -> None:
+        """The replacement instances are the group's fleet; the originals leave it (and are
+        terminated unless the group keeps them alive)."""
+        kept = {i.instance_id for i in instances}
+        originals = [i.instance_id for i in group.instances if i.instance_id not in kept]
+        group.retired.update(originals)
         group.instances = instances
+        settings = group.settings.get("blueGreenDeploymentConfiguration") or {}
+        option = settings.get("terminateBlueInstancesOnDeploymentSuccess") or {}
+        terminate = option.get("action", "TERMINATE") == "TERMINATE"
+        copy_name, group.scaling_group_copy = group.scaling_group_copy, None
+        if copy_name is not None:
+            # The copy is the group's Auto Scaling group now; the original goes with its fleet.
+            replaced = [str(g["name"]) for g in group.settings.get("autoScalingGroups") or []]
+            group.settings["autoScalingGroups"] = [{"name": copy_name}]
+            if terminate:
+                for name in replaced:
+                    fleets.delete_scaling_group(self.region, name)
+        if terminate:
+            fleets.terminate(self.region, originals)
 
     # -- shutting down -------------------------------------------------------------------------
 
@@ -228,3 +313,5 @@ class Registry:
         for rollout in rollouts:
             for thread in list(rollout.threads):
                 thread.join(timeout=30)
+        with self.lock:
+            fleets.terminate(self.region, self.launched)

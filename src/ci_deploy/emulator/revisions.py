@@ -59,6 +59,13 @@ class BundleStore:
     def _url(self, bucket: str, key: str) -> str:
         return f"/{quote(bucket)}/{quote(key)}"
 
+    def bucket_region(self, bucket: str) -> str | None:
+        """The region a bucket was created in (its location), or None if there is no bucket."""
+        response = self._client.head(f"/{quote(bucket)}", headers=SERVICE_HEADERS)
+        if response.status_code != 200:
+            return None
+        return response.headers.get("x-amz-bucket-region") or "us-east-1"
+
     def head(self, bucket: str, key: str, version: str | None) -> S3Object | None:
         query = {"versionId": version} if version else {}
         response = self._client.head(

@@ -51,6 +51,35 @@ def make_s3_app() -> Any:
     return create_backend_app("s3")
 
 
+# The rest of the small region served here: signing name -> moto's service.
+MOTO_SERVICES = {
+    "ec2": "ec2",
+    "autoscaling": "autoscaling",
+    "monitoring": "cloudwatch",
+    "sns": "sns",
+    "sqs": "sqs",
+}
+# The common error of each for a parameter it cannot take (AWS's "Common Errors").
+INVALID_PARAMETER = {
+    "ec2": "InvalidParameterValue",
+    "autoscaling": "ValidationError",
+    "monitoring": "ValidationError",
+    "sns": "ValidationError",
+    "sqs": "InvalidParameterValue",
+}
+
+
+def make_region_apps() -> dict[str, Any]:
+    """moto's EC2, Auto Scaling, CloudWatch, SNS and SQS, each alone, by signing name."""
+    return {
+        "ec2": create_backend_app("ec2"),
+        "autoscaling": create_backend_app("autoscaling"),
+        "monitoring": create_backend_app("cloudwatch"),
+        "sns": create_backend_app("sns"),
+        "sqs": create_backend_app("sqs"),
+    }
+
+
 class QuietRequestHandler(MotoRequestHandler):
     """The core never prints: no per-request log lines on stderr; silent connections time out."""
 
@@ -102,6 +131,18 @@ def refusal(environ: dict[str, Any]) -> str | None:
 
 def signed_service(environ: dict[str, Any]) -> str | None:
     """The service a SigV4 request is signed for (header or presigned query), if any."""
+    scope = signing_scope(environ)
+    return scope[3].lower() if scope is not None else None
+
+
+def signed_region(environ: dict[str, Any]) -> str | None:
+    """The region a SigV4 request is signed for (header or presigned query), if any."""
+    scope = signing_scope(environ)
+    return scope[2].lower() if scope is not None else None
+
+
+def signing_scope(environ: dict[str, Any]) -> list[str] | None:
+    """The SigV4 credential scope: key id, date, region, service, ``aws4_request``."""
     credential = None
     authorization = str(environ.get("HTTP_AUTHORIZATION") or "")
     if authorization.startswith("AWS4-"):
@@ -113,7 +154,7 @@ def signed_service(environ: dict[str, Any]) -> str | None:
     if credential is None:
         return None
     scope = credential.split("/")
-    return scope[3].lower() if len(scope) == 5 else None
+    return scope if len(scope) == 5 else None
 
 
 def _json_error(start_response: StartResponse, error: ApiError) -> Iterable[bytes]:
@@ -189,12 +230,48 @@ class CappedInput:
         return line
 
 
-class Dispatcher:
-    """The WSGI app behind the port: CodeDeploy by ``X-Amz-Target``, S3 requests to moto."""
+def _service_error(
+    environ: dict[str, Any], start_response: StartResponse, signed: str, code: str, message: str
+) -> Iterable[bytes]:
+    """An error in the shape of the service's protocol (EC2, query XML, or JSON for SQS)."""
+    request_id = str(uuid.uuid4())
+    if signed == "sqs":
+        data = json.dumps({"__type": f"com.amazonaws.sqs#{code}", "message": message}).encode()
+        content_type = "application/x-amz-json-1.0"
+    elif signed == "ec2":
+        data = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{escape(message)}</Message>"
+            f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+        content_type = "text/xml"
+    else:
+        data = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+            f"<Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        content_type = "text/xml"
+    start_response(
+        f"400 {HTTPStatus(400).phrase}",
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(data))),
+            ("x-amzn-RequestId", request_id),
+        ],
+    )
+    return [data]
 
-    def __init__(self, service: Service, s3_app: Any) -> None:
+
+class Dispatcher:
+    """The WSGI app behind the port: CodeDeploy by ``X-Amz-Target``, EC2, Auto Scaling,
+    CloudWatch, SNS and SQS by the signing scope, S3 requests to moto."""
+
+    def __init__(
+        self, service: Service, s3_app: Any, region_apps: dict[str, Any] | None = None
+    ) -> None:
         self.service = service
         self.s3_app = s3_app
+        self.region_apps = region_apps or {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
@@ -207,27 +284,85 @@ class Dispatcher:
             return _s3_error(environ, start_response, 403, "AccessDenied", refused)
         if target.startswith(TARGET_PREFIX):
             return self.codedeploy(environ, start_response, target[len(TARGET_PREFIX) :])
-        if json_api:
-            unknown = ApiError(
-                "UnknownOperationException",
-                f"The emulator serves CodeDeploy (X-Amz-Target {TARGET_PREFIX}<Operation>) and "
-                f"S3 only, not {target or 'this request'!r}.",
-            )
-            return _json_error(start_response, unknown)
         path = str(environ.get("PATH_INFO") or "")
         if path == "/moto-api" or path.startswith("/moto-api/"):
             return _s3_error(
                 environ, start_response, 403, "AccessDenied", "moto's API is not served here."
             )
+        if signed is not None and signed in self.region_apps:
+            return self.region_service(environ, start_response, signed)
+        if json_api:
+            unknown = ApiError(
+                "UnknownOperationException",
+                f"The emulator serves CodeDeploy (X-Amz-Target {TARGET_PREFIX}<Operation>), S3, "
+                f"{', '.join(sorted(self.region_apps))}, not {target or 'this request'!r}.",
+            )
+            return _json_error(start_response, unknown)
         if signed not in (None, "s3"):
             return _s3_error(
                 environ,
                 start_response,
                 403,
                 "AccessDenied",
-                f"The emulator serves S3 and CodeDeploy only; this request is signed for {signed}.",
+                f"The emulator serves CodeDeploy, S3, {', '.join(sorted(self.region_apps))} only; "
+                f"this request is signed for {signed}.",
             )
         return self.s3(environ, start_response)
+
+    def region_service(
+        self, environ: dict[str, Any], start_response: StartResponse, signed: str
+    ) -> Iterable[bytes]:
+        """EC2, Auto Scaling, CloudWatch, SNS or SQS: moto's app for it (its region is the one
+        the request is signed for); a request moto cannot handle is a 400 in its protocol."""
+        length = str(environ.get("CONTENT_LENGTH") or "").strip()
+        if length.isdigit() and int(length) > protocol.MAX_BODY_BYTES:
+            return _service_error(
+                environ,
+                start_response,
+                signed,
+                "RequestEntityTooLarge",
+                f"The request body is over the limit of {protocol.MAX_BODY_BYTES} bytes.",
+            )
+        if environ.get("wsgi.input_terminated"):
+            environ["wsgi.input"] = CappedInput(environ["wsgi.input"], protocol.MAX_BODY_BYTES)
+        # moto reads the account from this header: callers do not choose it.
+        environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
+        try:
+            # The region's first request runs its --instances (and checks it is a region).
+            self.service.registry_for(signed_region(environ) or self.service.region)
+        except ApiError as error:
+            return _service_error(environ, start_response, signed, error.code, error.message)
+        captured: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured.append((status, headers))
+            return lambda data: None
+
+        try:
+            body = b"".join(self.region_apps[signed](environ, capture))
+        except (ConnectionError, TimeoutError):
+            raise
+        except Exception as error:  # noqa: BLE001 - moto cannot handle this request
+            too_large = isinstance(error, _TooLarge)
+            return _service_error(
+                environ,
+                start_response,
+                signed,
+                "RequestEntityTooLarge" if too_large else INVALID_PARAMETER[signed],
+                f"The emulator's {MOTO_SERVICES[signed]} cannot handle this request's "
+                f"parameters ({type(error).__name__}).",
+            )
+        if not captured or (captured[0][0].startswith("404") and not body):
+            # moto has no such action (or path): the common InvalidAction error.
+            return _service_error(
+                environ,
+                start_response,
+                signed,
+                "InvalidAction",
+                f"The action or operation requested is not valid for {MOTO_SERVICES[signed]}.",
+            )
+        start_response(*captured[-1])
+        return [body]
 
     def s3(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         length = str(environ.get("CONTENT_LENGTH") or "").strip()
@@ -271,7 +406,8 @@ class Dispatcher:
         request_id = str(uuid.uuid4())
         try:
             body = protocol.decode(protocol.read_body(environ))
-            status, payload = 200, self.service.handle(operation, body)
+            region = signed_region(environ)
+            status, payload = 200, self.service.handle(operation, body, region)
         except ApiError as error:
             status, payload = error.status, dict(error.body())
         except (ConnectionError, TimeoutError):

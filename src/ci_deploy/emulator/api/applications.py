@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ci_deploy.emulator.api.members import batch, compute_platform, one_page
+from ci_deploy.emulator.api.resources import application_arn, remember_tags
 from ci_deploy.emulator.faults import ApiError, name
 from ci_deploy.emulator.model import Application
 from ci_deploy.emulator.registry import Registry
@@ -21,6 +22,7 @@ def create_application(registry: Registry, body: Mapping[str, Any]) -> dict[str,
             f"The application {app_name} already exists with the IAM user or AWS account.",
         )
     application = Application(str(uuid.uuid4()), app_name, platform, registry.clock())
+    remember_tags(registry, application_arn(registry.region, app_name), body.get("tags"))
     registry.applications[app_name] = application
     registry.revisions[app_name] = {}
     return {"applicationId": application.application_id}

@@ -17,7 +17,14 @@ def stop_deployment(registry: Registry, body: Mapping[str, Any]) -> dict[str, An
             "DeploymentAlreadyCompletedException",
             f"The deployment {deployment.deployment_id} has already completed.",
         )
-    deployment.rollback_on_stop = bool(body.get("autoRollbackEnabled"))
+    # autoRollbackEnabled says; absent, the auto-rollback configuration's
+    # DEPLOYMENT_STOP_ON_REQUEST event does.
+    asked = body.get("autoRollbackEnabled")
+    config = deployment.auto_rollback or {}
+    on_request = bool(config.get("enabled")) and (
+        "DEPLOYMENT_STOP_ON_REQUEST" in (config.get("events") or [])
+    )
+    deployment.rollback_on_stop = on_request if asked is None else bool(asked)
     registry.rollouts[deployment.deployment_id].request_stop()
     return {
         "status": "Pending",

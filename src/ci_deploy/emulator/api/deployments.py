@@ -15,7 +15,12 @@ from ci_deploy.emulator.api.documents import (
 )
 from ci_deploy.emulator.api.groups import check_auto_rollback
 from ci_deploy.emulator.api.members import batch, checked_description, one_page
-from ci_deploy.emulator.api.revisions import check_revision, missing_object, remember
+from ci_deploy.emulator.api.revisions import (
+    check_bucket_region,
+    check_revision,
+    missing_object,
+    remember,
+)
 from ci_deploy.emulator.faults import (
     DEPLOYMENT_ID_REQUIRED,
     ApiError,
@@ -26,7 +31,9 @@ from ci_deploy.emulator.faults import (
 from ci_deploy.emulator.model import Application, Deployment, DeploymentGroup
 from ci_deploy.emulator.registry import Registry
 from ci_deploy.emulator.revisions import revision_key
+from ci_deploy.emulator.rollout.alarms import watch_alarms
 from ci_deploy.emulator.rollout.run import start_rollout
+from ci_deploy.emulator.rollout.triggers import deployment_event
 
 # CreateDeployment parses an ECS/Lambda AppSpec outside the lock, then runs again with it; a
 # third round only when the revision or platform changed in between.
@@ -85,6 +92,7 @@ def create_deployment_locked(
         traffic_plan = plan_traffic(registry, application, group, document)
     if location["revisionType"] == "S3" and platform == "Server":
         s3 = location["s3Location"]
+        check_bucket_region(registry, s3)
         if registry.bundles.head(s3["bucket"], s3["key"], s3.get("version")) is None:
             raise missing_object(s3)
     active = registry.active_in(group)
@@ -154,7 +162,8 @@ def start_deployment(
     )
     registry.deployments[deployment.deployment_id] = deployment
     group.target_revision = location
-    start_rollout(registry, deployment, lambda finished: roll_back(registry, finished))
+    rollout = start_rollout(registry, deployment, lambda finished: roll_back(registry, finished))
+    watch_alarms(rollout)
     return deployment
 
 
@@ -215,6 +224,7 @@ def roll_back(registry: Registry, deployment: Deployment) -> None:
         "rollbackMessage": f"Deployment {deployment.deployment_id} was rolled back by "
         f"{rollback.deployment_id}.",
     }
+    deployment_event(registry, deployment, "DeploymentRollback")
     rollback.rollback_info = {
         "rollbackTriggeringDeploymentId": deployment.deployment_id,
         "rollbackMessage": f"Rollback of {deployment.deployment_id} to the last successful "

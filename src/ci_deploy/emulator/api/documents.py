@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ci_deploy.emulator import revisions
-from ci_deploy.emulator.api.revisions import missing_object
+from ci_deploy.emulator.api.revisions import check_bucket_region, missing_object
 from ci_deploy.emulator.faults import ApiError
 from ci_deploy.emulator.model import ACCOUNT_ID, Application, DeploymentGroup
 from ci_deploy.emulator.registry import Registry
@@ -46,6 +46,7 @@ def load_document(registry: Registry, source: AppSpecSource) -> Mapping[str, Any
                 source.content or "", source.sha256, source.platform
             )
         s3 = source.s3
+        check_bucket_region(registry, s3)
         data = registry.bundles.read(S3Object(s3["bucket"], s3["key"], "", s3.get("version")))
         if data is None:
             return missing_object(s3)

@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ci_deploy.emulator.api.members import batch, one_page
+from ci_deploy.emulator.api.resources import group_arn, remember_tags
 from ci_deploy.emulator.configs import DEFAULT_CONFIG
 from ci_deploy.emulator.faults import ApiError, name
+from ci_deploy.emulator.fleets import check_scaling_groups
 from ci_deploy.emulator.model import Application, DeploymentGroup
 from ci_deploy.emulator.registry import Registry, check_tag_filters
 
@@ -77,6 +79,65 @@ def check_auto_rollback(config: object) -> dict[str, Any] | None:
     return {"enabled": enabled, "events": list(events)}
 
 
+TRIGGER_EVENTS = (
+    "DeploymentStart",
+    "DeploymentSuccess",
+    "DeploymentFailure",
+    "DeploymentStop",
+    "DeploymentRollback",
+    "DeploymentReady",
+    "InstanceStart",
+    "InstanceSuccess",
+    "InstanceFailure",
+    "InstanceReady",
+)
+MAX_TRIGGERS = 10
+MAX_ALARMS = 10
+
+
+def check_triggers_and_alarms(settings: Mapping[str, Any]) -> None:
+    """At most 10 triggers, each with a name, an SNS topic ARN and known events; at most 10
+    alarms, each named."""
+    triggers = settings.get("triggerConfigurations") or []
+    if len(triggers) > MAX_TRIGGERS:
+        raise ApiError(
+            "TriggerTargetsLimitExceededException",
+            f"The maximum allowed number of triggers ({MAX_TRIGGERS}) was exceeded.",
+        )
+    for trigger in triggers:
+        events = trigger.get("triggerEvents") or []
+        unknown = [e for e in events if e not in TRIGGER_EVENTS]
+        arn = str(trigger.get("triggerTargetArn") or "")
+        if not trigger.get("triggerName") or not arn.startswith("arn:aws") or ":sns:" not in arn:
+            raise ApiError(
+                "InvalidTriggerConfigException",
+                "Each trigger needs a triggerName and the ARN of an SNS topic.",
+            )
+        if unknown:
+            raise ApiError(
+                "InvalidTriggerConfigException",
+                f"Unknown trigger events {unknown}; use {', '.join(TRIGGER_EVENTS)}.",
+            )
+    alarms = (settings.get("alarmConfiguration") or {}).get("alarms") or []
+    if len(alarms) > MAX_ALARMS:
+        raise ApiError(
+            "AlarmsLimitExceededException",
+            f"The maximum number of alarms for a deployment group ({MAX_ALARMS}) was exceeded.",
+        )
+    if any(not alarm.get("name") for alarm in alarms):
+        raise ApiError("InvalidAlarmConfigException", "Each alarm needs a name.")
+    for filters, tag_set, error in (
+        ("ec2TagFilters", "ec2TagSet", "InvalidEC2TagCombinationException"),
+        (
+            "onPremisesInstanceTagFilters",
+            "onPremisesTagSet",
+            "InvalidOnPremisesTagCombinationException",
+        ),
+    ):
+        if settings.get(filters) and settings.get(tag_set):
+            raise ApiError(error, f"Specify {filters} or {tag_set}, not both.")
+
+
 def group_settings(
     registry: Registry, application: Application, body: Mapping[str, Any], base: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -96,10 +157,13 @@ def group_settings(
             "InvalidRoleException",
             f"The service role ARN {role!r} is not a valid IAM role ARN.",
         )
+    check_triggers_and_alarms(settings)
     for key in ("ec2TagFilters", "onPremisesInstanceTagFilters"):
         check_tag_filters(settings.get(key))
         settings.setdefault(key, [])
     groups = settings.get("autoScalingGroups") or []
+    if body.get("autoScalingGroups"):
+        check_scaling_groups(registry.region, [str(g) for g in body["autoScalingGroups"]])
     settings["autoScalingGroups"] = [g if isinstance(g, Mapping) else {"name": g} for g in groups]
     default_style = (
         {"deploymentType": "IN_PLACE", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"}
@@ -161,6 +225,9 @@ def create_deployment_group(registry: Registry, body: Mapping[str, Any]) -> dict
             f"The deployment group {group_name} already exists for application {application.name}.",
         )
     settings = group_settings(registry, application, body, {})
+    remember_tags(
+        registry, group_arn(registry.region, application.name, group_name), body.get("tags")
+    )
     group = DeploymentGroup(
         str(uuid.uuid4()), application.name, group_name, settings, application.compute_platform
     )

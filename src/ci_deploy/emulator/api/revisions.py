@@ -25,6 +25,20 @@ def missing_object(s3: Mapping[str, Any]) -> ApiError:
     )
 
 
+def check_bucket_region(registry: Registry, s3: Mapping[str, Any]) -> None:
+    """CodeDeploy reads a revision from a bucket in the deployment's own region (the user
+    guide: "the target Amazon S3 bucket must be created or exist in the same region as the
+    target instances"); a bucket elsewhere is, to this region, a revision that is not there."""
+    located = registry.bundles.bucket_region(str(s3["bucket"]))
+    if located is not None and located != registry.region:
+        raise ApiError(
+            "RevisionDoesNotExistException",
+            f"No application revision found for revision: the bucket {s3['bucket']} is in "
+            f"{located}, not in {registry.region}; CodeDeploy reads a revision from a bucket "
+            "in the deployment's region.",
+        )
+
+
 def check_revision(application: Application, location: object) -> dict[str, Any]:
     if not isinstance(location, Mapping) or not location.get("revisionType"):
         raise ApiError(*REVISION_REQUIRED)

@@ -49,7 +49,7 @@ def run_server(rollout: Rollout) -> None:
     blue_green = group.blue_green
     with registry.lock:
         if blue_green:
-            green = registry.replacement_fleet(group, len(fleet))
+            green = registry.replacement_fleet(group, len(fleet), deployment.deployment_id)
             for instance in green:
                 add_instance_target(rollout, instance, "Green")
             for instance in fleet:
@@ -62,6 +62,7 @@ def run_server(rollout: Rollout) -> None:
         deployment.targets_assigned = True
         deployment.status = "InProgress"
         deployment.start_time = rollout.now()
+        rollout.notify("DeploymentStart")
         rollout.changed.notify_all()
     if blue_green:
         run_blue_green(rollout, plan, bundle)
@@ -199,6 +200,7 @@ def wait_ready(rollout: Rollout, green: list[Target], minutes: float | None) -> 
     continued in time, the deployment is Stopped (actionOnTimeout STOP_DEPLOYMENT)."""
     deployment = rollout.deployment
     deployment.status = "Ready"
+    rollout.notify("DeploymentReady")
     for target in green:
         if target.target_id in rollout.at_gate:
             rollout.set_target(target, "Ready")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 
 from ci_deploy.emulator.model import Deployment, Target
 from ci_deploy.emulator.registry import Registry
+from ci_deploy.emulator.rollout import triggers
 
 MANUAL_STOP_MESSAGE = "The deployment was stopped by a user request."
 
@@ -43,9 +44,17 @@ class Rollout:
             self.deployment.stop_requested.wait(delay)
 
     def set_target(self, target: Target, status: str) -> None:
+        previous = target.status
         target.status = status
         target.last_updated = self.now()
         self.changed.notify_all()
+        # InstanceStart once (a Ready replacement going on is no new start).
+        if status != previous and not (status == "InProgress" and previous == "Ready"):
+            triggers.instance_event(self.registry, self.deployment, target)
+
+    def notify(self, event: str) -> None:
+        """Publish a deployment event to the group's triggers (caller holds the lock)."""
+        triggers.deployment_event(self.registry, self.deployment, event)
 
     def request_stop(self) -> None:
         """Stop scheduling, kill running hooks (the engine kills the script's process group),
@@ -94,6 +103,7 @@ class Rollout:
             group.last_successful = deployment.last_deployment_info()
             group.last_successful_revision = deployment.revision
         self.changed.notify_all()
+        self.notify(triggers.DEPLOYMENT_EVENTS.get(status, ""))
         self.on_finished(deployment)
 
     def hold(self, release: threading.Event, minutes: float | None) -> bool:

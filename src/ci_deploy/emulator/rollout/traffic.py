@@ -41,6 +41,7 @@ def run_traffic_shift(rollout: Rollout) -> None:
         deployment.targets_assigned = True
         deployment.status = "InProgress"
         deployment.start_time = rollout.now()
+        rollout.notify("DeploymentStart")
         rollout.set_target(target, "InProgress")
     hooks: Mapping[str, str] = plan["hooks"]
     for event in target.events:
