@@ -9,6 +9,7 @@ import random
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ci_deploy import cli
 from ci_deploy.aws.codedeploy import CodeDeployApi
 from ci_deploy.events import (
     DeploymentStatusChanged,
@@ -222,3 +223,20 @@ def test_a_1000_target_rollout_seen_at_every_change_stays_under_150_lines() -> N
     for event in one_at_a_time(1000):
         reporter.event(event)
     assert 50 <= len(stderr.getvalue().splitlines()) <= 150
+
+
+def test_the_wait_verb_takes_progress_targets(fake_codedeploy, aws_env, streams) -> None:
+    did = fake_codedeploy.add(rolling(3, 1))
+    argv = ["wait", did, "--endpoint-url", fake_codedeploy.endpoint_url, "--ci-system", "plain"]
+    assert cli.run([*argv, "--progress-targets", "2"], aws_env, streams) == 0
+    assert "Succeeded (Succeeded 3)" in streams.err
+    assert "i-0000" not in streams.err
+    # The in-progress targets were found through the filter: the watcher saw a large fleet.
+    assert any(
+        "targetFilters" in body for body in fake_codedeploy.calls_of("ListDeploymentTargets")
+    )
+
+
+def test_a_negative_progress_targets_is_bad_input(aws_env, streams) -> None:
+    assert cli.run(["wait", "d-1", "--progress-targets", "-1"], aws_env, streams) == 2
+    assert "progress_targets" in streams.err
