@@ -451,7 +451,11 @@ class Watcher:
             stop_status, message = "Error", error.message
         self.sink(Notice(f"StopDeployment: {stop_status} {message}".rstrip()))
         # Never continue a deployment we are stopping.
-        quiet = WatchOptions(timeout_seconds=self.pacing.stop_wait_seconds, on_ready="wait")
+        quiet = WatchOptions(
+            timeout_seconds=self.pacing.stop_wait_seconds,
+            on_ready="wait",
+            progress_targets=options.progress_targets,
+        )
         deadline = self.clock() + self.pacing.stop_wait_seconds
         try:
             while stop_status != "Error" and not state.deployment.finished:
