@@ -21,7 +21,15 @@ measured to show the worst case honestly.
 Targets (issue 6): at most 12 CodeDeploy calls per minute at steady state for 10 targets;
 completion noticed within 5 s of the service reporting it.
 
-Run: .venv/bin/python benchmarks/watch.py [--scale 30] [--trials 8] [--workers 3]
+Fleets (virtual seconds), 10, 100 and 1,000 targets: 0-5 Created; 5-185 ten targets run event B
+of A,B,C, the rest wait (steady state: nothing changes); 185-215 a rollout, one target
+ending every 3 s and the next starting (the counts move at every poll); then Succeeded. Calls per
+minute are counted in 45-185 (steady) and 185-215 (rollout), for the watcher as it is and for
+today's behaviour of following every target (the same watcher with --progress-targets above the
+fleet size: every target listed, every unfinished one fetched each poll). Targets: calls per
+minute for 1,000 targets within 1.5x of those for 10 in both phases, <= 12 at steady state.
+
+Run: .venv/bin/python benchmarks/watch.py [--scale 30] [--trials 8] [--workers 3] [--fleets-only]
 """
 
 from __future__ import annotations
@@ -49,6 +57,10 @@ TARGETS = [f"i-{n:02d}" for n in range(10)]
 STEADY = (60.0, 180.0)  # the window measured as steady state (after start-up)
 BUDGET_CALLS_PER_MINUTE = 12
 BUDGET_LATENCY_SECONDS = 5.0
+FLEETS = (10, 100, 1000)
+FLEET_STEADY = (45.0, 185.0)
+FLEET_ROLLOUT = (185.0, 215.0)
+FLEET_RATIO_BUDGET = 1.5
 
 
 class VirtualClock:
@@ -182,13 +194,132 @@ def run_trial(
     return Trial(method, tail, len(in_window) / minutes, noticed - (created + complete_at))
 
 
+def fleet_scenario(size: int) -> list[Frame]:
+    """One frame per virtual second of the fleet scenario (the module docstring); targets are
+    shared between frames, so a 1,000-target fleet stays cheap to script."""
+    ids = [f"i-{n:04d}" for n in range(size)]
+    steps = {
+        "pending": [("A", "Pending"), ("B", "Pending"), ("C", "Pending")],
+        "running": [("A", "Succeeded"), ("B", "InProgress"), ("C", "Pending")],
+        "done": [("A", "Succeeded"), ("B", "Succeeded"), ("C", "Succeeded")],
+    }
+    made = {(tid, state): instance_target(tid, steps[state]) for tid in ids for state in steps}
+
+    def frame(done: int) -> Frame:
+        def state(index: int) -> str:
+            if index < done:
+                return "done"
+            return "running" if index < done + 10 else "pending"
+
+        return Frame("InProgress", {tid: made[tid, state(i)] for i, tid in enumerate(ids)})
+
+    frames = [Frame("Created")] * 5
+    steady = frame(0)
+    frames += [steady] * int(FLEET_ROLLOUT[0] - 5)
+    for second in range(int(FLEET_ROLLOUT[0]), int(FLEET_ROLLOUT[1])):
+        frames.append(frame((second - int(FLEET_ROLLOUT[0])) // 3 + 1))
+    frames.append(Frame("Succeeded", {tid: made[tid, "done"] for tid in ids}))
+    return frames
+
+
+@dataclass
+class FleetTrial:
+    size: int
+    method: str
+    steady: float
+    rollout: float
+
+
+def run_fleet_trial(
+    fake: FakeCodeDeploy, clock: VirtualClock, size: int, method: str, frames: list[Frame]
+) -> FleetTrial:
+    did = fake.add(frames, advance="time", seconds_per_frame=1.0)
+    created = fake.deployments[did].created
+    api = CodeDeployApi(client(fake.endpoint_url), "us-east-1")
+    watcher = Watcher(api, discard, clock=clock.now, sleep=clock.sleep)
+    follow = size + 1 if method == "today" else WatchOptions().progress_targets
+    outcome = watcher.watch(did, WatchOptions(timeout_seconds=3600, progress_targets=follow))
+    assert outcome.verdict == "succeeded", outcome.verdict
+    with fake.lock:
+        times = [
+            at - created
+            for (name, body), at in zip(fake.calls, fake.call_times, strict=True)
+            if body.get("deploymentId") == did
+        ]
+
+    def rate(window: tuple[float, float]) -> float:
+        count = sum(1 for t in times if window[0] <= t < window[1])
+        return count / ((window[1] - window[0]) / 60)
+
+    return FleetTrial(size, method, rate(FLEET_STEADY), rate(FLEET_ROLLOUT))
+
+
+def fleets(args: argparse.Namespace) -> bool:
+    """The fleet scenario for 10, 100 and 1,000 targets; True when the budgets are met."""
+    clock = VirtualClock(args.scale)
+    fake = FakeCodeDeploy(clock=clock.now)
+    frames = {size: fleet_scenario(size) for size in FLEETS}
+    jobs = [
+        (size, method)
+        for _ in range(args.trials)
+        for size in FLEETS
+        for method in ("ours", "today")
+    ]
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            trials = list(
+                pool.map(lambda job: run_fleet_trial(fake, clock, *job, frames[job[0]]), jobs)
+            )
+    finally:
+        fake.close()
+    wall = time.monotonic() - started
+    print(
+        f"\nfleets of {', '.join(map(str, FLEETS))} targets, {args.trials} trials each, virtual "
+        f"time x{args.scale:g} ({wall:.1f} s wall); calls per minute"
+    )
+    print(f"{'targets':>7} {'steady':>7} {'rollout':>8} {'today steady':>13} {'today rollout':>14}")
+    rates: dict[tuple[int, str], tuple[float, float]] = {}
+    for size in FLEETS:
+        for method in ("ours", "today"):
+            mine = [t for t in trials if t.size == size and t.method == method]
+            rates[size, method] = (
+                statistics.mean(t.steady for t in mine),
+                statistics.mean(t.rollout for t in mine),
+            )
+        ours, today = rates[size, "ours"], rates[size, "today"]
+        print(f"{size:>7} {ours[0]:>7.1f} {ours[1]:>8.1f} {today[0]:>13.1f} {today[1]:>14.1f}")
+    small, large = rates[FLEETS[0], "ours"], rates[FLEETS[-1], "ours"]
+    steady_ratio, rollout_ratio = large[0] / small[0], large[1] / small[1]
+    for size in FLEETS:
+        ours, today = rates[size, "ours"], rates[size, "today"]
+        print(
+            f"ratio ci-deploy / today's, {size} targets: steady {ours[0] / today[0]:.2f}, "
+            f"rollout {ours[1] / today[1]:.2f}"
+        )
+    ok = (
+        steady_ratio <= FLEET_RATIO_BUDGET
+        and rollout_ratio <= FLEET_RATIO_BUDGET
+        and all(rates[size, "ours"][0] <= BUDGET_CALLS_PER_MINUTE for size in FLEETS)
+    )
+    print(
+        f"budget: {FLEETS[-1]} / {FLEETS[0]} targets within {FLEET_RATIO_BUDGET:g}x (steady "
+        f"{steady_ratio:.2f}, rollout {rollout_ratio:.2f}) and <= {BUDGET_CALLS_PER_MINUTE} "
+        f"calls/min at steady state: {'met' if ok else 'MISSED'}"
+    )
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=30.0)
     parser.add_argument("--trials", type=int, default=8)
     # Few at once: contention slows real HTTP round trips, which count x scale in virtual time.
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--fleets-only", action="store_true", help="only the fleet scenario")
     args = parser.parse_args()
+    if args.fleets_only:
+        return 0 if fleets(args) else 1
     clock = VirtualClock(args.scale)
     fake = FakeCodeDeploy(clock=clock.now)
     # The end falls at a different moment of the steady poll cycle (about 11 s) in each trial.
@@ -237,7 +368,8 @@ def main() -> int:
         f"{'met' if ok_latency else 'MISSED'}; quick last event: worst {quick_worst:.1f} s "
         f"({'met' if quick_worst <= BUDGET_LATENCY_SECONDS else 'not met'})"
     )
-    return 0 if ok_calls and ok_latency else 1
+    ok_fleets = fleets(args)
+    return 0 if ok_calls and ok_latency and ok_fleets else 1
 
 
 if __name__ == "__main__":

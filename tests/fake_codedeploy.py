@@ -391,7 +391,16 @@ class FakeCodeDeploy:
         frame = deployment.frame()
         if frame.status in ("Created", "Queued"):
             raise ApiError("DeploymentNotStartedException", "The deployment has not started")
-        return {"targetIds": sorted(frame.targets)}
+        wanted = (body.get("targetFilters") or {}).get("TargetStatus")
+        ids = sorted(
+            tid for tid, target in frame.targets.items() if not wanted or target["status"] in wanted
+        )
+        # Pages of 100 ids, like the emulator's.
+        start = int(body.get("nextToken") or 0)
+        page: dict[str, Any] = {"targetIds": ids[start : start + 100]}
+        if start + 100 < len(ids):
+            page["nextToken"] = str(start + 100)
+        return page
 
     def op_BatchGetDeploymentTargets(self, body: dict[str, Any]) -> dict[str, Any]:
         deployment = self._deployment(body)

@@ -64,6 +64,26 @@ def test_list_targets_follows_pages_and_is_empty_before_start(stubbed) -> None:
     assert api.list_deployment_targets("d-2") == []
 
 
+def test_list_targets_filters_by_status_and_can_stop_after_a_page(stubbed) -> None:
+    # The Stubber checks the parameters against botocore's model: targetFilters is a map of
+    # TargetStatus to a list of statuses.
+    api, stubber = stubbed
+    wanted = {"TargetStatus": ["InProgress"]}
+    stubber.add_response(
+        "list_deployment_targets",
+        {"targetIds": ["a"], "nextToken": "t"},
+        {"deploymentId": "d-1", "targetFilters": wanted},
+    )
+    stubber.add_response(
+        "list_deployment_targets",
+        {"targetIds": ["f"]},
+        {"deploymentId": "d-1", "targetFilters": {"TargetStatus": ["Failed"]}},
+    )
+    assert api.list_deployment_targets("d-1", ("InProgress",), max_pages=1) == ["a"]
+    assert api.list_deployment_targets("d-1", ("Failed",)) == ["f"]
+    stubber.assert_no_pending_responses()
+
+
 def test_lambda_and_ecs_targets_parse_like_instances(stubbed) -> None:
     api, stubber = stubbed
     event = {

@@ -84,6 +84,9 @@ def drain(emulator: RunningEmulator, queue: str) -> list[dict[str, Any]]:
 
 def deploy(emulator: RunningEmulator, app: str, check: str, triggers: list[Any]) -> str:
     cd, s3 = client(emulator, "codedeploy"), client(emulator, "s3")
+    # moto's S3 is one per process, shared by every emulator a test session starts: a bucket
+    # name of this module's own.
+    bucket = f"triggers-{app}"
     if app not in cd.list_applications()["applications"]:
         cd.create_application(applicationName=app)
         cd.create_deployment_group(
@@ -93,7 +96,7 @@ def deploy(emulator: RunningEmulator, app: str, check: str, triggers: list[Any])
             ec2TagFilters=FLEET,
             triggerConfigurations=triggers,
         )
-        s3.create_bucket(Bucket=app, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("appspec.yml", APPSPEC)
@@ -101,14 +104,14 @@ def deploy(emulator: RunningEmulator, app: str, check: str, triggers: list[Any])
         info = zipfile.ZipInfo("check.sh")
         info.external_attr = 0o755 << 16
         archive.writestr(info, f"#!/bin/sh\n{check}\n")
-    s3.put_object(Bucket=app, Key="a.zip", Body=buffer.getvalue())
+    s3.put_object(Bucket=bucket, Key="a.zip", Body=buffer.getvalue())
     deployment_id = cd.create_deployment(
         applicationName=app,
         deploymentGroupName="g",
         fileExistsBehavior="OVERWRITE",
         revision={
             "revisionType": "S3",
-            "s3Location": {"bucket": app, "key": "a.zip", "bundleType": "zip"},
+            "s3Location": {"bucket": bucket, "key": "a.zip", "bundleType": "zip"},
         },
     )["deploymentId"]
     for _ in range(600):  # bounded: ~60 s

@@ -31,7 +31,7 @@ from ci_deploy.report.github_commands import (
     workflow_command,
     write_output,
 )
-from ci_deploy.report.github_summary import md_fenced, summary_markdown
+from ci_deploy.report.github_summary import SUMMARY_TARGET_ROWS, md_fenced, summary_markdown
 from ci_deploy.report.runner_log import CommandGuard
 from ci_deploy.result import DeploymentsResult, PushResult, RegionError, RegionRun, build_result
 from github_harness import runner_commands
@@ -489,3 +489,23 @@ def test_a_runner_file_that_cannot_be_written_is_bad_input_before_any_work(
     )
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_summary_table_lists_failed_then_unfinished_targets_first_and_caps_the_rest() -> None:
+    base = result("InProgress")
+    first = base.runs[0]
+    assert first.deployment is not None
+    done = (lifecycle_event("BeforeInstall", 1.0),)
+    targets = {f"i-{n:03d}": Target(f"i-{n:03d}", "Succeeded", done) for n in range(40)}
+    targets["i-035"] = Target("i-035", "Failed", done)
+    targets["i-038"] = Target("i-038", "InProgress", done)
+    # A large fleet's view holds only some of its 1,000 targets: the counts hold the rest.
+    overview = {"Succeeded": 997, "Failed": 1, "InProgress": 1, "Pending": 1}
+    run = replace(first, targets=targets, deployment=replace(first.deployment, overview=overview))
+    summary = summary_markdown(replace(base, runs=(run,)))
+    rows = [line for line in summary.splitlines() if line.startswith("| `i-") or "| i-" in line]
+    assert len(rows) == SUMMARY_TARGET_ROWS
+    assert "i-035" in rows[0] and "Failed" in rows[0]
+    assert "i-038" in rows[1] and "InProgress" in rows[1]
+    assert "i-000" in rows[2]
+    assert f"… and {1000 - SUMMARY_TARGET_ROWS} more targets (counts above)." in summary

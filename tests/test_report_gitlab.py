@@ -19,6 +19,7 @@ from ci_deploy.events import (
     TargetStatusChanged,
 )
 from ci_deploy.report import reporter_for
+from ci_deploy.report.fleet import FleetProgress
 from ci_deploy.report.gitlab import GitlabReporter, section_name
 from ci_deploy.result import DeploymentsResult, RegionError, RegionRun, build_result
 
@@ -224,3 +225,25 @@ def test_a_dotenv_file_that_cannot_be_written_is_bad_input_before_any_work(
         f"ci-deploy: error: input dotenv_file: cannot write {where!r} ({reason})"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_large_fleet_gets_a_section_for_each_failed_target_only() -> None:
+    out = io.StringIO()
+    reporter = FleetProgress(GitlabReporter(out, None, clock=Clock(1_700_000_000.0)), 20)
+    diag = Diagnostics("ScriptFailed", "scripts/check.sh", "exit 1", "health check failed\n")
+    reporter.event(DeploymentStatusChanged("d-1", "InProgress", {"Pending": 999, "InProgress": 1}))
+    reporter.event(TargetStatusChanged("d-1", "i-0000", "InProgress"))
+    reporter.event(LifecycleEventStarted("d-1", "i-0000", "ValidateService"))
+    reporter.event(DeploymentStatusChanged("d-1", "InProgress", {"Pending": 998, "Failed": 2}))
+    for tid in ("i-0000", "i-0001"):
+        reporter.event(LifecycleEventEnded("d-1", tid, "BeforeInstall", "Succeeded", 1.0))
+        reporter.event(LifecycleEventEnded("d-1", tid, "ValidateService", "Failed", 2.0, diag))
+        reporter.event(TargetStatusChanged("d-1", tid, "Failed"))
+    reporter.event(DeploymentStatusChanged("d-1", "Failed", {"Pending": 998, "Failed": 2}))
+    reporter.finish(finished("d-1", "Failed"))
+    log = out.getvalue()
+    assert log.count("section_start:") == 2
+    for tid in ("i-0000", "i-0001"):
+        assert f"{tid}: Failed in ValidateService (ScriptFailed)" in log
+    assert log.count("    | health check failed") == 2
+    assert "BeforeInstall" not in log  # the failed targets' successes and starts are left out

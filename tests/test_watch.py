@@ -114,9 +114,12 @@ class ScriptedApi:
             rollback_deployment_id=step.rollback_id,
         )
 
-    def list_deployment_targets(self, deployment_id: str) -> list[str]:
+    def list_deployment_targets(
+        self, deployment_id: str, statuses: Sequence[str] = (), *, max_pages: int | None = None
+    ) -> list[str]:
         self.calls.append("ListDeploymentTargets")
-        return sorted(self._step().targets)
+        targets = self._step().targets
+        return sorted(tid for tid, t in targets.items() if not statuses or t.status in statuses)
 
     def batch_get_deployment_targets(
         self, deployment_id: str, target_ids: Sequence[str]

@@ -95,6 +95,9 @@ import groovy.transform.Field
     // A blue/green deployment waiting for reroute: continue it, wait, or count it a success. One
     // of: continue, wait, succeed.
     onReady: 'wait',
+    // Log each target's lifecycle events for fleets up to this many targets; larger fleets get
+    // counts and each failed target (and are polled only for the targets that move).
+    progressTargets: 20,
     // Stop the deployment when the job is cancelled (SIGINT/SIGTERM).
     stopOnCancel: true,
     // Roll back when the job is cancelled and the deployment is stopped.

@@ -475,6 +475,16 @@ TABLE: tuple[Input, ...] = (
         choices=("continue", "wait", "succeed"),
     ),
     Input(
+        "progress_targets",
+        "int",
+        "Log each target's lifecycle events for fleets up to this many targets; larger fleets "
+        "get counts and each failed target (and are polled only for the targets that move).",
+        verbs=_WATCH_VERBS,
+        default=20,
+        minimum=0,
+        metavar="N",
+    ),
+    Input(
         "stop_on_cancel",
         "bool",
         "Stop the deployment when the job is cancelled (SIGINT/SIGTERM).",

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from ci_deploy.aws.codedeploy import Deployment, DeploymentGroup, Target
+from ci_deploy.aws.codedeploy import BATCH_SIZE, Deployment, DeploymentGroup, Target
 from ci_deploy.errors import AwsError, DeploymentAlreadyCompleted, TransientAwsError
 from ci_deploy.events import (
     DeploymentStatusChanged,
@@ -36,13 +36,19 @@ OnReady = Literal["continue", "wait", "succeed"]
 TIMEOUT_FLOOR_SECONDS = 1800
 TIMEOUT_BUFFER_SECONDS = 600
 
+# Fleets up to this many targets are followed target by target (every target's lifecycle
+# events); larger ones through the overview counts and the targets that move.
+DEFAULT_PROGRESS_TARGETS = 20
+
 
 class DeploymentApi(Protocol):
     """The CodeDeploy calls the watcher makes (``aws.codedeploy.CodeDeployApi`` in production)."""
 
     def get_deployment(self, deployment_id: str) -> Deployment: ...
 
-    def list_deployment_targets(self, deployment_id: str) -> list[str]: ...
+    def list_deployment_targets(
+        self, deployment_id: str, statuses: Sequence[str] = (), *, max_pages: int | None = None
+    ) -> list[str]: ...
 
     def batch_get_deployment_targets(
         self, deployment_id: str, target_ids: Sequence[str]
@@ -90,6 +96,10 @@ class WatchOptions:
     stop_on_cancel: bool = True
     rollback_on_cancel: bool = False
     wait: bool = True
+    # Fleets up to this size: every target's details. Larger: only the in-progress targets
+    # (one batch of them a poll) and each failed one, so the calls a poll makes do not grow
+    # with the fleet; the overview counts stand for the rest.
+    progress_targets: int = DEFAULT_PROGRESS_TARGETS
 
 
 @dataclass
@@ -140,6 +150,9 @@ class _State:
     continued: bool = False
     # The overview counts moved since targets were last listed and fetched.
     counts_moved: bool = False
+    # A large fleet: the failed target ids listed so far (each is fetched once it is known).
+    failed_ids: set[str] = field(default_factory=set)
+    listed_moving: bool = False
 
     def unfinished(self) -> list[str]:
         return [
@@ -153,6 +166,8 @@ class _State:
         the next change shows in GetDeployment's overview counts."""
         if not self.target_ids:
             return False
+        if self.deployment is not None and self.deployment.overview.get("Pending", 0):
+            return False  # a large fleet's pending targets are not listed
         for tid in self.unfinished():
             target = self.targets.get(tid)
             if target is None or not target.lifecycle_events:
@@ -310,13 +325,16 @@ class Watcher:
             return changed
         # Kept until the calls succeed, so a poll that fails half-way still re-reads them.
         state.counts_moved |= overview_changed
-        if state.counts_moved or not state.target_ids:
+        large = sum(deployment.overview.values()) > options.progress_targets
+        if large:
+            self._list_moving(deployment_id, deployment, state)
+        elif state.counts_moved or not state.target_ids:
             # New targets appear (blue/green replacement instances) only with new counts.
             state.target_ids = self.api.list_deployment_targets(deployment_id)
         # While targets only run their last lifecycle event, its end shows in the overview
         # counts: skip fetching them until those move (or the deployment ends).
         quiet = state.finishing() and not state.counts_moved and not deployment.finished
-        unfinished = state.unfinished()
+        unfinished = self._to_fetch(state) if large else state.unfinished()
         if unfinished and not quiet:
             for target in self.api.batch_get_deployment_targets(deployment_id, unfinished):
                 changed |= self._compare(deployment_id, state.targets.get(target.target_id), target)
@@ -328,6 +346,35 @@ class Watcher:
             changed = True
             self.sink(Notice(f"deployment {deployment_id} is Ready: continued (traffic rerouted)"))
         return changed
+
+    def _list_moving(self, deployment_id: str, deployment: Deployment, state: _State) -> None:
+        """A large fleet: when the counts move (and once more at the end), list the targets in
+        progress (one page is plenty: one batch of them is fetched a poll) and, when the failed
+        count has grown, every failed target. Targets that left the list and whose end was not
+        seen are dropped: the counts stand for them."""
+        if state.listed_moving and not (state.counts_moved or deployment.finished):
+            return
+        moving = self.api.list_deployment_targets(deployment_id, ("InProgress",), max_pages=1)
+        if deployment.overview.get("Failed", 0) > len(state.failed_ids):
+            state.failed_ids.update(self.api.list_deployment_targets(deployment_id, ("Failed",)))
+        listed = set(moving) | state.failed_ids
+        state.listed_moving = True
+        state.target_ids = sorted(listed)
+        for tid in [
+            t for t, seen in state.targets.items() if t not in listed and not seen.finished
+        ]:
+            del state.targets[tid]
+
+    @staticmethod
+    def _to_fetch(state: _State) -> list[str]:
+        """A large fleet's targets to fetch this poll: every failed one not fetched since it
+        failed, then at most one batch of those in progress, those never fetched first."""
+        failed = [tid for tid in state.unfinished() if tid in state.failed_ids]
+        moving = sorted(
+            (tid for tid in state.unfinished() if tid not in state.failed_ids),
+            key=lambda tid: (tid in state.targets, tid),
+        )
+        return failed + moving[:BATCH_SIZE]
 
     def _compare(self, deployment_id: str, before: Target | None, after: Target) -> bool:
         changed = False
@@ -404,7 +451,11 @@ class Watcher:
             stop_status, message = "Error", error.message
         self.sink(Notice(f"StopDeployment: {stop_status} {message}".rstrip()))
         # Never continue a deployment we are stopping.
-        quiet = WatchOptions(timeout_seconds=self.pacing.stop_wait_seconds, on_ready="wait")
+        quiet = WatchOptions(
+            timeout_seconds=self.pacing.stop_wait_seconds,
+            on_ready="wait",
+            progress_targets=options.progress_targets,
+        )
         deadline = self.clock() + self.pacing.stop_wait_seconds
         try:
             while stop_status != "Error" and not state.deployment.finished:

@@ -321,10 +321,17 @@ class CodeDeployApi:
             found.extend(parse_deployment(raw) for raw in response.get("deploymentsInfo") or ())
         return found
 
-    def list_deployment_targets(self, deployment_id: str) -> list[str]:
-        """Every target id of the deployment; none yet when it has not started."""
+    def list_deployment_targets(
+        self, deployment_id: str, statuses: Sequence[str] = (), *, max_pages: int | None = None
+    ) -> list[str]:
+        """The target ids of the deployment (only those in ``statuses``, when given: the
+        ``TargetStatus`` target filter); none yet when it has not started. ``max_pages`` stops
+        paging early, for a caller that needs only some of them."""
         ids: list[str] = []
         params: dict[str, Any] = {"deploymentId": deployment_id}
+        if statuses:
+            params["targetFilters"] = {"TargetStatus": list(statuses)}
+        pages = 0
         while True:
             try:
                 response = self._call(
@@ -335,8 +342,9 @@ class CodeDeployApi:
                     return []
                 raise
             ids.extend(response.get("targetIds") or ())
+            pages += 1
             token = response.get("nextToken")
-            if not token:
+            if not token or (max_pages is not None and pages >= max_pages):
                 return ids
             params["nextToken"] = token
 

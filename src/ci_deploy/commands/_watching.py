@@ -12,12 +12,20 @@ from ci_deploy.deploying.regions import Outcome
 from ci_deploy.errors import DeploymentFailed, ExitCode, InputError, Interrupted, WaitTimeout
 from ci_deploy.inputs import Request
 from ci_deploy.report import Reporter, reporter_for
+from ci_deploy.report.fleet import FleetProgress
 from ci_deploy.result import DeploymentsResult, Result, failure_summary, worst_status
-from ci_deploy.watch import OnReady, WatchOptions
+from ci_deploy.watch import DEFAULT_PROGRESS_TARGETS, OnReady, WatchOptions
 
 
 def reporter(request: Request, streams: Streams) -> Reporter:
-    return reporter_for(request.text("ci_system") or "plain", streams, request.env)
+    """The CI system's reporter, aggregating the progress of fleets above progress_targets."""
+    inner = reporter_for(request.text("ci_system") or "plain", streams, request.env)
+    return FleetProgress(inner, progress_targets(request))
+
+
+def progress_targets(request: Request) -> int:
+    chosen = request.number("progress_targets")
+    return DEFAULT_PROGRESS_TARGETS if chosen is None else chosen
 
 
 def single_region(request: Request) -> str | None:
@@ -49,6 +57,7 @@ def watch_options(request: Request, *, wait: bool = True) -> WatchOptions:
         on_ready=on_ready,
         stop_on_cancel=request.flag("stop_on_cancel"),
         rollback_on_cancel=request.flag("rollback_on_cancel"),
+        progress_targets=progress_targets(request),
     )
 
 

@@ -84,7 +84,10 @@ def create_deployment(
             # Watch it quietly (its own events are not ours), and never stop it on cancel:
             # cancelling our job must not stop someone else's deployment.
             quiet = WatchOptions(
-                timeout_seconds=watching.timeout_seconds, on_ready="wait", stop_on_cancel=False
+                timeout_seconds=watching.timeout_seconds,
+                on_ready="wait",
+                stop_on_cancel=False,
+                progress_targets=watching.progress_targets,
             )
             _, verdict = watch_deployment(api, blocker, quiet, _notices_only(sink), time_)
             if verdict == "cancelled":

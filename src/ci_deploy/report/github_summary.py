@@ -100,11 +100,20 @@ def _event_names(targets: Iterable[Target]) -> list[str]:
     return names
 
 
-def _targets_table(targets: list[Target]) -> list[str]:
-    names = _event_names(targets)
+# The summary's table lists failed targets, then unfinished ones, then the rest, up to this many.
+SUMMARY_TARGET_ROWS = 30
+
+
+def _targets_table(targets: list[Target], fleet: int = 0) -> list[str]:
+    """Failed targets first, then those not finished, then the rest, capped with a count of the
+    others (``fleet``: the deployment's target count, which a large fleet's view falls short of)."""
+    ranked = sorted(targets, key=lambda t: 0 if t.status == "Failed" else 2 if t.finished else 1)
+    shown = ranked[:SUMMARY_TARGET_ROWS]
+    names = _event_names(shown)
     rows = ["| Target | Status | " + " | ".join(md_cell(name) for name in names) + " |"]
     rows.append("|---|---|" + "---|" * len(names))
-    for target in targets:
+    hidden = max(fleet, len(targets)) - len(shown)
+    for target in shown:
         by_name = {event.name: event for event in target.lifecycle_events}
         cells = []
         for name in names:
@@ -120,6 +129,8 @@ def _targets_table(targets: list[Target]) -> list[str]:
             + " | ".join(cells)
             + " |"
         )
+    if hidden > 0:
+        rows += ["", f"… and {hidden} more target{'' if hidden == 1 else 's'} (counts above)."]
     return rows
 
 
@@ -212,7 +223,7 @@ def summary_markdown(result: Result) -> str:
         if counts:
             lines += ["Targets: " + md_cell(", ".join(counts)), ""]
         if targets:
-            lines += [*_targets_table(targets), ""]
+            lines += [*_targets_table(targets, sum(run.overview.values())), ""]
         failures = _failures(targets)
         if failures:
             lines += [*_failure_section(failures), ""]
