@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ci_deploy.agent import DeploymentResult, DeploymentSpec, run_deployment
+from ci_deploy.agent import DeploymentResult, DeploymentSpec, run_deployment, unpack_tree
 from ci_deploy.agent import unpack as unpack_module
 from ci_deploy.agent.appspec_model import RevisionError
 from ci_deploy.events import Event, LifecycleEventEnded, Notice
@@ -577,13 +577,13 @@ def test_a_zip_over_the_limit_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     written: list[str] = []
-    original = unpack_module._Tree.file
+    original = unpack_tree.Tree.file
 
     def spy(self: Any, key: str, *args: Any) -> None:
         written.append(key)
         original(self, key, *args)
 
-    monkeypatch.setattr(unpack_module._Tree, "file", spy)
+    monkeypatch.setattr(unpack_tree.Tree, "file", spy)
     entries = [*revision_entries(), ("file", "app/z.bin", b"\0" * 4096, 0o644)]
     result, _ = deploy(
         tmp_path, build(tmp_path / "big.zip", "zip", entries), max_unpacked_size=1024
@@ -623,15 +623,15 @@ def test_a_zip_whose_declared_size_lies_writes_no_more_than_declared(tmp_path: P
 
 def test_bytes_are_counted_while_writing_whatever_was_declared(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    budget = unpack_module._Budget(1024, "lie.tar")
+    budget = unpack_tree.Budget(1024, "lie.tar")
     fd = os.open(out, os.O_WRONLY | os.O_CREAT)
     try:
         with pytest.raises(
             RevisionError, match=r"lie\.tar had unpacked 4 KiB so far, more than the limit of 1 KiB"
         ):
-            unpack_module.copy_counted(io.BytesIO(b"\0" * 4096), fd, 4096, budget, "m")
+            unpack_tree.copy_counted(io.BytesIO(b"\0" * 4096), fd, 4096, budget, "m")
         with pytest.raises(RevisionError, match="holds more data than the 100 bytes its header"):
-            unpack_module.copy_counted(io.BytesIO(b"\0" * 200), fd, 100, budget, "m")
+            unpack_tree.copy_counted(io.BytesIO(b"\0" * 200), fd, 100, budget, "m")
     finally:
         os.close(fd)
     assert out.stat().st_size == 0

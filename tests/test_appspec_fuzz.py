@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ci_deploy.appspec import validate_text
 from ci_deploy.appspec.diagnostics import Diagnostic
-from ci_deploy.appspec.loader import MAX_DEPTH, MAX_NODES
+from ci_deploy.appspec.limits import MAX_DEPTH, MAX_NODES
 from ci_deploy.cli import run
 from ci_deploy.commands import Streams
 

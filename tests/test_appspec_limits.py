@@ -12,11 +12,12 @@ import pytest
 from ci_deploy.appspec import (
     MAX_APPSPEC_BYTES,
     find_appspec,
+    json_parse,
     load_appspec,
-    loader,
     read_appspec,
     validate_path,
     validate_text,
+    yaml_parse,
 )
 from ci_deploy.bundle.builder import BundleOptions, build
 from ci_deploy.cli import run
@@ -159,7 +160,8 @@ def test_the_converter_counts_values_too_when_the_scan_is_skipped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # No tag, no alias and a small file: only the converter counts. Lower the limit to reach it.
-    monkeypatch.setattr(loader, "MAX_NODES", 20)
+    monkeypatch.setattr(yaml_parse, "MAX_NODES", 20)
+    monkeypatch.setattr(json_parse, "MAX_NODES", 20)
     text = HEAD + "files:\n" + "".join(f"  - source: s{n}\n    destination: /d\n" for n in range(9))
     assert codes(text)[-1][2] == "too-many-values"
     assert codes(text, as_json=False) == codes(text)

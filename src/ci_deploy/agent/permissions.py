@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from ci_deploy.agent.appspec_model import Permission, RevisionError
-from ci_deploy.agent.install import destination_path
+from ci_deploy.agent.install_paths import destination_path
 from ci_deploy.appspec.permission_match import (
     AGENT_OVERLAP,
     FileObjectPattern,
