@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from ci_deploy.emulator import RunningEmulator, start
 
@@ -169,3 +170,22 @@ def test_only_the_listed_events_are_published(emulator: RunningEmulator) -> None
     failed = next(m for m in messages if "instanceStatus" not in m)
     assert failed["errorInformation"]["ErrorCode"]
     assert failed["errorInformation"]["ErrorMessage"]
+
+
+@pytest.mark.parametrize("kind", ["http", "https", "HTTP", "email", "sms"])
+def test_a_subscription_that_would_send_requests_off_the_machine_is_refused(
+    emulator: RunningEmulator, webhook_server: Any, kind: str
+) -> None:
+    """moto delivers http(s) subscriptions by sending real requests (after a confirmation
+    request) to any address: the emulator refuses them, so a caller cannot use it as a relay."""
+    listener = webhook_server()
+    sns = client(emulator, "sns")
+    topic = sns.create_topic(Name=f"relay-{kind.lower()}")["TopicArn"]
+    with pytest.raises(ClientError) as refused:
+        sns.subscribe(TopicArn=topic, Protocol=kind, Endpoint=listener.url("/relay"))
+    error = refused.value.response["Error"]
+    assert error["Code"] == "InvalidParameter"
+    assert "SQS queues" in error["Message"]
+    sns.publish(TopicArn=topic, Message="hello")
+    assert listener.requests == []
+    assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []

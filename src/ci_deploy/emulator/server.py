@@ -9,6 +9,7 @@ requests for other services are refused. Bodies are capped, and so are connectio
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import socket
@@ -230,6 +231,41 @@ class CappedInput:
         return line
 
 
+# What an SNS subscription may deliver to: moto's own queues (and functions), in this process.
+# http(s), email and sms would make moto send requests to any address a caller names.
+LOCAL_SNS_PROTOCOLS = frozenset({"sqs", "lambda"})
+
+
+def _off_machine_subscription(environ: dict[str, Any]) -> str | None:
+    """Why an SNS Subscribe request is refused (a protocol that leaves the process), else None.
+    The body (bounded by the caller's cap) is read and put back for moto."""
+    length = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if length.isdigit():  # at most the cap: the caller refused a longer one
+        body = environ["wsgi.input"].read(int(length))
+    elif environ.get("wsgi.input_terminated"):  # chunked: capped by the caller's CappedInput
+        body = environ["wsgi.input"].read()
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("wsgi.input_terminated", None)
+    fields = parse_qs(str(environ.get("QUERY_STRING") or ""))
+    try:
+        fields.update(parse_qs(body.decode("utf-8")))
+    except UnicodeDecodeError:
+        return None  # not a query-protocol body: moto answers it
+    if fields.get("Action", [""])[0] != "Subscribe":
+        return None
+    kind = fields.get("Protocol", [""])[0].lower()
+    if kind in LOCAL_SNS_PROTOCOLS:
+        return None
+    return (
+        f"The emulator delivers SNS messages to SQS queues (and Lambda functions) only: protocol "
+        f"{kind[:32]!r} would send requests off this machine. Subscribe an SQS queue and read the "
+        "messages from it."
+    )
+
+
 def _service_error(
     environ: dict[str, Any], start_response: StartResponse, signed: str, code: str, message: str
 ) -> Iterable[bytes]:
@@ -327,6 +363,10 @@ class Dispatcher:
             environ["wsgi.input"] = CappedInput(environ["wsgi.input"], protocol.MAX_BODY_BYTES)
         # moto reads the account from this header: callers do not choose it.
         environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
+        if signed == "sns":
+            refused = _off_machine_subscription(environ)
+            if refused is not None:
+                return _service_error(environ, start_response, signed, "InvalidParameter", refused)
         try:
             # The region's first request runs its --instances (and checks it is a region).
             self.service.registry_for(signed_region(environ) or self.service.region)
