@@ -123,7 +123,8 @@ import groovy.transform.Field
     // Microsoft Teams, or the result as JSON to any other URL (the kind is read from the host when
     // not given). Pass it from withCredentials, never as a literal.
     notify: [],
-    // Number of simulated instances per deployment group.
+    // Running EC2 instances the emulator launches in each region, tagged Name=ci-deploy-emulator
+    // (the fleet a group made by deploy --emulator selects).
     instances: 3,
     // Pause between lifecycle events, to make progress visible in demos.
     eventDelayMs: 0,

@@ -647,7 +647,9 @@ TABLE: tuple[Input, ...] = (
     Input(
         "instances",
         "int",
-        "Number of simulated instances per deployment group.",
+        "Running EC2 instances the emulator launches in each region, tagged "
+        "Name=ci-deploy-emulator "
+        "(the fleet a group made by deploy --emulator selects).",
         verbs=("emulator", "deploy"),
         default=3,
         minimum=1,
