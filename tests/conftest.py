@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 
 from ci_deploy.commands import Streams
@@ -326,6 +327,18 @@ def conformance_problems(shape: Any, value: object, path: str) -> list[str]:
     elif kind == "boolean" and not isinstance(value, bool):
         problems.append(f"{path}: expected a boolean, got {value!r}")
     return problems
+
+
+def boto_client(emulator: RunningEmulator, service: str, region: str) -> Any:
+    """A plain boto3 client of ``service`` on an emulator, signed for ``region`` (the emulator
+    keeps each region's state apart by the signing scope)."""
+    return boto3.client(
+        service,
+        endpoint_url=emulator.endpoint_url,
+        region_name=region,
+        aws_access_key_id="emulator",
+        aws_secret_access_key="emulator",
+    )
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from ci_deploy.emulator import RunningEmulator, start
+from conftest import boto_client
 
 ROLE = "arn:aws:iam::123456789012:role/codedeploy"
 REGION = "us-west-1"
@@ -36,13 +36,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
 
 
 def client(emulator: RunningEmulator, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=emulator.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="emulator",
-        aws_secret_access_key="emulator",
-    )
+    return boto_client(emulator, service, REGION)
 
 
 def make_app(emulator: RunningEmulator, app: str, **group: Any) -> dict[str, Any]:

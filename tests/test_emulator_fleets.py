@@ -11,12 +11,12 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
 
 from ci_deploy.emulator import RunningEmulator, start
+from conftest import boto_client
 
 ROLE = "arn:aws:iam::123456789012:role/codedeploy"
 APPSPEC = "version: 0.0\nos: linux\nfiles:\n  - source: index.html\n    destination: /srv/app\n"
@@ -32,13 +32,7 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator
 
 
 def client(emulator: RunningEmulator, service: str, region_name: str = "us-west-2") -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=emulator.endpoint_url,
-        region_name=region_name,
-        aws_access_key_id="emulator",
-        aws_secret_access_key="emulator",
-    )
+    return boto_client(emulator, service, region_name)
 
 
 def run_tagged(ec2: Any, count: int, tags: dict[str, str]) -> list[str]:

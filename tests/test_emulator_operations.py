@@ -9,13 +9,13 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import botocore.session
 import pytest
 import requests
 from botocore.exceptions import ClientError
 
 from ci_deploy.emulator import RunningEmulator, start
+from conftest import boto_client
 
 ROLE = "arn:aws:iam::123456789012:role/codedeploy"
 USER = "arn:aws:iam::123456789012:user/rack-{n}"
@@ -33,13 +33,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
 
 
 def client(emulator: RunningEmulator, service: str = "codedeploy") -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=emulator.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="emulator",
-        aws_secret_access_key="emulator",
-    )
+    return boto_client(emulator, service, REGION)
 
 
 def code_of(call: Any, **kwargs: Any) -> str:

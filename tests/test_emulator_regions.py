@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
 
 from ci_deploy import cli
 from ci_deploy.emulator import RunningEmulator, start
+from conftest import boto_client
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ROLE = "arn:aws:iam::123456789012:role/codedeploy"
@@ -38,13 +38,7 @@ def region_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 
 
 def client(emulator: RunningEmulator, service: str, region: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=emulator.endpoint_url,
-        region_name=region,
-        aws_access_key_id="emulator",
-        aws_secret_access_key="emulator",
-    )
+    return boto_client(emulator, service, region)
 
 
 def make_bucket(s3: Any, bucket: str, region: str) -> None:

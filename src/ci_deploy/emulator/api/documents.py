@@ -13,7 +13,7 @@ from ci_deploy.emulator.faults import ApiError
 from ci_deploy.emulator.model import ACCOUNT_ID, Application, DeploymentGroup
 from ci_deploy.emulator.registry import Registry
 from ci_deploy.emulator.revisions import S3Object, revision_key
-from ci_deploy.emulator.rollout.traffic import ECS_EVENTS, LAMBDA_EVENTS
+from ci_deploy.vocabulary import ECS_EVENTS, LAMBDA_EVENTS
 
 DocumentKey = tuple[str, str]  # (revision_key, platform)
 Documents = dict[DocumentKey, Mapping[str, Any] | ApiError]

@@ -10,18 +10,6 @@ from typing import Any
 from ci_deploy.emulator.model import HookExecution, LifecycleEvent, Target
 from ci_deploy.emulator.rollout.state import Rollout
 
-ECS_EVENTS = (
-    "BeforeInstall",
-    "Install",
-    "AfterInstall",
-    "AllowTestTraffic",
-    "AfterAllowTestTraffic",
-    "BeforeAllowTraffic",
-    "AllowTraffic",
-    "AfterAllowTraffic",
-)
-LAMBDA_EVENTS = ("BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic")
-
 
 def run_traffic_shift(rollout: Rollout) -> None:
     """Simulate the ECS task-set swap or the Lambda alias shift, reporting each lifecycle
