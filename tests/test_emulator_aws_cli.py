@@ -94,7 +94,7 @@ class Aws:
     def other(self, service: str, command: str, *args: str) -> dict[str, Any]:
         """`aws SERVICE COMMAND ARGS --output json` of a service other than CodeDeploy (the
         caller checks the fields it uses)."""
-        # The CLI v1 sends sqs in us-east-1 to its legacy global host unless --endpoint-url
+        # The CLI v1 sends sqs to its legacy queue.amazonaws.com hosts unless --endpoint-url
         # is given on the command line: AWS_ENDPOINT_URL alone is not enough there.
         endpoint = ("--endpoint-url", self.env["AWS_ENDPOINT_URL"]) if service == "sqs" else ()
         done = self.run(*endpoint, service, command, *args, "--output", "json")
