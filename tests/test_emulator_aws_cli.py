@@ -1,7 +1,12 @@
 """An operator's session against the emulator with the AWS CLI v1 itself (the test extra installs
 it): applications, deployment configs, groups by tag filter, `aws deploy push` into the
-emulator's S3, create-deployment, `aws deploy wait`, a failing hook's diagnostics and a stop.
-Every JSON answer of a CodeDeploy operation is checked against botocore's output shape."""
+emulator's S3, create-deployment, `aws deploy wait`, a failing hook's diagnostics and a stop;
+fleets of EC2 instances (`aws ec2 run-instances`), an Auto Scaling group and on-premises
+instances (register, tag, list, get), a filter that selects nothing (NO_INSTANCES); a CloudWatch
+alarm set to ALARM stopping a deployment (ALARM_ACTIVE); a trigger's DeploymentSuccess message
+read from an SQS queue subscribed to its SNS topic; one application name in two regions.
+Every JSON answer of a CodeDeploy operation is checked against botocore's output shape; other
+services' answers by the fields the test uses."""
 
 from __future__ import annotations
 
@@ -86,6 +91,16 @@ class Aws:
             assert conformance_problems(output, answer, operation.name) == []
         return answer
 
+    def other(self, service: str, command: str, *args: str) -> dict[str, Any]:
+        """`aws SERVICE COMMAND ARGS --output json` of a service other than CodeDeploy (the
+        caller checks the fields it uses)."""
+        # The CLI v1 sends sqs to its legacy queue.amazonaws.com hosts unless --endpoint-url
+        # is given on the command line: AWS_ENDPOINT_URL alone is not enough there.
+        endpoint = ("--endpoint-url", self.env["AWS_ENDPOINT_URL"]) if service == "sqs" else ()
+        done = self.run(*endpoint, service, command, *args, "--output", "json")
+        assert done.returncode == 0, f"aws {service} {command}: {done.stderr}"
+        return dict(json.loads(done.stdout)) if done.stdout.strip() else {}
+
     def wait_until_done(self, deployment_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + 60
         while True:
@@ -139,33 +154,46 @@ def make_group(aws: Aws, app: str, instances: int) -> None:
     )
 
 
-def push_and_deploy(aws: Aws, app: str, source: Path) -> str:
-    """`aws deploy push` the directory, then the create-deployment its output suggests."""
-    assert aws.run("s3", "mb", f"s3://{app}").returncode == 0
+def push(aws: Aws, app: str, source: Path, bucket: str = "") -> str:
+    """`aws deploy push` the directory to a new bucket (default: named after the application);
+    the --s3-location its output suggests for create-deployment."""
+    bucket = bucket or app
+    assert aws.run("s3", "mb", f"s3://{bucket}").returncode == 0
     pushed = aws.run(
         "deploy",
         "push",
         "--application-name",
         app,
         "--s3-location",
-        f"s3://{app}/{app}.zip",
+        f"s3://{bucket}/{bucket}.zip",
         "--source",
         str(source),
     )
     assert pushed.returncode == 0, pushed.stderr
     location = re.search(r"--s3-location (\S+)", pushed.stdout)
     assert location is not None, pushed.stdout
-    assert f"bucket={app},key={app}.zip,bundleType=zip,eTag=" in location.group(1)
+    assert f"bucket={bucket},key={bucket}.zip,bundleType=zip,eTag=" in location.group(1)
+    return location.group(1)
+
+
+def create_deployment(aws: Aws, app: str, group: str, location: str) -> str:
     created = aws.deploy(
         "create-deployment",
         "--application-name",
         app,
         "--deployment-group-name",
-        "prod",
+        group,
         "--s3-location",
-        location.group(1),
+        location,
+        "--file-exists-behavior",
+        "OVERWRITE",  # the simulated hosts are shared by the groups that select them
     )
     return str(created["deploymentId"])
+
+
+def push_and_deploy(aws: Aws, app: str, source: Path) -> str:
+    """`aws deploy push` the directory, then the create-deployment its output suggests."""
+    return create_deployment(aws, app, "prod", push(aws, app, source))
 
 
 def test_applications_configs_and_groups_by_tag_filter(aws: Aws) -> None:
@@ -353,3 +381,242 @@ def test_stop_deployment_stops_a_running_hook(aws: Aws, tmp_path: Path) -> None:
     assert statuses["ValidateService"] == "Skipped"
     waited = aws.run("deploy", "wait", "deployment-successful", "--deployment-id", deployment_id)
     assert waited.returncode == 255
+
+
+def group(aws: Aws, app: str, name: str, *selection: str) -> None:
+    aws.deploy(
+        "create-deployment-group",
+        "--application-name",
+        app,
+        "--deployment-group-name",
+        name,
+        "--service-role-arn",
+        ROLE,
+        "--deployment-config-name",
+        "CodeDeployDefault.AllAtOnce",
+        *selection,
+    )
+
+
+def deployed_to(aws: Aws, app: str, name: str, location: str) -> tuple[dict[str, Any], set[str]]:
+    """Deploy the pushed revision to the group and wait: (deployment info, target ids)."""
+    deployment_id = create_deployment(aws, app, name, location)
+    info = aws.wait_until_done(deployment_id)
+    targets = aws.deploy("list-deployment-targets", "--deployment-id", deployment_id)
+    return info, set(targets["targetIds"])
+
+
+def test_fleets_of_ec2_tags_auto_scaling_and_on_premises_instances(
+    aws: Aws, tmp_path: Path
+) -> None:
+    launched = aws.other(
+        "ec2",
+        "run-instances",
+        "--image-id",
+        "ami-12c6146b",
+        "--count",
+        "2",
+        "--tag-specifications",
+        "ResourceType=instance,Tags=[{Key=Name,Value=cli-web}]",
+    )
+    web = {i["InstanceId"] for i in launched["Instances"]}
+    assert len(web) == 2
+    aws.other(
+        "autoscaling",
+        "create-launch-configuration",
+        "--launch-configuration-name",
+        "cli-lc",
+        "--image-id",
+        "ami-12c6146b",
+        "--instance-type",
+        "t2.micro",
+    )
+    aws.other(
+        "autoscaling",
+        "create-auto-scaling-group",
+        "--auto-scaling-group-name",
+        "cli-asg",
+        "--launch-configuration-name",
+        "cli-lc",
+        "--min-size",
+        "2",
+        "--max-size",
+        "2",
+        "--availability-zones",
+        "us-east-1a",
+    )
+    (asg,) = aws.other(
+        "autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", "cli-asg"
+    )["AutoScalingGroups"]
+    members = {i["InstanceId"] for i in asg["Instances"]}
+    assert len(members) == 2
+
+    aws.deploy(
+        "register-on-premises-instance",
+        "--instance-name",
+        "cli-rack-1",
+        "--iam-user-arn",
+        "arn:aws:iam::123456789012:user/cli-rack-1",
+    )
+    aws.deploy(
+        "add-tags-to-on-premises-instances",
+        "--instance-names",
+        "cli-rack-1",
+        "--tags",
+        "Key=Rack,Value=cli-east",
+    )
+    listed = aws.deploy("list-on-premises-instances", "--tag-filters", "Key=Rack,Value=cli-east")
+    assert listed["instanceNames"] == ["cli-rack-1"]
+    rack = aws.deploy("get-on-premises-instance", "--instance-name", "cli-rack-1")["instanceInfo"]
+    assert rack["tags"] == [{"Key": "Rack", "Value": "cli-east"}]
+    assert rack["iamUserArn"] == "arn:aws:iam::123456789012:user/cli-rack-1"
+    assert rack["instanceArn"] == "arn:aws:codedeploy:us-east-1:123456789012:instance/cli-rack-1"
+
+    app = "cli-fleets"
+    aws.deploy("create-application", "--application-name", app)
+    group(aws, app, "by-tag", "--ec2-tag-filters", "Key=Name,Value=cli-web,Type=KEY_AND_VALUE")
+    group(aws, app, "by-asg", "--auto-scaling-groups", "cli-asg")
+    group(
+        aws,
+        app,
+        "on-premises",
+        "--on-premises-instance-tag-filters",
+        "Key=Rack,Value=cli-east,Type=KEY_AND_VALUE",
+    )
+    group(aws, app, "nobody", "--ec2-tag-filters", "Key=Name,Value=cli-nobody,Type=KEY_AND_VALUE")
+    location = push(aws, app, revision(tmp_path / "rev", "#!/bin/sh\necho healthy\n"))
+
+    info, targets = deployed_to(aws, app, "by-tag", location)
+    assert (info["status"], targets) == ("Succeeded", web)
+    info, targets = deployed_to(aws, app, "by-asg", location)
+    assert (info["status"], targets) == ("Succeeded", members)
+    info, targets = deployed_to(aws, app, "on-premises", location)
+    assert (info["status"], targets) == ("Succeeded", {"cli-rack-1"})
+    info, targets = deployed_to(aws, app, "nobody", location)
+    assert (info["status"], targets) == ("Failed", set())
+    assert info["errorInformation"]["code"] == "NO_INSTANCES"
+
+
+def test_an_alarm_stops_a_deployment_and_a_trigger_reaches_an_sqs_queue(
+    aws: Aws, tmp_path: Path
+) -> None:
+    app = "cli-watched"
+    aws.deploy("create-application", "--application-name", app)
+    aws.other(
+        "cloudwatch",
+        "put-metric-alarm",
+        "--alarm-name",
+        "cli-errors-high",
+        "--metric-name",
+        "Errors",
+        "--namespace",
+        "Web",
+        "--statistic",
+        "Sum",
+        "--period",
+        "60",
+        "--evaluation-periods",
+        "1",
+        "--threshold",
+        "1",
+        "--comparison-operator",
+        "GreaterThanThreshold",
+    )
+    alarms = {"enabled": True, "alarms": [{"name": "cli-errors-high"}]}
+    group(
+        aws,
+        app,
+        "alarmed",
+        "--ec2-tag-filters",
+        "Key=ci-deploy:instances,Value=1,Type=KEY_AND_VALUE",
+        "--alarm-configuration",
+        json.dumps(alarms),
+    )
+    topic = aws.other("sns", "create-topic", "--name", "cli-deploy-events")["TopicArn"]
+    queue = aws.other("sqs", "create-queue", "--queue-name", "cli-deploy-events")["QueueUrl"]
+    queue_arn = aws.other(
+        "sqs", "get-queue-attributes", "--queue-url", queue, "--attribute-names", "QueueArn"
+    )["Attributes"]["QueueArn"]
+    aws.other(
+        "sns",
+        "subscribe",
+        "--topic-arn",
+        topic,
+        "--protocol",
+        "sqs",
+        "--notification-endpoint",
+        queue_arn,
+    )
+    trigger = {
+        "triggerName": "done",
+        "triggerTargetArn": topic,
+        "triggerEvents": ["DeploymentSuccess"],
+    }
+    group(
+        aws,
+        app,
+        "notified",
+        "--ec2-tag-filters",
+        "Key=ci-deploy:instances,Value=1,Type=KEY_AND_VALUE",
+        "--trigger-configurations",
+        json.dumps([trigger]),
+    )
+    started = tmp_path / "started"
+    hanging = f"#!/bin/sh\ntouch {started}\nsleep 60\n"  # ends when the deployment stops
+    location = push(aws, app, revision(tmp_path / "rev", "#!/bin/sh\nexit 0\n", hanging))
+
+    # The alarm: ALARM while the hook runs stops the deployment.
+    deployment_id = create_deployment(aws, app, "alarmed", location)
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists(), "ApplicationStart never ran"
+    state = ("--alarm-name", "cli-errors-high", "--state-reason", "test", "--state-value")
+    aws.other("cloudwatch", "set-alarm-state", *state, "ALARM")
+    try:
+        info = aws.wait_until_done(deployment_id)
+    finally:
+        aws.other("cloudwatch", "set-alarm-state", *state, "OK")
+    assert info["status"] == "Stopped"
+    assert info["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert "cli-errors-high" in info["errorInformation"]["message"]
+
+    # The trigger: DeploymentSuccess in the queue, in the user guide's format.
+    quick = push(aws, app, revision(tmp_path / "quick", "#!/bin/sh\nexit 0\n"), f"{app}-quick")
+    info, _ = deployed_to(aws, app, "notified", quick)
+    assert info["status"] == "Succeeded"
+    messages: list[dict[str, Any]] = []
+    for _ in range(5):  # bounded
+        received = aws.other(
+            "sqs", "receive-message", "--queue-url", queue, "--max-number-of-messages", "10"
+        )
+        batch = received.get("Messages", [])
+        messages += [json.loads(json.loads(m["Body"])["Message"]) for m in batch]
+        if not batch or any(m.get("deploymentId") == info["deploymentId"] for m in messages):
+            break
+    (message,) = messages
+    assert message["deploymentId"] == info["deploymentId"]
+    assert message["status"] == "Succeeded" and message["eventTriggerName"] == "done"
+    assert (message["region"], message["accountId"]) == ("us-east-1", "123456789012")
+    assert (message["applicationName"], message["deploymentGroupName"]) == (app, "notified")
+    assert message["deploymentOverview"]["Succeeded"] == "1"
+    assert float(message["completeTime"]) >= float(message["createTime"])
+
+
+def test_the_same_application_name_in_two_regions(aws: Aws) -> None:
+    ids = {}
+    for region in ("us-east-1", "eu-west-1"):
+        ids[region] = aws.deploy(
+            "create-application", "--application-name", "cli-twin", "--region", region
+        )["applicationId"]
+    aws.deploy("create-application", "--application-name", "cli-west-only", "--region", "eu-west-1")
+    assert ids["us-east-1"] != ids["eu-west-1"]
+    east = aws.deploy("list-applications", "--region", "us-east-1")["applications"]
+    west = aws.deploy("list-applications", "--region", "eu-west-1")["applications"]
+    assert "cli-twin" in east and "cli-west-only" not in east
+    assert sorted(west) == ["cli-twin", "cli-west-only"]
+    missing = aws.run("deploy", "get-application", "--application-name", "cli-west-only")
+    assert missing.returncode == 255 and "ApplicationDoesNotExistException" in missing.stderr
+    aws.deploy("delete-application", "--application-name", "cli-twin", "--region", "eu-west-1")
+    east_twin = aws.deploy("get-application", "--application-name", "cli-twin")["application"]
+    assert east_twin["applicationId"] == ids["us-east-1"]
