@@ -33,6 +33,7 @@ from ci_deploy.agent.copy import copy_tree
 from ci_deploy.agent.unpack_readers import OversizedHeader, extract_tar, extract_zip
 from ci_deploy.agent.unpack_tree import Budget, Tree, check_link_target, shown
 from ci_deploy.appspec import agent_appspec
+from ci_deploy.vocabulary import ARCHIVE_BUNDLE_TYPES
 
 DEFAULT_MAX_UNPACKED_SIZE = 4 << 30
 
@@ -138,7 +139,7 @@ def unpack(
             copy_tree(source, work)
             check_links_inside(work, source.name)
             root = _revision_root(work, appspec)
-        elif bundle_type in ("zip", "tar", "tgz"):
+        elif bundle_type in ARCHIVE_BUNDLE_TYPES:
             tree = _unpack_archive(source, bundle_type, work, max_unpacked_size)
             root = _revision_root(work, appspec)
             tree.recheck_links(root.relative_to(work).as_posix() if root != work else "")

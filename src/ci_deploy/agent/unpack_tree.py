@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from typing import IO
 
 from ci_deploy.agent.appspec_model import RevisionError
+from ci_deploy.appspec.lookup import link_leaves
 
 _SHOWN = 200  # characters of a member name or link target an error message quotes
 _LISTED = 10  # members a warning names before "and N more"
@@ -77,15 +78,13 @@ def safe_member_path(name: str, bundle: str) -> PurePosixPath:
 def check_link_target(link: PurePosixPath, target: str, where: str) -> None:
     """A symlink at ``link`` (relative to the revision root) must point inside it, read as
     text; chains of links are followed by the caller (realpath, or the unpacked tree's map)."""
-    if target.startswith("/"):
+    leaves = link_leaves(link, target)
+    if leaves == "absolute":
         raise RevisionError(f"{where}: symlink {link} points to absolute path {shown(target)}")
-    depth = len(link.parts) - 1
-    for part in PurePosixPath(target).parts:
-        depth += -1 if part == ".." else (0 if part == "." else 1)
-        if depth < 0:
-            raise RevisionError(
-                f"{where}: symlink {link} -> {shown(target)} points outside the revision"
-            )
+    if leaves == "outside":
+        raise RevisionError(
+            f"{where}: symlink {link} -> {shown(target)} points outside the revision"
+        )
 
 
 class Budget:

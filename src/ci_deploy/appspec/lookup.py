@@ -93,6 +93,21 @@ def find_appspec(path: Path, appspec_filename: str | None = None) -> tuple[Path,
     )
 
 
+def link_leaves(link: PurePosixPath, target: str) -> str | None:
+    """How a symlink at ``link`` (relative to a revision root) whose text is ``target`` leaves
+    the revision, read as text: ``"absolute"``, ``"outside"`` (more ``..`` than it is deep), or
+    None. The one rule for every link of a revision (appspec lookup, unpacking); chains of links
+    are followed by the callers."""
+    if target.startswith("/"):
+        return "absolute"
+    depth = len(link.parts) - 1
+    for part in PurePosixPath(target).parts:
+        depth += -1 if part == ".." else (0 if part == "." else 1)
+        if depth < 0:
+            return "outside"
+    return None
+
+
 def check_link_inside(appspec: Path, root: Path) -> None:
     """Refuse an appspec that is a symlink leading out of ``root`` (its revision, or the
     directory of an appspec file given alone), so nothing outside is read and echoed in
@@ -106,17 +121,13 @@ def check_link_inside(appspec: Path, root: Path) -> None:
         "the agent reads the AppSpec inside the revision: replace the link with the file, or "
         "link to a file inside the revision with a relative path"
     )
-    if target.startswith("/"):
+    leaves = link_leaves(PurePosixPath(appspec.name), target)
+    if leaves == "absolute":
         raise InputError(
             f"{root}: symlink {appspec.name} points to absolute path {target!r}", hint=hint
         )
-    depth = 0
-    for part in PurePosixPath(target).parts:
-        depth += -1 if part == ".." else (0 if part == "." else 1)
-        if depth < 0:
-            break
     resolved, top = os.path.realpath(appspec), os.path.realpath(root)
-    if depth < 0 or not resolved.startswith(top.rstrip(os.sep) + os.sep):
+    if leaves == "outside" or not resolved.startswith(top.rstrip(os.sep) + os.sep):
         raise InputError(
             f"{root}: symlink {appspec.name} -> {target!r} points outside the revision", hint=hint
         )
