@@ -38,16 +38,21 @@ ROUNDS = 3
 CI_DEPLOY = str(Path(sys.executable).parent / "ci-deploy")
 
 
-def make_tree(root: Path) -> int:
+def make_tree(
+    root: Path, files: int = FILES, binary_files: int = BINARY_FILES, links_every: int = 0
+) -> int:
+    """A source-like tree under ``root``: ``files`` files, mostly 1-20 KB slices of the
+    stdlib's text, ``binary_files`` of them 1 MiB random binaries, and (``links_every`` > 0)
+    a relative symlink beside every that-many-th file. Returns the bytes written."""
     rng = random.Random(20_000)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     corpus = [p.read_bytes() for p in sorted(stdlib.glob("*.py")) if p.stat().st_size > 20_000]
     total = 0
-    step = FILES // BINARY_FILES
-    for index in range(FILES):
+    step = max(1, files // max(1, binary_files))
+    for index in range(files):
         directory = root / f"pkg{index % 40:02d}" / f"mod{index % 7}"
         directory.mkdir(parents=True, exist_ok=True)
-        if index % step == 0 and index // step < BINARY_FILES:
+        if index % step == 0 and index // step < binary_files:
             data = rng.randbytes(1 << 20)
             name = f"blob{index}.bin"
         else:
@@ -58,6 +63,8 @@ def make_tree(root: Path) -> int:
             name = f"file{index}.py"
         (directory / name).write_bytes(data)
         total += len(data)
+        if links_every and index % links_every == 1:
+            (directory / f"link{index}").symlink_to(name)
     return total
 
 

@@ -10,20 +10,18 @@ Run: .venv/bin/python benchmarks/unpack.py [FILES]   (default 5000; 1000 is a qu
 from __future__ import annotations
 
 import os
-import random
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tarfile
 import tempfile
-import time
 import zipfile
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+
+from local_install import make_tree as source_tree
+from local_install import timed
 
 from ci_deploy.agent.unpack import unpack
 
@@ -31,29 +29,11 @@ ROUNDS = 3
 
 
 def make_tree(root: Path, files: int) -> int:
-    rng = random.Random(files)
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    corpus = [p.read_bytes() for p in sorted(stdlib.glob("*.py")) if p.stat().st_size > 20_000]
-    total = 0
+    """local_install's tree (one 1 MiB binary per 250 files, a symlink per 100), plus an
+    appspec at its root."""
     root.mkdir(parents=True)
     (root / "appspec.yml").write_text("version: 0.0\nos: linux\n")
-    for index in range(files):
-        directory = root / f"pkg{index % 40:02d}" / f"mod{index % 7}"
-        directory.mkdir(parents=True, exist_ok=True)
-        if index % 250 == 0:
-            data = rng.randbytes(1 << 20)
-            name = f"blob{index}.bin"
-        else:
-            source = rng.choice(corpus)
-            size = rng.randint(1_000, 20_000)
-            offset = rng.randint(0, len(source) - size)
-            data = source[offset : offset + size]
-            name = f"file{index}.py"
-        (directory / name).write_bytes(data)
-        total += len(data)
-        if index % 100 == 1:
-            (directory / f"link{index}").symlink_to(name)
-    return total
+    return source_tree(root, files, binary_files=files // 250 + 1, links_every=100)
 
 
 def pack(tree: Path, work: Path) -> dict[str, Path]:
@@ -72,20 +52,6 @@ def pack(tree: Path, work: Path) -> dict[str, Path]:
             for path in sorted(tree.iterdir()):
                 archive.add(path, path.name)
     return bundles
-
-
-def timed(action: Callable[[], object]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process and of the children it waited for)."""
-    os.sync()
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = time.process_time()
-    started = time.perf_counter()
-    action()
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    spent = time.process_time() - cpu
-    spent += (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
-    return wall, spent
 
 
 def tool(kind: str, bundle: Path, into: Path) -> list[str]:
