@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 import ci_deploy
-from ci_deploy.agent import DeploymentResult, DeploymentSpec, run_deployment
-from ci_deploy.events import Event, LifecycleEventEnded
-
-HEAD = "version: 0.0\nos: linux\n"
+from agent_runs import HEAD
+from agent_runs import deploy as run_engine
+from ci_deploy.agent import DeploymentResult
 
 
 def deploy(
@@ -26,29 +25,10 @@ def deploy(
 ) -> tuple[DeploymentResult, str]:
     """Deploy ``source`` into tmp_path/root; returns the result and the Install diagnostics'
     message ("" when Install succeeded or did not run)."""
-    values: dict[str, object] = {
-        "source": source,
-        "application": "shop",
-        "deployment_group": "staging",
-        "deployment_group_id": "group-1",
-        "deployment_id": deployment_id,
-        "state_dir": tmp_path / "state",
-        "root": tmp_path / "root",
-        "base_env": {"PATH": os.environ["PATH"]},
-    }
-    values.update(overrides)
-    messages: list[str] = []
-
-    def sink(event: Event) -> None:
-        if (
-            isinstance(event, LifecycleEventEnded)
-            and event.event_name == "Install"
-            and event.diagnostics is not None
-        ):
-            messages.append(event.diagnostics.message)
-
-    result = run_deployment(DeploymentSpec(**values), sink)  # type: ignore[arg-type]
-    return result, "".join(messages)
+    result, recorder = run_engine(tmp_path, source, deployment_id, **overrides)
+    install = recorder.ended().get("Install")
+    diagnostics = install.diagnostics if install is not None else None
+    return result, diagnostics.message if diagnostics is not None else ""
 
 
 def appspec(files: list[tuple[str, str]], extra: str = "") -> str:
